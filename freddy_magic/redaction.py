@@ -1,0 +1,131 @@
+"""The one redaction function for every user-visible string (security contract, rule 12).
+
+Secrets are matched two ways: by value (every live key and token, registered here by the
+credential holder, in the encodings a server or library might echo) and by shape (Bearer
+headers, ``api-key: ...`` pairs, JWTs, known key prefixes) so that a secret we never saw, such
+as one echoed by a hostile server, is still caught. The registry is process-wide on purpose:
+loggers are process-wide, and a filter on urllib3 must know every live secret.
+"""
+
+import base64
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+from urllib.parse import quote, quote_plus
+
+MIN_SECRET_LENGTH = 8
+
+_lock = threading.Lock()
+_live = {}  # secret -> fingerprint
+
+_PATTERNS = [
+    # name: value pairs keep the name so the message still says what was there
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
+    (
+        re.compile(r"""(?i)\b((?:x-)?api[-_]?key|authorization|refresh_token|access_token|password)(["']?\s*[:=]\s*["']?)[^\s"',;}]+"""),
+        r"\1\2[REDACTED]",
+    ),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[REDACTED:jwt]"),
+    (re.compile(r"\b(?:ak|oak|sk|fl_user|rtok)[_-][A-Za-z0-9_-]{16,}"), "[REDACTED:key]"),
+]
+
+_KEY_PREFIX = re.compile(r"^(?:ak|oak|sk|fl_user|rtok)[_-]|^eyJ|^sk-frdy-", re.I)
+
+
+def fingerprint(secret):
+    """A short, stable, non-reversible label for a secret: ``fp=`` and 8 hex digits of SHA-256."""
+    return "fp=" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
+
+
+def register(secret):
+    """Make ``secret`` redactable everywhere until :func:`forget` is called."""
+    if secret and len(secret) >= MIN_SECRET_LENGTH:
+        with _lock:
+            _live[secret] = fingerprint(secret)
+
+
+def forget(secret):
+    with _lock:
+        _live.pop(secret, None)
+
+
+def _variants(secret):
+    yield secret
+    yield quote(secret, safe="")
+    yield quote_plus(secret)
+    yield json.dumps(secret)[1:-1]
+    yield base64.b64encode(secret.encode()).decode()
+    yield base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
+
+
+def redact(text):
+    """Return ``text`` with every live secret and every secret-shaped string replaced."""
+    if not text:
+        return text
+    text = str(text)
+    with _lock:
+        live = list(_live.items())
+    for secret, fp in live:
+        for variant in _variants(secret):
+            if variant and variant in text:
+                text = text.replace(variant, f"[REDACTED:{fp}]")
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def looks_like_secret(word):
+    """True for an argument that is probably a key or token (used to refuse secrets on magic lines).
+
+    Known prefixes and JWTs always count; otherwise a long, dense, high-entropy word with no
+    path or URL punctuation counts. Model keys (``gpt-4o``), words and file names do not.
+    """
+    word = word.strip().strip("\"'")
+    if "=" in word and not word.startswith("eyJ"):
+        word = word.split("=", 1)[1]
+    if len(word) < 16 or any(c in word for c in "/:@ {}()"):
+        return bool(_KEY_PREFIX.match(word)) and len(word) >= 12
+    if _KEY_PREFIX.match(word):
+        return True
+    classes = sum(bool(re.search(p, word)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    counts = {c: word.count(c) for c in set(word)}
+    entropy = -sum(n / len(word) * math.log2(n / len(word)) for n in counts.values())
+    return classes >= 2 and entropy >= 3.3
+
+
+class RedactingFilter(logging.Filter):
+    """Formats each record once and stores the redacted text, so no handler sees raw args."""
+
+    def filter(self, record):
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record must not break logging; show it unformatted
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = ()
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+# Logger filters do not see records propagated from child loggers, so each emitting logger is
+# named; the package itself logs only through "freddy_magic".
+_FILTERED_LOGGERS = (
+    "freddy_magic",
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.util.retry",
+    "urllib3.response",
+    "requests",
+)
+
+
+def install_log_filters():
+    """Attach one :class:`RedactingFilter` to our logger and the transport loggers (idempotent)."""
+    for name in _FILTERED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
