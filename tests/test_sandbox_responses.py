@@ -1,0 +1,274 @@
+"""Sandbox responses: shapes, determinism, usage, the §3.1 validation rules, SSE, threads, cancel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from freddy_magic.sandbox import Sandbox, count_tokens
+from sandbox_fixtures import Api, FakeClock, bearer, error_of, sse_events
+from sandbox_fixtures import api, sb  # noqa: F401  (fixtures)
+
+
+def text_of(response):
+    return response.json()["response"][0]["text"]
+
+
+def test_non_streamed_shape(api):
+    r = api.respond()
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    body = r.json()
+    assert set(body) == {"success", "thread_id", "response", "response_id", "is_summarized", "stop_reason", "usage"}
+    assert body["success"] is True and body["is_summarized"] is False and body["stop_reason"] == "end_turn"
+    assert body["thread_id"].startswith("thread_") and body["response_id"].startswith("resp_")
+    assert body["response"][0]["type"] == "text" and body["response"][0]["text"].startswith("[sandbox ftg-3.0]")
+
+
+def test_answers_are_deterministic_and_depend_on_model_input_and_instructions(api):
+    first, again = text_of(api.respond("What is a monad?")), text_of(api.respond("What is a monad?", temperature=0.9))
+    assert first == again
+    assert text_of(api.respond("What is a functor?")) != first
+    other_model = text_of(api.respond("What is a monad?", model="gpt-4o"))
+    assert other_model.startswith("[sandbox gpt-4o]") and other_model != first
+    assert text_of(api.respond("What is a monad?", instructions="Be brief.")) != first
+    assert "monad" in first and "sandbox" in first.lower()
+
+
+def test_usage_matches_the_text(api):
+    body = api.respond("Count these five words", instructions="Answer politely.").json()
+    usage = body["usage"]
+    assert usage["output_tokens"] == count_tokens(body["response"][0]["text"])
+    assert usage["input_tokens"] == count_tokens("Count these five words") + count_tokens("Answer politely.")
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_count_tokens_counts_words_and_punctuation():
+    assert count_tokens("") == 0
+    assert count_tokens("Hello, world!") == 4
+
+
+def test_max_output_synapses_truncates_with_max_tokens_stop_reason(api):
+    body = api.respond(max_output_synapses=5).json()
+    assert body["stop_reason"] == "max_tokens" and body["usage"]["output_tokens"] == 5
+    assert text_of(api.respond()).startswith(body["response"][0]["text"])
+
+
+def test_content_blocks_and_texts_alias_are_accepted(api):
+    blocks = api.post("/v1/model/response", json={"inputs": [
+        {"role": "user", "content": [{"type": "text", "text": "Block prompt"}, {"type": "file", "file_id": "file_1"}]}]})
+    alias = api.post("/v1/model/response", json={"inputs": [{"role": "user", "texts": [{"text": "Block prompt"}]}]})
+    assert blocks.status_code == alias.status_code == 200
+    assert text_of(blocks) == text_of(alias)
+
+
+def test_reasoning_model_returns_reasoning_content(api):
+    body = api.respond(model="o3-preview", reasoning={"effort": "high", "summary": "auto"}).json()
+    assert body["reasoning_content"].startswith("[sandbox o3-preview reasoning]")
+
+
+VALID = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, None),
+    ({"inputs": []}, "inputs"),
+    ({"inputs": "hi"}, "inputs"),
+    ({"inputs": ["hi"]}, "inputs.0"),
+    ({"inputs": [{"role": "robot", "content": "x"}]}, "inputs.0.role"),
+    ({"inputs": [{"role": "user"}]}, "inputs.0.content"),
+    ({"inputs": [{"role": "tool", "content": "42"}]}, "inputs.0.tool_call_id"),
+    ({"inputs": [{"role": "user", "content": "x", "colour": "red"}]}, "inputs.0.colour"),
+    ({"inputs": VALID, "temperature": 1.5}, "temperature"),
+    ({"inputs": VALID, "temperature": -0.1}, "temperature"),
+    ({"inputs": VALID, "temperature": "hot"}, "temperature"),
+    ({"inputs": VALID, "top_p": 2}, "top_p"),
+    ({"inputs": VALID, "instructions": "x" * 5001}, "instructions"),
+    ({"inputs": VALID, "instructions": 7}, "instructions"),
+    ({"inputs": VALID, "output_mode": "json_schema"}, "output_mode"),
+    ({"inputs": VALID, "output_mode": "yaml"}, "output_mode"),
+    ({"inputs": VALID, "model": "gpt-4o", "reasoning": {"effort": "high"}}, "reasoning"),
+    ({"inputs": VALID, "model": "o3-preview", "reasoning": {"effort": "extreme"}}, "reasoning.effort"),
+    ({"inputs": VALID, "model": "no-such-model"}, "model"),
+    ({"inputs": VALID, "max_output_synapses": 0}, "max_output_synapses"),
+    ({"inputs": VALID, "max_output_synapses": 1.5}, "max_output_synapses"),
+    ({"inputs": VALID, "max_tokens": 10}, "max_tokens"),
+    ({"inputs": VALID, "stream": "yes"}, "stream"),
+    ({"inputs": VALID, "tools": [{"type": "function", "name": "9bad"}]}, "tools.0.name"),
+    ({"inputs": VALID, "tools": [{"type": "mcp", "server_label": "a"}]}, "tools.0"),
+    ({"inputs": VALID, "system_tools": {"image_generation": {"mode": "on"}}}, "system_tools.image_generation"),
+    ({"inputs": VALID, "previous_response_id": "resp_1", "edit_message_id": "msg_1"}, "edit_message_id"),
+    ({"inputs": VALID, "edit_message_id": "msg_1"}, "edit_message_id"),
+    ({"inputs": VALID, "metadata": {"k": 1}}, "metadata.k"),
+    ({"inputs": VALID, "include": ["everything"]}, "include.0"),
+])
+def test_validation_rules_give_422_envelopes(api, body, field):
+    error = error_of(api.post("/v1/model/response", json=body), 422)
+    assert error["type"] == "validation_error"
+    if field is not None:
+        assert error["details"]["field"] == field
+
+
+def test_reasoning_off_is_fine_on_any_model(api):
+    assert api.respond(model="gpt-4o", reasoning={"effort": "off"}).status_code == 200
+
+
+def test_foreign_organization_is_403(api, sb):
+    error_of(api.respond(organization_id=sb.foreign_organization_id), 403, "ORGANIZATION_ACCESS_DENIED")
+    assert api.respond(organization_id=sb.organization_id).status_code == 200
+
+
+def test_disable_rules_needs_an_api_key(api):
+    assert api.respond(disable_rules=True).status_code == 200
+    access = api.tokens()["access_token"]
+    r = api.post("/v1/model/response", key=False, headers=bearer(access),
+                 json={"inputs": VALID, "disable_rules": True})
+    error_of(r, 403)
+
+
+def test_threads_are_created_continued_and_listed(api):
+    first = api.respond("First question").json()
+    thread_id = first["thread_id"]
+    second = api.respond("Follow-up", thread_id=thread_id).json()
+    assert second["thread_id"] == thread_id
+    thread = api.get(f"/v1/threads/{thread_id}").json()
+    assert thread["object"] == "thread" and thread["message_count"] == 4 and thread["title"] == "First question"
+    assert thread["last_model_used"] == "ftg-3.0" and thread["created_at"].endswith("Z")
+    messages = api.get(f"/v1/threads/{thread_id}/messages", params={"order": "asc"}).json()
+    assert [m["role"] for m in messages["data"]] == ["user", "assistant", "user", "assistant"]
+    assert messages["data"][1]["content"] == first["response"][0]["text"]
+    error_of(api.respond(thread_id="thread_missing"), 404, "RESOURCE_NOT_FOUND")
+    error_of(api.get("/v1/threads/thread_missing"), 404, "RESOURCE_NOT_FOUND")
+
+
+def test_store_false_hides_the_thread_from_lists(api):
+    hidden = api.respond("Secret-ish", store=False).json()["thread_id"]
+    listed = {t["id"] for t in api.get("/v1/threads", params={"limit": 100}).json()["data"]}
+    assert hidden not in listed
+    assert api.get(f"/v1/threads/{hidden}").status_code == 200
+
+
+def test_cursor_pagination_walks_every_item_once():
+    with Sandbox(rate_limit=None) as sandbox:
+        client = Api(sandbox)
+        created = [client.respond(f"Question {i}").json()["thread_id"] for i in range(7)]
+        seen, after = [], None
+        while True:
+            params = {"limit": 3, "order": "asc", **({"after": after} if after else {})}
+            page = client.get("/v1/threads", params=params).json()
+            assert page["object"] == "list" and page["limit"] == 3
+            seen += [t["id"] for t in page["data"]]
+            assert page["first_id"] == page["data"][0]["id"] and page["last_id"] == page["data"][-1]["id"]
+            if not page["has_more"]:
+                break
+            after = page["last_id"]
+        assert seen == created
+        newest = client.get("/v1/threads", params={"limit": 2, "include_total": "true"}).json()
+        assert [t["id"] for t in newest["data"]] == created[::-1][:2] and newest["total"] == 7
+        before = client.get("/v1/threads", params={"limit": 2, "order": "asc", "before": created[4]}).json()
+        assert [t["id"] for t in before["data"]] == created[2:4] and before["has_more"] is True
+        error_of(client.get("/v1/threads", params={"after": "thread_nope"}), 422)
+        error_of(client.get("/v1/threads", params={"limit": 0}), 422)
+        error_of(client.get("/v1/threads", params={"order": "up"}), 422)
+        client.close()
+
+
+def test_message_pagination(api):
+    thread_id = api.respond("Turn 0").json()["thread_id"]
+    for i in range(1, 3):
+        api.respond(f"Turn {i}", thread_id=thread_id)
+    page = api.get(f"/v1/threads/{thread_id}/messages", params={"limit": 4}).json()
+    assert len(page["data"]) == 4 and page["has_more"] is True and page["data"][0]["role"] == "assistant"
+    rest = api.get(f"/v1/threads/{thread_id}/messages", params={"limit": 4, "after": page["last_id"]}).json()
+    assert len(rest["data"]) == 2 and rest["has_more"] is False
+    assert rest["data"][-1]["content"] == "Turn 0"
+
+
+def test_sse_framing_from_raw_bytes(api):
+    body = {"inputs": [{"role": "user", "content": "Stream me"}], "stream": True}
+    with api.post("/v1/model/response", json=body, stream=True) as r:
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        assert r.headers["Transfer-Encoding"] == "chunked"
+        raw = b"".join(r.raw.stream(64, decode_content=False))
+    events = sse_events(raw)
+    names = [n for n, _ in events]
+    assert names[0] == "response.created" and names[-1] == "response.completed"
+    assert names.count("response.content_delta") >= 3
+    created, completed = events[0][1], events[-1][1]
+    assert created["status"] == "in_progress" and created["thread_id"].startswith("thread_")
+    text = "".join(d["delta"] for n, d in events if n == "response.content_delta")
+    assert completed["status"] == "completed" and completed["thread_id"] == created["thread_id"]
+    assert completed["response"][0]["text"] == text and completed["stop_reason"] == "end_turn"
+    assert completed["usage"]["output_tokens"] == count_tokens(text) and completed["response_id"].startswith("resp_")
+    assert text == text_of(api.respond("Stream me"))
+
+
+def test_stream_of_reasoning_model_has_reasoning_events(api):
+    r = api.post("/v1/model/response", json={"inputs": VALID, "model": "o3-preview", "stream": True,
+                                              "reasoning": {"effort": "low"}})
+    names = [n for n, _ in sse_events(r.content)]
+    assert names[1:4] == ["reasoning.started", "reasoning.content", "reasoning.completed"]
+
+
+def _open_stream(client, prompt="A long answer please"):
+    r = client.post("/v1/model/response", stream=True,
+                    json={"inputs": [{"role": "user", "content": prompt}], "stream": True})
+    lines = r.iter_lines()
+    first = next(lines)
+    assert first == b"event: response.created"
+    return r, lines
+
+
+def test_cancel_quick_edit_ends_the_stream_and_deletes_the_turn():
+    with Sandbox(rate_limit=None, latency_per_delta=5.0) as sandbox:
+        client, other = Api(sandbox), Api(sandbox)
+        r, lines = _open_stream(client)
+        thread_id = json.loads(next(lines)[6:])["thread_id"]
+        cancel = other.post(f"/v1/model/response/{thread_id}/cancel")
+        assert cancel.status_code == 200
+        assert cancel.json()["cancel_mode"] == "quick_edit" and cancel.json()["user_message_deleted"] is True
+        rest = b"\n".join(lines).decode()
+        assert "event: response.cancelled" in rest and "response.completed" not in rest
+        r.close()
+        assert other.get(f"/v1/threads/{thread_id}/messages").json()["data"] == []
+        error_of(other.post(f"/v1/model/response/{thread_id}/cancel"), 404, "RESOURCE_NOT_FOUND")
+        client.close(), other.close()
+
+
+def test_cancel_after_five_seconds_keeps_the_partial_answer():
+    clock = FakeClock()
+    with Sandbox(rate_limit=None, latency_per_delta=5.0, clock=clock) as sandbox:
+        client, other = Api(sandbox), Api(sandbox)
+        r, lines = _open_stream(client)
+        thread_id = json.loads(next(lines)[6:])["thread_id"]
+        clock.advance(6)
+        body = other.post(f"/v1/model/response/{thread_id}/cancel").json()
+        assert body["cancel_mode"] == "keep_partial" and body["user_message_deleted"] is False
+        assert b"event: response.cancelled" in b"\n".join(lines)
+        r.close()
+        roles = [m["role"] for m in other.get(f"/v1/threads/{thread_id}/messages").json()["data"]]
+        assert roles == ["assistant", "user"]
+        client.close(), other.close()
+
+
+def test_cancel_without_active_stream_is_404(api):
+    thread_id = api.respond().json()["thread_id"]
+    error_of(api.post(f"/v1/model/response/{thread_id}/cancel"), 404, "RESOURCE_NOT_FOUND")
+    error_of(api.post("/v1/model/response/thread_unknown/cancel"), 404)
+
+
+def test_user_in_two_organizations_must_name_one(api, sb):
+    r = api.post("/v1/auth/dev-login", key=False, json={"email_or_username": sb.teacher_email, "password": sb.password})
+    teacher = bearer(r.json()["access_token"])
+    body = {"inputs": VALID}
+    error_of(api.post("/v1/model/response", key=False, headers=teacher, json=body), 403, "AMBIGUOUS_ORGANIZATION")
+    chosen = api.post("/v1/model/response", key=False, headers=teacher,
+                      json={**body, "organization_id": sb.second_organization_id})
+    assert chosen.status_code == 200
+    thread = api.get(f"/v1/threads/{chosen.json()['thread_id']}", key=False, headers=teacher).json()
+    assert thread["organization_id"] == sb.second_organization_id
+    orgs = api.get("/v1/organizations", key=False, headers=teacher).json()
+    assert orgs["total"] == 2
+    assert api.get(f"/v1/organizations/{sb.second_organization_id}", key=False, headers=teacher).json()["id"] \
+        == sb.second_organization_id
+    error_of(api.get(f"/v1/threads/{chosen.json()['thread_id']}"), 404)
