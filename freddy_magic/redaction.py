@@ -23,7 +23,7 @@ _live = {}  # secret -> fingerprint
 
 _PATTERNS = [
     # name: value pairs keep the name so the message still says what was there
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
     (
         re.compile(r"""(?i)\b((?:x-)?api[-_]?key|authorization|refresh_token|access_token|password)(["']?\s*[:=]\s*["']?)[^\s"',;}]+"""),
         r"\1\2[REDACTED]",
@@ -80,24 +80,43 @@ def redact(text):
 def looks_like_secret(word):
     """True for an argument that is probably a key or token (used to refuse secrets on magic lines).
 
-    Known prefixes and JWTs always count; otherwise a long, dense, high-entropy word with no
-    path or URL punctuation counts. Model keys (``gpt-4o``), words and file names do not.
+    Known key prefixes and JWTs always count. Otherwise the word must be long and its
+    alphanumeric runs must mix letter cases or letters and digits over at least 12 characters:
+    random tokens do, while model keys (``claude-3-5-sonnet``, ``gpt-4.1-mini-2025-04-14``),
+    identifiers (``reviews_2024_v2``), paths and URLs are made of short or single-class runs.
     """
     word = word.strip().strip("\"'")
     if "=" in word and not word.startswith("eyJ"):
-        word = word.split("=", 1)[1]
-    if len(word) < 16 or any(c in word for c in "/:@ {}()"):
-        return bool(_KEY_PREFIX.match(word)) and len(word) >= 12
+        word = word.split("=", 1)[1].strip("\"'")
     if _KEY_PREFIX.match(word):
-        return True
-    classes = sum(bool(re.search(p, word)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+        return len(word) >= 12
+    if len(word) < 20 or "://" in word or _ID_PREFIX.match(word):
+        return False
+    runs = re.findall(r"[A-Za-z0-9]+", word)
+    mixed = sum(len(run) for run in runs if _classes(run) >= 2)
+    return mixed >= 12 and _entropy(word) >= 3.0
+
+
+_ID_PREFIX = re.compile(r"^(?:thread|thrd|resp|msg|usr|org|mdl|file|prg)_")
+
+
+def _classes(run):
+    return sum(bool(re.search(p, run)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+
+
+def _entropy(word):
     counts = {c: word.count(c) for c in set(word)}
-    entropy = -sum(n / len(word) * math.log2(n / len(word)) for n in counts.values())
-    return classes >= 2 and entropy >= 3.3
+    return -sum(n / len(word) * math.log2(n / len(word)) for n in counts.values())
 
 
 class RedactingFilter(logging.Filter):
-    """Formats each record once and stores the redacted text, so no handler sees raw args."""
+    """Formats each record once and stores the redacted text, so no handler sees raw args.
+
+    The traceback of ``log.exception`` is rendered here too: handlers format ``exc_info`` after
+    filters have run, and an exception message is as likely as any to carry a secret.
+    """
+
+    _formatter = logging.Formatter()
 
     def filter(self, record):
         try:
@@ -106,26 +125,36 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
-# Logger filters do not see records propagated from child loggers, so each emitting logger is
-# named; the package itself logs only through "freddy_magic".
+# Logger filters do not see records propagated from child loggers, so every emitting logger gets
+# one: the named ones, plus whatever urllib3/requests loggers exist when a client is created.
+# The package itself logs only through "freddy_magic".
 _FILTERED_LOGGERS = (
     "freddy_magic",
     "urllib3",
     "urllib3.connectionpool",
-    "urllib3.util.retry",
+    "urllib3.connection",
+    "urllib3.poolmanager",
     "urllib3.response",
+    "urllib3.util",
+    "urllib3.util.retry",
     "requests",
 )
+_FILTERED_ROOTS = ("freddy_magic", "urllib3", "requests")
 
 
 def install_log_filters():
     """Attach one :class:`RedactingFilter` to our logger and the transport loggers (idempotent)."""
-    for name in _FILTERED_LOGGERS:
+    existing = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _FILTERED_ROOTS]
+    for name in {*_FILTERED_LOGGERS, *existing}:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
