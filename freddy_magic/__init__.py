@@ -2,7 +2,8 @@
 
 ``%load_ext freddy_magic`` registers ``%freddy_auth``, ``%freddy`` and ``%%freddy``. Importing
 the package is free: the magics (and with them requests and ipywidgets) are imported only when
-the extension is loaded, so a notebook that never loads it pays nothing.
+the extension is loaded, and requests/ipywidgets only on first use, so a notebook that never
+authenticates pays nothing.
 """
 
 __version__ = "0.1.0"
@@ -16,6 +17,14 @@ def load_ipython_extension(ipython):
 
 
 def unload_ipython_extension(ipython):
-    magics = ipython.magics_manager.registry.pop("FreddyMagics", None)
-    if magics is not None:
-        magics.forget()
+    """Forget every secret and unregister the magics, so ``%reload_ext`` starts clean."""
+    manager = ipython.magics_manager
+    magics = manager.registry.pop("FreddyMagics", None)
+    if magics is None:
+        return
+    magics.forget()
+    for kind, names in magics.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)

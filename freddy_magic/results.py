@@ -1,0 +1,207 @@
+"""Results are data: every call becomes one flat row of scalars, ready for ``pd.DataFrame``.
+
+Pure on purpose (no IPython, no pandas at import): rows must be usable from scripts, picklable,
+and cheap to build for 200-row batches. The rich displays are ``_repr_*`` hooks that IPython
+finds by name; the one hook that needs IPython imports it only when it runs.
+
+A magic that already streamed an answer into the cell marks its result "shown" so the
+displayhook does not print the same answer a second time; the value still lands in ``_`` and
+``Out`` and displays normally the next time someone asks for it.
+"""
+
+import html
+import json
+from datetime import datetime, timezone
+
+ROW_COLUMNS = (
+    "model", "prompt", "text", "response_id", "thread_id", "stop_reason", "status", "error",
+    "latency_s", "ttft_s", "input_tokens", "output_tokens", "retries", "created_at",
+)
+_COMPLETION_FIELDS = (
+    "text", "response_id", "thread_id", "stop_reason", "input_tokens", "output_tokens",
+    "retries", "latency_s", "ttft_s",
+)
+_CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
+
+
+def now_iso():
+    """The current time as an ISO-8601 UTC string, the ``created_at`` of a row."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def make_row(model, prompt, *, completion=None, status="ok", error=None, text=None,
+             created_at=None, latency_s=None, extra=None):
+    """One flat row: input columns (``extra``) first, then exactly :data:`ROW_COLUMNS`.
+
+    An input column whose name collides with a result column is kept as ``input_<name>`` so
+    neither side is silently overwritten.
+    """
+    row = Row()
+    for key, value in (extra or {}).items():
+        row[f"input_{key}" if key in ROW_COLUMNS else key] = value
+    result = dict.fromkeys(ROW_COLUMNS)
+    if completion is not None:
+        result.update({name: getattr(completion, name, None) for name in _COMPLETION_FIELDS})
+        result["model"] = getattr(completion, "model", None) or model
+    result.update(model=result["model"] or model, prompt=prompt, status=status, error=error,
+                  created_at=created_at or now_iso())
+    if text is not None:
+        result["text"] = text
+    if latency_s is not None and result["latency_s"] is None:
+        result["latency_s"] = round(latency_s, 4)
+    row.update(result)
+    return row
+
+
+def flatten(record):
+    """A dict of scalars from an API object: lists of scalars joined, nested values as JSON."""
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value, sort_keys=True)
+        flat[key] = value
+    return flat
+
+
+def model_rows(models):
+    """The model catalog as rows, ``key`` first because it is what ``-m`` takes."""
+    rows = Rows()
+    for model in models:
+        flat = flatten(model)
+        rows.append(Row({"key": flat.pop("key", None), **flat}))
+    return rows
+
+
+class _ShowOnce:
+    """Mixin: skip exactly one display after the magic has shown the content itself.
+
+    ``note`` replaces that one display where something must follow the output prompt (a
+    terminal prints ``Out[n]:`` before asking the object to display itself).
+    """
+
+    __slots__ = ()
+
+    def mark_shown(self, note=None):
+        self._shown = note or True
+        return self
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        shown, self._shown = getattr(self, "_shown", False), False
+        if isinstance(shown, str):
+            display({"text/plain": shown}, raw=True)
+        elif not shown:
+            display(self._repr_mimebundle_(), raw=True)
+
+
+class Row(_ShowOnce, dict):
+    """One call's result: a plain ``dict`` of scalars that displays as its answer."""
+
+    __slots__ = ("_shown",)
+
+    def summary(self):
+        """One line of provenance: model, status, tokens, latency."""
+        tokens = f"{self.get('input_tokens') or 0}+{self.get('output_tokens') or 0} tokens"
+        latency = f"{self['latency_s']:.2f} s" if self.get("latency_s") is not None else ""
+        return " · ".join(part for part in (self.get("model"), self.get("status"), tokens, latency) if part)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = self.get("text")
+        if text is None or "prompt" not in self:
+            return {"text/plain": repr(dict(self)), "application/json": dict(self)}
+        note = f"\n\n*{self['status']}: {self['error']}*" if self.get("error") else ""
+        return {"text/markdown": f"{text}{note}", "text/plain": f"{text}{note}"}
+
+
+class Rows(_ShowOnce, list):
+    """Several rows, in input order; shown as an HTML table cut at ``display_limit`` rows."""
+
+    __slots__ = ("_shown", "display_limit")
+
+    def __init__(self, rows=(), display_limit=50):
+        super().__init__(rows)
+        self.display_limit = display_limit
+
+    def _columns(self):
+        columns = {}
+        for row in self:
+            columns.update(dict.fromkeys(row))
+        return list(columns)
+
+    def _truncation_note(self):
+        if len(self) <= self.display_limit:
+            return ""
+        return (f"Showing the first {self.display_limit} of {len(self)} rows "
+                f"(FreddyMagics.display_limit); the value holds all of them.")
+
+    def _repr_html_(self):
+        columns = self._columns()
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+        body = []
+        for row in self[: self.display_limit]:
+            cells = "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns)
+            body.append(f"<tr>{cells}</tr>")
+        note = self._truncation_note()
+        caption = f"<p><em>{html.escape(note)}</em></p>" if note else ""
+        return (f"<table class='freddy-rows'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table>{caption}")
+
+    def _repr_text(self):
+        if not self:
+            return "(no rows)"
+        lines = []
+        for index, row in enumerate(self[: self.display_limit]):
+            label = row.get("model") or row.get("key") or ""
+            status = row.get("status") or ""
+            text = str(row.get("text") if "text" in row else row.get("name", ""))
+            lines.append(f"[{index}] {label} {status}: {_one_line(text, 100)}".replace("  ", " "))
+        note = self._truncation_note()
+        return "\n".join(lines + ([note] if note else []))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self._repr_html_(), "text/plain": self._repr_text()}
+
+
+class Status(dict):
+    """Where the kernel is connected: plain data (fingerprints only) with a one-line display."""
+
+    def line(self):
+        parts = [f"{key}: {value}" for key, value in self.items()
+                 if value is not None and key not in ("title", "sandbox", "notice")]
+        text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
+        if self.get("sandbox"):
+            text += " · SANDBOX: answers are fake, produced locally by the built-in sandbox"
+        if self.get("notice"):
+            text += f"\n{self['notice']}"
+        return text
+
+    def _repr_markdown_(self):
+        head, _, notice = self.line().partition("\n")
+        if self.get("sandbox"):
+            head = head.replace("SANDBOX: answers are fake", "**SANDBOX: answers are fake**")
+        return head + (f"\n\n*{notice}*" if notice else "")
+
+    def _repr_html_(self):
+        head, _, notice = self.line().partition("\n")
+        head = html.escape(head)
+        if self.get("sandbox"):
+            loud = html.escape("SANDBOX: answers are fake")
+            head = head.replace(loud, f"<strong style='color:#b00020'>{loud}</strong>")
+        return head + (f"<br><em>{html.escape(notice)}</em>" if notice else "")
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.line())
+
+
+def _one_line(text, limit):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    return html.escape(_one_line(value, _CELL_CHARS))

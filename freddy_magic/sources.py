@@ -1,0 +1,85 @@
+"""Where a key may come from without being typed into a cell: env, a ``.env`` file, Colab secrets.
+
+Each lookup returns ``(secret, source)`` where ``source`` says in words where the key was found,
+so the user always learns which key is in use (and which file, since a ``.env`` is searched from
+the working directory upwards and a stray one in a parent folder is easy to forget). A ``.env``
+is read with ``dotenv_values(interpolate=False)``: nothing is exported into ``os.environ`` (which
+every ``!cmd`` child would inherit) and ``${VAR}`` in a key is not expanded. The secret is
+returned bare, never wrapped in an object whose repr could show it.
+"""
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+KEY_NAME = "FREDDY_API_KEY"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def sandbox_requested(environ=None):
+    """True when ``FREDDY_SANDBOX`` asks for the local sandbox (Binder and ``make demo`` set it)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("FREDDY_SANDBOX", "").strip().lower() in _TRUE
+
+
+def in_colab():
+    return "google.colab" in sys.modules
+
+
+def find_dotenv_file(start=None):
+    """The nearest ``.env`` from ``start`` (default: the working directory) up to the root."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _dotenv_disabled(environ):
+    return environ.get("PYTHON_DOTENV_DISABLED", "").strip().lower() in _TRUE
+
+
+def from_dotenv(name, *, start=None, environ=None):
+    environ = os.environ if environ is None else environ
+    path = None if _dotenv_disabled(environ) else find_dotenv_file(start)
+    if path is None:
+        return None, None
+    from dotenv import dotenv_values
+
+    value = (dotenv_values(path, interpolate=False).get(name) or "").strip()
+    if not value:
+        return None, None
+    source = f"{name} from {path}"
+    if path.stat().st_mode & stat.S_IROTH:
+        source += " (warning: that file is readable by every user of this machine; chmod 600 it)"
+    return value, source
+
+
+def from_colab(name):
+    """A Colab secret, or ``(None, reason)`` when Colab has none or access is not granted."""
+    if not in_colab():
+        return None, None
+    from google.colab import userdata
+
+    value, reason = None, None
+    try:
+        value = userdata.get(name)
+    except Exception as exc:  # SecretNotFoundError / NotebookAccessError: both mean "not from here"
+        reason = f"Colab secret {name} not available ({type(exc).__name__}); grant this notebook access in the key panel"
+    if value:
+        return value.strip(), f"Colab secret {name}"
+    return None, reason
+
+
+def find_key(name=KEY_NAME, *, start=None, environ=None):
+    """``(secret, source)`` from env, then ``.env``, then Colab; ``(None, why_not)`` if none."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(name) or "").strip()
+    if value:
+        return value, f"environment variable {name}"
+    value, source = from_dotenv(name, start=start, environ=environ)
+    if value:
+        return value, source
+    return from_colab(name)
