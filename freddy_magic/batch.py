@@ -9,6 +9,7 @@ already on the wire. Rows come back in input order whatever order they finished 
 never finished is a row with status ``"cancelled"``.
 """
 
+import itertools
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,16 @@ def run_jobs(client, jobs, *, concurrency, stream=False, on_delta=None, on_done=
              display_limit=50):
     """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``."""
     rows, events, stop = [None] * len(jobs), queue.SimpleQueue(), threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs) or 1)),
-                              thread_name_prefix="freddy-batch")
-    for index, job in enumerate(jobs):
-        pool.submit(_work, client, job, index, events, stop, stream)
+    workers = max(1, min(concurrency, len(jobs) or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freddy-batch")
+    pending = enumerate(jobs)
+
+    def feed(count):
+        # Jobs are submitted as others finish: a future per row up front costs memory on 10k rows.
+        for index, job in itertools.islice(pending, count):
+            pool.submit(_work, client, job, index, events, stop, stream)
+
+    feed(2 * workers)
     remaining, interrupted = len(jobs), False
     try:
         while remaining:
@@ -60,6 +67,7 @@ def run_jobs(client, jobs, *, concurrency, stream=False, on_delta=None, on_done=
                 on_delta(index, payload)
             elif kind == "done":
                 rows[index], remaining = payload, remaining - 1
+                feed(1)
                 if on_done is not None:
                     on_done(index, payload)
     except KeyboardInterrupt:
