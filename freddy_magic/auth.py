@@ -78,7 +78,13 @@ class Credential:
     @classmethod
     def api_key(cls, key):
         """An organisation API key, sent as the ``api-key`` header on every request."""
-        key = _clean(key, "The API key")
+        problem = None
+        try:
+            key = _clean(key, "The API key")
+        except ConfigError as exc:  # re-raised below from a frame that no longer holds the key
+            problem, key = exc.message, None
+        if problem is not None:
+            raise ConfigError(problem)
         cred = cls("api-key")
         cred._fp = redaction.fingerprint(key)
         redaction.register(key)

@@ -21,14 +21,16 @@ MAX_CONCURRENCY = 64
 
 def _identifier(name, option):
     if not name.isidentifier() or keyword.iskeyword(name):
-        raise ConfigError(f"{option} needs a Python variable name, got {name!r}")
+        raise ConfigError(f"{option} needs a Python variable name (letters, digits and _)")
     return name
 
 
 def check_options(args, default_model):
     """Validate option combinations before anything is evaluated or sent; return the models."""
     if args.command:
-        raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
+        if args.command in ("models", "log", "reset"):
+            raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
+        raise ConfigError("%%freddy takes no positional argument: options on the first line, the prompt below it")
     models = [m.strip() for m in (args.model or default_model).split(",")]
     if not all(models):
         raise ConfigError("-m takes model keys separated by commas, e.g. -m ftg-3.0,gpt-4o")

@@ -39,6 +39,17 @@ def _one_line(message):
     return redact((str(message).strip().splitlines() or ["failed"])[0])
 
 
+def _hide_values(message, line, parser):
+    """argparse quotes what it rejects (``invalid int value: '...'``, ``unrecognized arguments:
+    ...``); a pasted password is not key-like, so keep only this parser's option names and
+    hide every other word of the line."""
+    options = set(parser._option_string_actions)
+    for word in sorted(set(line.replace("=", " ").split()), key=len, reverse=True):
+        if word not in options:
+            message = message.replace(word, "<hidden>")
+    return message
+
+
 @magics_class
 class FreddyMagics(Magics):
     """``%freddy_auth``, ``%%freddy`` and ``%freddy``; configure with ``%config FreddyMagics``."""
@@ -74,6 +85,7 @@ class FreddyMagics(Magics):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         self._session = None
+        self.public_notice_shown = False  # the shared-session warning, once per extension instance
         self.terminal = any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
 
     @property
@@ -96,7 +108,7 @@ class FreddyMagics(Magics):
         except ValueError as exc:  # shlex: an unbalanced quote
             problem = f"Cannot read the magic line: {exc}"
         except UsageError as exc:
-            problem = _one_line(exc)
+            problem = _hide_values(_one_line(exc), line, magic.parser)
         raise UsageError(problem)
 
     @staticmethod

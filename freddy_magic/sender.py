@@ -14,9 +14,6 @@ import json
 import logging
 import threading
 
-import requests
-import urllib3
-
 from .apierrors import error_from_response, one_line
 from .errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
 from .ratelimit import backoff_delay, parse_retry_after
@@ -163,7 +160,7 @@ class Sender:
                                         verify=self.verify)
         except FreddyError as exc:  # from authorize: expired bare token, failed refresh
             failure = exc
-        except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
+        except Exception as exc:  # the transport boundary: only the class name survives
             failure = transport_failure(exc, method, url, sent_maybe=method != "GET")
         finally:
             headers = None

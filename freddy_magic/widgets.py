@@ -22,13 +22,41 @@ from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from .errors import FreddyError
-from .redaction import redact
+from .redaction import redact, register
 
 log = logging.getLogger("freddy_magic")
 
 
+class _DropSecretFieldTraffic(logging.Filter):
+    """The ``comm`` package logs every inbound comm message, typed value included, at DEBUG on
+    logger "Comm" before any handler runs; drop those records for our secret fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.comm_ids = set()
+
+    def filter(self, record):
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (args and args[0] in self.comm_ids)
+
+
+_COMM_LOG_FILTER = _DropSecretFieldTraffic()
+
+
 class SecretField(Password):
     """A ``Password`` whose value is not echoed to other front ends and syncs once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        comm_log = logging.getLogger("Comm")
+        if _COMM_LOG_FILTER not in comm_log.filters:
+            comm_log.addFilter(_COMM_LOG_FILTER)
+        _COMM_LOG_FILTER.comm_ids.add(self.model_id)
+
+    def close(self):
+        if self.comm is not None:
+            _COMM_LOG_FILTER.comm_ids.discard(self.comm.comm_id)
+        super().close()
 
     value = Unicode(help="The secret while it is being typed; cleared as soon as it is read.").tag(
         sync=True, echo_update=False
@@ -90,6 +118,7 @@ class _Prompt:
         """Read and clear a field in one step, so the value never stays in widget state."""
         value = field.value
         field.value = ""
+        register(value)  # whatever the callback's errors say about it is redacted from now on
         return value
 
     def _finish(self, status):
