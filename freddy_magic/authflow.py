@@ -5,13 +5,19 @@ which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. Asking means the w
 notebook (displayed, then the magic returns: the kernel must be idle to receive the click),
 ``getpass`` in a terminal, and a clear error where neither can work (a headless run has no widget
 front end and no stdin, and waiting there would hang it forever).
+
+On Binder or JupyterHub anyone holding the session's URL (with its token) can run code in this
+kernel and so read the key. Before a real key is used or asked for there, a notice says so, once
+per extension instance, and never stops the flow. The sandbox gets no notice: it has no secret,
+and a class running ``FREDDY_SANDBOX=1`` on Binder would only learn to ignore warnings.
 """
 
 import getpass
 import sys
 
 from .errors import ConfigError, NotAuthenticated
-from .sources import KEY_NAME, find_key, sandbox_requested
+from .redaction import redact
+from .sources import KEY_NAME, find_key, hosted_session, sandbox_requested
 
 NO_PROMPT = (
     "Cannot ask for a key here: this front end has no stdin and may render no widgets "
@@ -20,6 +26,11 @@ NO_PROMPT = (
     "(%config FreddyMagics.key_prompt = 'widget' forces the widget.)"
 )
 _MODES = ("login", "env", "sandbox", "status", "logout")
+PUBLIC_SESSION = (
+    "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
+    "who holds this session's URL or token. Prefer %freddy_auth --sandbox, or use a short-lived, "
+    "low-scope key and revoke it when you are done."
+)
 
 
 def authenticate(magics, args):
@@ -41,6 +52,7 @@ def authenticate(magics, args):
     name = args.name or KEY_NAME
     key, source = find_key(name)
     if key:
+        warn_if_public(magics)
         return session.connect_key(key, source)
     if sandbox_requested():
         return session.connect_sandbox()
@@ -49,6 +61,18 @@ def authenticate(magics, args):
         raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}; "
                                "set it, or use %freddy_auth for the key widget or --sandbox")
     return ask_key(magics)
+
+
+def warn_if_public(magics):
+    """Show the shared-session notice the first time a real credential is involved here."""
+    where = hosted_session()
+    if where is None or magics.public_notice_shown:
+        return
+    magics.public_notice_shown = True
+    text = redact(PUBLIC_SESSION.format(where=where))
+    from .display import show
+
+    show({"text/markdown": f"**Warning:** {text}", "text/plain": f"Warning: {text}"})
 
 
 def prompt_kind(magics):
@@ -74,6 +98,8 @@ def _ask(question, *, secret):
 
 def ask_key(magics):
     session, kind = magics.session, prompt_kind(magics)
+    if kind != "none":
+        warn_if_public(magics)
     if kind == "widget":
         from .widgets import KeyPrompt
 
@@ -89,6 +115,8 @@ def ask_key(magics):
 
 def ask_login(magics):
     session, kind = magics.session, prompt_kind(magics)
+    if kind != "none":
+        warn_if_public(magics)
     if kind == "widget":
         from .widgets import LoginPrompt
 

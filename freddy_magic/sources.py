@@ -5,7 +5,11 @@ so the user always learns which key is in use (and which file, since a ``.env`` 
 the working directory upwards and a stray one in a parent folder is easy to forget). A ``.env``
 is read with ``dotenv_values(interpolate=False)``: nothing is exported into ``os.environ`` (which
 every ``!cmd`` child would inherit) and ``${VAR}`` in a key is not expanded. The secret is
-returned bare, never wrapped in an object whose repr could show it.
+returned bare, never wrapped in an object whose repr could show it. A ``.env`` that git tracks
+has put its key into the repository's history, which outlives any chmod, so that is said too.
+
+A hosted session (Binder, JupyterHub) is recognised from the variables those services set. It is
+a heuristic, so it only ever feeds a warning, never a refusal.
 """
 
 import os
@@ -15,12 +19,25 @@ from pathlib import Path
 
 KEY_NAME = "FREDDY_API_KEY"
 _TRUE = {"1", "true", "yes", "on"}
+_BINDER_VARS = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL")
+_HUB_VARS = ("JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
+GIT_TIMEOUT_S = 2.0  # a slow or wedged git must not stall %freddy_auth; no answer means no warning
 
 
 def sandbox_requested(environ=None):
     """True when ``FREDDY_SANDBOX`` asks for the local sandbox (Binder and ``make demo`` set it)."""
     environ = os.environ if environ is None else environ
     return environ.get("FREDDY_SANDBOX", "").strip().lower() in _TRUE
+
+
+def hosted_session(environ=None):
+    """``"Binder"`` or ``"JupyterHub"`` when this kernel looks reachable through a shared URL, else None."""
+    environ = os.environ if environ is None else environ
+    if any(environ.get(name) for name in _BINDER_VARS):
+        return "Binder"
+    if any(environ.get(name) for name in _HUB_VARS):
+        return "JupyterHub"
+    return None
 
 
 def in_colab():
@@ -54,7 +71,23 @@ def from_dotenv(name, *, start=None, environ=None):
     source = f"{name} from {path}"
     if path.stat().st_mode & stat.S_IROTH:
         source += " (warning: that file is readable by every user of this machine; chmod 600 it)"
+    if tracked_by_git(path):
+        source += (" (warning: git tracks that file, so the key is (or will be) in the repository's history: "
+                   "rotate the key, git rm --cached the file and add it to .gitignore)")
     return value, source
+
+
+def tracked_by_git(path, timeout=GIT_TIMEOUT_S):
+    """True only when git positively says it tracks ``path``; no git, no repo or a hang is False."""
+    import subprocess
+
+    try:
+        answer = subprocess.run(["git", "ls-files", "--error-unmatch", "--", path.name], cwd=path.parent,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):  # git missing or too slow: say nothing rather than guess
+        return False
+    return answer.returncode == 0
 
 
 def from_colab(name):
