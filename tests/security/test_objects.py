@@ -1,0 +1,198 @@
+"""Object hygiene (§4.D): every public object, in every state, shows no secret and refuses to
+be serialised with one.
+
+A notebook user meets our objects through ``repr`` (the last expression of a cell), ``str``
+(``print``, f-strings, ``%whos``), the object inspector, pickling (``%store``, dill sessions,
+multiprocessing) and copies. Each path is tried on the credential holder (fresh, refreshed,
+expired, cleared), the client, the results and the errors.
+"""
+
+import copy
+import pickle
+
+import pytest
+
+from freddy_magic.auth import Credential
+from freddy_magic.testing import find_canary, make_canary
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def _views(obj):
+    """Every way a notebook turns an object into text."""
+    out = [repr(obj), str(obj), format(obj, ""), f"{obj!r}", f"{obj!s}", f"{obj}"]
+    try:
+        out.append(format(obj, "s"))
+    except (TypeError, ValueError):  # a format spec the type does not support is not a leak
+        pass
+    try:
+        out.append(repr(vars(obj)))
+    except TypeError:  # __slots__ and no __dict__: nothing to show
+        pass
+    for name in ("_repr_html_", "_repr_markdown_", "_repr_pretty_"):
+        render = getattr(obj, name, None)
+        if name != "_repr_pretty_" and callable(render):
+            out.append(str(render()))
+    return out
+
+
+def _credentials(secret):
+    """(label, credential) in each state a user can reach."""
+    clock = Clock()
+    fresh_key = Credential.api_key(secret)
+    refreshed = []
+
+    def refresher(refresh_token):
+        new = make_canary()
+        refreshed.append(new)
+        return {"access_token": secret + "-acc2", "refresh_token": secret + "-ref2", "expires_in": 600}
+
+    bearer = Credential.bearer(secret + "-acc", refresh_token=secret + "-ref", expires_in=600,
+                               refresher=refresher, clock=clock)
+    renewed = Credential.bearer(secret + "-acc", refresh_token=secret + "-ref", expires_in=600,
+                                refresher=refresher, clock=clock)
+    clock.now += 590  # inside the mandatory window: the next use refreshes
+    renewed.authorize({})
+    expired = Credential.bearer(secret + "-acc", expires_in=10, clock=clock)
+    clock.now += 60
+    cleared = Credential.api_key(secret)
+    cleared.clear()
+    return [("api-key", fresh_key), ("bearer", bearer), ("refreshed", renewed), ("expired", expired), ("cleared", cleared)]
+
+
+def test_d1_credential_views_show_only_a_fingerprint(canary):
+    for label, cred in _credentials(canary.value):
+        views = _views(cred)
+        assert find_canary(views, canary.value) == [], label
+        assert views[0].startswith("<") and ("fp=" in views[0] or "cleared" in views[0]), label
+        assert not hasattr(cred, "__dict__"), label
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_d5_credential_refuses_pickling_with_a_type_only_message(canary, protocol):
+    for label, cred in _credentials(canary.value):
+        with pytest.raises(TypeError) as info:
+            pickle.dumps(cred, protocol=protocol)
+        assert find_canary([str(info.value), repr(info.value)], canary.value) == [], label
+        with pytest.raises(TypeError):
+            pickle.dumps({"inside": [cred]}, protocol=protocol)
+
+
+def test_d5_copies_are_the_same_object(canary):
+    for label, cred in _credentials(canary.value):
+        assert copy.copy(cred) is cred and copy.deepcopy(cred) is cred, label
+        holder = copy.deepcopy({"c": [cred]})
+        assert holder["c"][0] is cred
+
+
+def test_d5_dill_cannot_serialise_the_secret(canary):
+    dill = pytest.importorskip("dill", reason="dill not installed: pickle protocols cover the same path")
+    cred = Credential.api_key(canary.value)
+    try:
+        blob = dill.dumps(cred)
+    except TypeError:
+        return
+    assert find_canary(blob, canary.value) == []
+
+
+def test_d1_client_views_and_pickling(canary, sandbox):
+    from freddy_magic.client import FreddyClient
+
+    client = FreddyClient(sandbox.url, Credential.api_key(sandbox.api_key))
+    client.validate()
+    for obj in (client, client.credential, client.rate_limit, client.stats):
+        assert find_canary(_views(obj), sandbox.api_key) == []
+    with pytest.raises(TypeError):
+        pickle.dumps(client)
+    client.logout()
+    assert find_canary(_views(client), sandbox.api_key) == []
+    client.close()
+
+
+def test_d1_results_and_streams_hold_no_secret(sandbox):
+    from freddy_magic.client import FreddyClient
+
+    key = sandbox.api_key
+    client = FreddyClient(sandbox.url, Credential.api_key(key))
+    completion = client.create_response("hello")
+    with client.stream_response("hello") as stream:
+        deltas = list(stream.text_deltas())
+        views = _views(stream)
+    assert deltas
+    assert find_canary([*_views(completion), repr(completion.raw), *views, *_views(stream.completion)], key) == []
+    blob = pickle.dumps(completion)  # plain data: picklable, and clean
+    assert find_canary(blob, key) == []
+    client.close()
+
+
+def test_d1_login_challenge_and_bearer_client(sandbox):
+    from freddy_magic.client import FreddyClient
+
+    client = FreddyClient(sandbox.url)
+    challenge = client.login(sandbox.email, sandbox.password)
+    code = str(sandbox.outbox()[-1]["code"])
+    cred = client.verify(challenge, code)
+    views = [*_views(challenge), *_views(cred), *_views(client)]
+    assert find_canary(views, sandbox.password) == []
+    assert all(code not in v for v in _views(cred))
+    assert "eyJ" not in "".join(views), "a JWT-shaped token is shown"
+    client.close()
+
+
+def test_d1_errors_show_no_secret(canary, sandbox):
+    from freddy_magic.client import FreddyClient
+    from freddy_magic.errors import FreddyError
+
+    client = FreddyClient(sandbox.url, Credential.api_key(canary.value))
+    with pytest.raises(FreddyError) as info:
+        client.validate()
+    err = info.value
+    assert find_canary([*_views(err), repr(err.args)], canary.value) == []
+    assert err.__context__ is None and err.__cause__ is None
+    client.close()
+
+
+def _reachable(roots, limit=20000):
+    """Every object reachable from ``roots`` through gc referents (bounded)."""
+    import gc
+
+    seen, todo, found = set(), list(roots), []
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type) or type(obj).__name__ in ("module", "function", "builtin_function_or_method"):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        todo.extend(gc.get_referents(obj))
+    return found
+
+
+def test_a4_magic_results_hold_no_credential_or_transport_reference(sandbox, monkeypatch):
+    import requests
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("FREDDY_API_KEY", sandbox.api_key)
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("freddy_magic")
+    try:
+        ip.run_line_magic("config", f"FreddyMagics.base_url = {sandbox.url!r}")
+        ip.run_line_magic("freddy_auth", "--env")
+        ip.user_ns["topics"] = [{"topic": "a"}, {"topic": "b"}]
+        results = [ip.run_cell_magic("freddy", "--no-stream -o one", "hello"),
+                   ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o --no-stream", "hello"),
+                   ip.run_cell_magic("freddy", "--over topics --no-stream", "about {topic}"),
+                   ip.run_line_magic("freddy", "models"), ip.run_line_magic("freddy", "log"),
+                   ip.run_line_magic("freddy_auth", "--status")]
+        reached = _reachable([*results, ip.user_ns["one"]])
+    finally:
+        ip.extension_manager.unload_extension("freddy_magic")
+    kinds = (Credential, requests.Session, requests.Response, requests.PreparedRequest)
+    held = [type(o).__name__ for o in reached if isinstance(o, kinds) or type(o).__name__ == "FreddyClient"]
+    assert held == [], f"results reach {held}"
+    assert not any(isinstance(o, str) and sandbox.api_key in o for o in reached)
