@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""The two halves of ``make demo``: open JupyterLab on the quickstart, or execute every notebook.
+
+``make demo`` has made the venv and installed the package before this runs, so this script only
+decides the environment: with no ``FREDDY_API_KEY`` it sets ``FREDDY_SANDBOX=1``, which makes the
+plain ``%freddy_auth`` in each notebook start a sandbox inside the kernel. A key, when present,
+wins, so the same notebooks run unchanged against the real API. IPython history stays off for the
+demo's kernels (a kernelspec with ``--HistoryManager.enabled=False`` on ``JUPYTER_PATH``), because
+a demo is where people paste things.
+
+    run.py lab                      JupyterLab on quickstart.ipynb (replaces this process)
+    run.py execute [NB ...]         run notebooks top to bottom with nbclient, write executed
+                                    copies to notebooks/executed/, exit 1 if any cell failed
+    run.py clean [NB ...]           strip outputs, execution counts and widget state in place
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEMO_JUPYTER_PATH = HERE / ".jupyter-path"  # holds kernels/python3 with history switched off
+EXECUTED = HERE / "executed"
+
+
+def notebooks():
+    """The demo notebooks in reading order: the quickstart first, then by name."""
+    found = sorted(HERE.glob("*.ipynb"))
+    return sorted(found, key=lambda path: (path.name != "quickstart.ipynb", path.name))
+
+
+def demo_environment(environ, *, force_sandbox=False):
+    """The environment the demo's server and kernels run in, derived from ``environ``."""
+    env = dict(environ)
+    if force_sandbox:
+        env.pop("FREDDY_API_KEY", None)
+        env["PYTHON_DOTENV_DISABLED"] = "1"  # nor a FREDDY_API_KEY from a .env above the notebooks
+    if not env.get("FREDDY_API_KEY"):
+        env["FREDDY_SANDBOX"] = "1"
+    paths = [str(DEMO_JUPYTER_PATH)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    return env
+
+
+def lab(argv):
+    env = demo_environment(os.environ)
+    if not env.get("FREDDY_API_KEY"):
+        print("No FREDDY_API_KEY in the environment: FREDDY_SANDBOX=1, so the notebooks use the built-in "
+              "sandbox (fake answers) unless a .env file provides a key.", flush=True)
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.root_dir={HERE}",
+        "--ServerApp.ip=127.0.0.1",
+        *argv,
+        "quickstart.ipynb",
+    ]
+    os.chdir(HERE)
+    os.execve(sys.executable, command, env)
+
+
+def clean(path):
+    """Rewrite ``path`` as it is committed: no outputs, execution counts or widget state."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+
+
+def execute(path, out_dir, *, timeout=120):
+    """Run ``path`` with nbclient in its own folder; write the executed copy; return (copy, error).
+
+    The copy is written even when a cell fails, so the failing output can be read there.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
+        shutdown_kernel="immediate",
+        store_widget_state=False,  # nothing a widget held is worth a file that might be shared
+    )
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / Path(path).name
+    nbformat.write(nb, copy)
+    return copy, error
+
+
+def execute_all(paths, out_dir, *, force_sandbox):
+    env = demo_environment(os.environ, force_sandbox=force_sandbox)
+    os.environ.clear()  # nbclient's kernels inherit this process's environment
+    os.environ.update(env)
+    if os.environ.get("FREDDY_API_KEY"):
+        source = "the real API (FREDDY_API_KEY)"
+    elif force_sandbox:
+        source = "the sandbox"
+    else:
+        source = "the sandbox (unless a .env file provides FREDDY_API_KEY)"
+    print(f"Executing {len(paths)} notebook(s) against {source}:")
+    failed = 0
+    for path in paths:
+        started = time.perf_counter()
+        copy, error = execute(path, out_dir)
+        took = time.perf_counter() - started
+        if error is None:
+            print(f"  ok      {took:5.1f}s  {copy}")
+        else:
+            failed += 1
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+            print(f"  FAILED  {took:5.1f}s  {copy}\n          {reason}")
+    print(f"Executed copies are in {out_dir}")
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("lab", help="open JupyterLab on the quickstart; other options go to jupyter lab")
+    run_parser = sub.add_parser("execute", help="run every notebook top to bottom")
+    run_parser.add_argument("paths", nargs="*", type=Path, help="default: every notebook here")
+    run_parser.add_argument("--out", type=Path, default=EXECUTED, help="where executed copies go")
+    run_parser.add_argument("--sandbox", action="store_true", help="ignore FREDDY_API_KEY (env and .env)")
+    clean_parser = sub.add_parser("clean", help="strip outputs before committing")
+    clean_parser.add_argument("paths", nargs="*", type=Path)
+    args, jupyter_args = parser.parse_known_args(argv)
+    if jupyter_args and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(jupyter_args)}")
+
+    if args.command == "lab":
+        lab(jupyter_args)
+    elif args.command == "execute":
+        return execute_all(args.paths or notebooks(), args.out, force_sandbox=args.sandbox)
+    else:
+        for path in args.paths or notebooks():
+            clean(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
