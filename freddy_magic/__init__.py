@@ -1,9 +1,8 @@
 """freddy_magic: IPython magics for the Freddy API.
 
 ``%load_ext freddy_magic`` registers ``%freddy_auth``, ``%freddy`` and ``%%freddy``. Importing
-the package is free: the magics (and with them requests and ipywidgets) are imported only when
-the extension is loaded, and requests/ipywidgets only on first use, so a notebook that never
-authenticates pays nothing.
+the package is free: the magics are imported only when the extension is loaded, and requests
+and ipywidgets only when a magic first needs them, so loading costs a few milliseconds.
 """
 
 __version__ = "0.1.0"
