@@ -143,3 +143,14 @@ def test_fault_spec_parsing(spec, expected):
 def test_bad_fault_specs_are_rejected(spec):
     with pytest.raises(ValueError):
         Fault.parse(spec)
+
+
+def test_truncate_fault_on_a_plain_answer_cuts_the_json_body(faulty):
+    sandbox, api = faulty
+    sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="truncate"))
+    cut = api.post("/v1/model/response", json={"inputs": [{"role": "user", "content": "hi"}]})
+    whole = api.post("/v1/model/response", json={"inputs": [{"role": "user", "content": "hi"}]})
+    assert cut.status_code == 200 and whole.status_code == 200
+    assert len(cut.content) == len(whole.content) // 2
+    with pytest.raises(ValueError):
+        cut.json()

@@ -104,9 +104,10 @@ def create_response(world, call):
     user_ids = [world.threads.add_message(thread, role, text)["id"] for role, text in req.messages]
     if req.stream:
         return _stream(world, call, req, answer, user_ids)
-    fault = call.take_deferred_fault()
-    if fault is not None and fault.kind == "status":
-        raise fault_error(fault)
+    # a status fault fails before the answer is stored; a truncate fault is left to the app,
+    # which cuts the finished body in half
+    if call.deferred_fault is not None and call.deferred_fault.kind == "status":
+        raise fault_error(call.take_deferred_fault())
     world.threads.add_message(thread, "assistant", answer.text, req.model)
     return json_response(answer.body())
 
