@@ -14,8 +14,8 @@ from . import redaction
 from .apierrors import one_line
 from .auth import Credential
 from .errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
-from .payloads import (Completion, LoginChallenge, Page, build_response_body, check_id,
-                       completion_from_json)
+from .payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
+                       check_id, completion_from_json)
 from .ratelimit import RateLimiter, RateLimitStatus
 from .sender import ERROR_BODY_CAP, Sender
 from .sse import MAX_LINE
@@ -25,7 +25,6 @@ from .transport import MAX_BODY, Timeouts, check_base_url, make_session, read_bo
 __all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "LoginChallenge", "Page",
            "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]
 
-DEFAULT_BASE_URL = "https://api.freddy.aitronos.com"
 RESPONSES = "/v1/model/response"
 _RETRY_5XX = frozenset({500, 502, 503, 504})
 

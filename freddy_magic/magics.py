@@ -20,9 +20,9 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
 
 from .errors import FreddyError
-from .redaction import looks_like_secret
+from .payloads import DEFAULT_BASE_URL
+from .redaction import looks_like_secret, redact
 
-DEFAULT_BASE_URL = "https://api.freddy.aitronos.com"  # same as client.DEFAULT_BASE_URL, without importing requests
 DEFAULT_MODEL = "ftg-3.0"
 
 ROTATE = (
@@ -34,8 +34,6 @@ ROTATE = (
 
 
 def _one_line(message):
-    from .redaction import redact
-
     return redact((str(message).strip().splitlines() or ["failed"])[0])
 
 

@@ -16,6 +16,9 @@ from .errors import ConfigError, ResponseFormatError
 __all__ = ["Completion", "Page", "LoginChallenge", "build_response_body", "completion_from_json",
            "text_of", "check_id"]
 
+# The documented host (api.aitronos.com is the same API). Defined here, in a module free of
+# requests, so the magics can show it without paying for the HTTP stack at load time.
+DEFAULT_BASE_URL = "https://api.freddy.aitronos.com"
 MODEL_KEY = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 ROLES = ("user", "assistant", "system", "tool")
