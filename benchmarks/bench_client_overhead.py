@@ -81,8 +81,8 @@ def _row(name, samples, verb):
 def run(quick=False):
     import requests
 
-    from freddy_magic.auth import Credential
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._auth import Credential
+    from freddy_magic._client import FreddyClient
 
     n = 50 if quick else 500
     with harness.sandbox_process() as info:

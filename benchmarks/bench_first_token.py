@@ -65,8 +65,8 @@ def _first_delta(buffer):
 def run(quick=False):
     import requests
 
-    from freddy_magic.auth import Credential
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._auth import Credential
+    from freddy_magic._client import FreddyClient
 
     pairs = 10 if quick else 40
     raw_byte, raw_delta, shown, via_client = [], [], [], []

@@ -30,7 +30,7 @@ PROACTIVE = 0.8  # auth.py refreshes at 80 % of a token's life
 
 
 def run(quick=False):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
     from freddy_magic.sandbox import Sandbox
 
     duration = 2.5 if quick else 6.0

@@ -1,21 +1,79 @@
-"""freddy_magic: IPython magics for the Freddy API.
+"""freddy_magic: IPython magics for the Freddy API, and the client they are built on.
 
-``%load_ext freddy_magic`` registers ``%freddy_auth``, ``%freddy`` and ``%%freddy``. Importing
-the package is free: the magics are imported only when the extension is loaded, and requests
-and ipywidgets only when a magic first needs them, so loading costs a few milliseconds.
+``%load_ext freddy_magic`` registers ``%freddy_auth``, ``%freddy`` and ``%%freddy``. The names in
+``__all__`` are the public API; every module whose name starts with an underscore is private and
+may change. Public names are resolved on first access (PEP 562), so importing the package, and
+so ``%load_ext``, imports neither requests, ipywidgets, werkzeug nor pytest::
+
+    from freddy_magic import FreddyClient, Credential, FreddyError
+    from freddy_magic import Sandbox          # needs the [sandbox] extra (werkzeug)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension"]
+
+# public name -> the private module that defines it
+_EXPORTS = {
+    **dict.fromkeys(
+        ["FreddyError", "ConfigError", "NotAuthenticated", "AuthError", "PermissionDenied",
+         "RateLimited", "APIError", "TransportError", "ConnectionFailed", "Timeout",
+         "StreamInterrupted", "ResponseFormatError"], "._errors"),
+    "FreddyClient": "._client",
+    "Credential": "._auth",
+    "Completion": "._payloads",
+    "LoginChallenge": "._payloads",
+    "Page": "._payloads",
+    "DEFAULT_BASE_URL": "._payloads",
+    "ResponseStream": "._stream",
+    "StreamEvent": "._stream",
+    "RateLimitStatus": "._ratelimit",
+    "Timeouts": "._transport",
+    **dict.fromkeys(["Sandbox", "start_sandbox", "Fault"], ".sandbox"),
+    **dict.fromkeys(["Canary", "make_canary", "find_canary", "assert_no_canary"], ".testing"),
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ._auth import Credential
+    from ._client import FreddyClient
+    from ._errors import (APIError, AuthError, ConfigError, ConnectionFailed, FreddyError,
+                          NotAuthenticated, PermissionDenied, RateLimited, ResponseFormatError,
+                          StreamInterrupted, Timeout, TransportError)
+    from ._payloads import DEFAULT_BASE_URL, Completion, LoginChallenge, Page
+    from ._ratelimit import RateLimitStatus
+    from ._stream import ResponseStream, StreamEvent
+    from ._transport import Timeouts
+    from .sandbox import Fault, Sandbox, start_sandbox
+    from .testing import Canary, assert_no_canary, find_canary, make_canary
 
 
-def load_ipython_extension(ipython):
-    from .magics import FreddyMagics
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'freddy_magic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    from ._magics import FreddyMagics
 
     ipython.register_magics(FreddyMagics(shell=ipython))
 
 
-def unload_ipython_extension(ipython):
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Forget every secret and unregister the magics, so ``%reload_ext`` starts clean."""
     manager = ipython.magics_manager
     magics = manager.registry.pop("FreddyMagics", None)

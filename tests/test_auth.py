@@ -13,9 +13,9 @@ import warnings
 import pytest
 from client_fixtures import FakeClock, FakeRefresher, make_jwt
 
-from freddy_magic import redaction
-from freddy_magic.auth import Credential
-from freddy_magic.errors import AuthError, ConfigError, NotAuthenticated
+from freddy_magic import _redaction
+from freddy_magic._auth import Credential
+from freddy_magic._errors import AuthError, ConfigError, NotAuthenticated
 
 KEY = "ak_unit_0123456789abcdefghij"
 
@@ -25,7 +25,7 @@ def test_api_key_header_and_repr_show_only_the_fingerprint():
     headers = {}
     cred.authorize(headers)
     assert headers == {"api-key": KEY}
-    fp = redaction.fingerprint(KEY)
+    fp = _redaction.fingerprint(KEY)
     assert cred.fingerprint == fp and cred.method == "api-key"
     for text in (repr(cred), str(cred), f"{cred}", f"{cred:>60}", "%s" % cred):
         assert KEY not in text and fp in text
@@ -60,9 +60,9 @@ def test_pickle_refused_naming_only_the_type_and_copies_are_the_same_object():
 def test_secrets_are_registered_for_redaction_and_forgotten_on_clear():
     key = "plain-unit-secret-value-42"  # no key-like prefix, so only the registry can catch it
     cred = Credential.api_key(key)
-    assert key not in redaction.redact(f"server echoed {key}")
+    assert key not in _redaction.redact(f"server echoed {key}")
     cred.clear()
-    assert key in redaction.redact(f"server echoed {key}")
+    assert key in _redaction.redact(f"server echoed {key}")
     assert repr(cred) == "<Credential cleared>"
     with pytest.raises(NotAuthenticated):
         cred.authorize({})
@@ -218,11 +218,11 @@ def test_refresh_that_is_definitively_refused_is_not_retried_by_every_thread():
 def test_refreshed_tokens_replace_old_ones_in_the_redaction_registry():
     clock, refresher = FakeClock(), FakeRefresher()
     cred = _bearer(clock, refresher)
-    assert "access-token-0000-abcdef" not in redaction.redact("x access-token-0000-abcdef")
+    assert "access-token-0000-abcdef" not in _redaction.redact("x access-token-0000-abcdef")
     cred.refresh_after_401(0)
-    assert "access-token-0001-abcdef" not in redaction.redact("x access-token-0001-abcdef")
-    assert "access-token-0000-abcdef" in redaction.redact("x access-token-0000-abcdef")
-    assert "refresh-token-abcdef123" not in redaction.redact("refresh-token-abcdef123")
+    assert "access-token-0001-abcdef" not in _redaction.redact("x access-token-0001-abcdef")
+    assert "access-token-0000-abcdef" in _redaction.redact("x access-token-0000-abcdef")
+    assert "refresh-token-abcdef123" not in _redaction.redact("refresh-token-abcdef123")
     cred.clear()
 
 

@@ -25,7 +25,7 @@ from browser_fixtures import (  # noqa: F401  (fixtures are used by name)
     lab,
     screenshots,
 )
-from freddy_magic.redaction import fingerprint
+from freddy_magic._redaction import fingerprint
 from freddy_magic.testing import assert_no_canary
 
 pytestmark = pytest.mark.browser

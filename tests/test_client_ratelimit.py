@@ -10,8 +10,8 @@ from email.utils import formatdate
 import pytest
 from client_fixtures import FakeClock, Sleeper
 
-from freddy_magic.errors import RateLimited
-from freddy_magic.ratelimit import (BACKOFF_CAP, RateLimiter, RateLimitStatus, backoff_delay,
+from freddy_magic._errors import RateLimited
+from freddy_magic._ratelimit import (BACKOFF_CAP, RateLimiter, RateLimitStatus, backoff_delay,
                                     parse_retry_after)
 
 

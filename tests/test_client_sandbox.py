@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from client_fixtures import Sleeper
 
-from freddy_magic.auth import Credential
-from freddy_magic.client import FreddyClient
-from freddy_magic.errors import (APIError, AuthError, ConnectionFailed, FreddyError,
+from freddy_magic._auth import Credential
+from freddy_magic._client import FreddyClient
+from freddy_magic._errors import (APIError, AuthError, ConnectionFailed, FreddyError,
                                  PermissionDenied, StreamInterrupted,
                                  Timeout)
 from freddy_magic.sandbox import Fault, Sandbox

@@ -12,10 +12,10 @@ import requests
 import responses
 from client_fixtures import FakeClock, Sleeper
 
-from freddy_magic.auth import Credential
-from freddy_magic.redaction import RedactingFilter
-from freddy_magic.client import FreddyClient
-from freddy_magic.errors import (APIError, AuthError, ConfigError, ConnectionFailed,
+from freddy_magic._auth import Credential
+from freddy_magic._redaction import RedactingFilter
+from freddy_magic._client import FreddyClient
+from freddy_magic._errors import (APIError, AuthError, ConfigError, ConnectionFailed,
                                  NotAuthenticated, PermissionDenied, RateLimited,
                                  ResponseFormatError)
 

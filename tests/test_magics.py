@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from freddy_magic.magics import FreddyMagics
+from freddy_magic._magics import FreddyMagics
 from freddy_magic.testing import Canary
 from magics_fixtures import connected, ip, magics, sandbox, sb  # noqa: F401  (fixtures)
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
-from freddy_magic.results import ROW_COLUMNS
+from freddy_magic._results import ROW_COLUMNS
 from freddy_magic.sandbox import Fault
 from magics_fixtures import connected, ip, magics, make_connected, sandbox, sb, shown  # noqa: F401  (fixtures)
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from freddy_magic.sources import find_key, tracked_by_git
+from freddy_magic._sources import find_key, tracked_by_git
 from magics_fixtures import ip, magics, sandbox, sb, shown  # noqa: F401  (fixtures)
 
 HOSTED = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL",

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from freddy_magic.results import ROW_COLUMNS, Row, Rows, Status, make_row, model_rows
+from freddy_magic._results import ROW_COLUMNS, Row, Rows, Status, make_row, model_rows
 from magics_fixtures import ip, shown  # noqa: F401  (fixtures)
 
 pd = pytest.importorskip("pandas")
@@ -104,7 +104,7 @@ def test_status_is_loud_about_the_sandbox():
 
 
 def test_results_module_imports_neither_ipython_nor_pandas():
-    code = ("import sys, freddy_magic.results as r; r.make_row('m','p'); "
+    code = ("import sys, freddy_magic._results as r; r.make_row('m','p'); "
             "print([m for m in ('IPython', 'pandas', 'requests') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from freddy_magic.errors import ConfigError
+from freddy_magic._errors import ConfigError
 from freddy_magic.sandbox import Sandbox
 from sandbox_fixtures import Api, FakeClock, bearer, error_of
 from sandbox_fixtures import api, sb  # noqa: F401  (fixtures)

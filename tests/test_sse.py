@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freddy_magic.errors import (AuthError, RateLimited, ResponseFormatError,
+from freddy_magic._errors import (AuthError, RateLimited, ResponseFormatError,
                                  StreamInterrupted)
-from freddy_magic.sse import SSEDecoder
-from freddy_magic.stream import ResponseStream
+from freddy_magic._sse import SSEDecoder
+from freddy_magic._stream import ResponseStream
 
 
 def decode(chunks, **kw):

@@ -13,9 +13,9 @@ import pytest
 from comm.base_comm import BaseComm
 from ipywidgets.widgets import widget as widget_module
 
-from freddy_magic.errors import AuthError
+from freddy_magic._errors import AuthError
 from freddy_magic.testing import Canary
-from freddy_magic.widgets import KeyPrompt, LoginPrompt, SecretField
+from freddy_magic._widgets import KeyPrompt, LoginPrompt, SecretField
 
 
 class RecordingComm(BaseComm):
@@ -102,14 +102,14 @@ def test_unexpected_callback_error_is_shown_in_the_cell_and_redacted():
     def broken(key):
         raise RuntimeError(f"bug while handling {key}")
 
-    from freddy_magic import redaction
+    from freddy_magic import _redaction
 
-    redaction.register(canary.value)
+    _redaction.register(canary.value)
     try:
         prompt = KeyPrompt(broken)
         prompt.field.value = canary.value
     finally:
-        redaction.forget(canary.value)
+        _redaction.forget(canary.value)
     text = "".join(out["text"] for out in prompt.errors.outputs)
     assert "RuntimeError" in text and "bug while handling" in text
     canary.assert_absent(text, prompt.message.value)

@@ -1,4 +1,4 @@
-"""A local, faithful stand-in of the Freddy API for tests, demos and Binder (issue 2).
+"""A local, faithful stand-in of the Freddy API for tests, demos and Binder.
 
 It implements the documented surface (auth, models, responses with SSE, threads, rate limits,
 error envelopes) with deterministic fake models, so a client written against the docs works
@@ -12,8 +12,8 @@ Nothing in the package imports this module except ``%freddy_auth --sandbox`` (la
 it pulls in werkzeug.
 """
 
-from .fakemodel import count_tokens
-from .faults import Fault
-from .handle import Sandbox, start_sandbox
+from ._fakemodel import count_tokens
+from ._faults import Fault
+from ._handle import Sandbox, start_sandbox
 
 __all__ = ["Sandbox", "start_sandbox", "Fault", "count_tokens"]

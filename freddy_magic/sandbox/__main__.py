@@ -14,9 +14,9 @@ import signal
 import sys
 import threading
 
-from ..errors import ConfigError
-from .faults import Fault
-from .handle import Sandbox
+from .._errors import ConfigError
+from ._faults import Fault
+from ._handle import Sandbox
 
 
 def _parser():

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from freddy_magic import redaction
-from freddy_magic.auth import Credential
-from freddy_magic.errors import AuthError, FreddyError, NotAuthenticated, PermissionDenied
+from freddy_magic import _redaction
+from freddy_magic._auth import Credential
+from freddy_magic._errors import AuthError, FreddyError, NotAuthenticated, PermissionDenied
 
 RESPONSE = "/v1/model/response"
 REFRESH = "/v1/auth/refresh"
@@ -50,7 +50,7 @@ def _bearer(lifetime, refresher, clock):
 
 
 def _client(sb, cred=None, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     return FreddyClient(sb.url, cred, **kw)
 
@@ -136,8 +136,8 @@ def test_i12_logout_forgets_everything(sandbox):
     client.logout()
     with pytest.raises(NotAuthenticated):
         client.create_response("hi")
-    assert redaction.redact(token) == token or "[REDACTED" not in redaction.redact(token).replace("[REDACTED:jwt]", "")
-    assert token not in redaction._live
+    assert _redaction.redact(token) == token or "[REDACTED" not in _redaction.redact(token).replace("[REDACTED:jwt]", "")
+    assert token not in _redaction._live
     gc.collect()
     holders = [r for r in gc.get_referrers(token) if r is not headers and r is not locals()]
     from_package = [r for r in holders if type(r).__module__.startswith("freddy_magic")]

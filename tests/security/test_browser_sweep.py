@@ -17,7 +17,7 @@ browser_fixtures = pytest.importorskip("browser_fixtures", reason="tests/browser
 from browser_fixtures import KERNEL_STATUS_JS, browser_sandbox, browser_type_launch_args, lab  # noqa: E402,F401
 from playwright.sync_api import expect  # noqa: E402
 
-from freddy_magic.redaction import fingerprint  # noqa: E402
+from freddy_magic._redaction import fingerprint  # noqa: E402
 from freddy_magic.testing import find_canary  # noqa: E402
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freddy_magic import sources
+from freddy_magic import _sources
 from freddy_magic.testing import find_canary
 
 from .conftest import FUZZ
@@ -31,7 +31,7 @@ def clean_env(monkeypatch, tmp_path):
 def test_h1_dotenv_is_not_exported(clean_env, canary):
     (clean_env / ".env").write_text(f"FREDDY_API_KEY={canary.value}\nOTHER=1\n")
     before = dict(os.environ)
-    value, source = sources.find_key()
+    value, source = _sources.find_key()
     assert value == canary.value and ".env" in source
     assert dict(os.environ) == before
     child = subprocess.run([sys.executable, "-c", "import os; print(dict(os.environ))"], capture_output=True, text=True, timeout=60)
@@ -43,11 +43,11 @@ def test_h2_parent_dotenv_is_reported_by_path_with_a_mode_warning(clean_env, can
     parent_env = clean_env.parent / ".env"
     parent_env.write_text(f"FREDDY_API_KEY={canary.value}\n")
     parent_env.chmod(0o644)
-    value, source = sources.find_key()
+    value, source = _sources.find_key()
     assert value == canary.value
     assert str(parent_env) in source and "readable" in source
     parent_env.chmod(0o600)
-    assert "readable" not in sources.find_key()[1]
+    assert "readable" not in _sources.find_key()[1]
 
 
 @pytest.mark.parametrize("raw", ["ab${{HOME}}cd-{c}", "$HOME-{c}", "{c}${{FREDDY_SANDBOX}}", "'{c}$X'"])
@@ -55,7 +55,7 @@ def test_h3_dotenv_values_are_read_literally(clean_env, canary, raw, monkeypatch
     monkeypatch.setenv("X", "expanded")
     line = raw.format(c=canary.value)
     (clean_env / ".env").write_text(f"FREDDY_API_KEY={line}\n")
-    value, _source = sources.find_key()
+    value, _source = _sources.find_key()
     assert value == line.strip("'")
     assert os.environ["HOME"] not in value and "expanded" not in value
 
@@ -63,11 +63,11 @@ def test_h3_dotenv_values_are_read_literally(clean_env, canary, raw, monkeypatch
 def test_h3_dotenv_disabled_is_honoured(clean_env, canary, monkeypatch):
     (clean_env / ".env").write_text(f"FREDDY_API_KEY={canary.value}\n")
     monkeypatch.setenv("PYTHON_DOTENV_DISABLED", "1")
-    assert sources.find_key()[0] is None
+    assert _sources.find_key()[0] is None
 
 
 def test_h4_environment_key_name_is_one_ipython_masks():
-    assert any(word in sources.KEY_NAME.lower() for word in ("key", "token", "secret"))
+    assert any(word in _sources.KEY_NAME.lower() for word in ("key", "token", "secret"))
 
 
 SECRET = "fm-canary-" + "9e" * 16
@@ -94,7 +94,7 @@ def test_h5_malformed_dotenv_messages_carry_no_values(clean_env, lines, newline)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                value, source = sources.find_key()
+                value, source = _sources.find_key()
             except Exception as exc:  # any failure must be clean too
                 value, source = None, f"{type(exc).__name__}: {exc}"
     finally:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import ConnectionFailed, FreddyError, StreamInterrupted, Timeout
+from freddy_magic._auth import Credential
+from freddy_magic._errors import ConnectionFailed, FreddyError, StreamInterrupted, Timeout
 
 from .hostile import HostileServer, Reply, forward
 
@@ -17,7 +17,7 @@ RESPONSE = "/v1/model/response"
 
 
 def _client(url, key, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     return FreddyClient(url, Credential.api_key(key), **kw)
 

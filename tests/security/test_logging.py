@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import AuthError, ConfigError, FreddyError
+from freddy_magic._auth import Credential
+from freddy_magic._errors import AuthError, ConfigError, FreddyError
 from freddy_magic.testing import find_canary
 
 from .hostile import HostileServer
@@ -18,7 +18,7 @@ JWT_HEAD = "eyJ"
 
 
 def _client(sb, cred=None, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     return FreddyClient(sb.url, cred, **kw)
 
@@ -70,7 +70,7 @@ def test_e4_no_request_url_ever_carries_a_secret(sandbox, canary):
     from .hostile import forward
 
     with HostileServer(lambda seen: forward(seen, sandbox.url)) as api:
-        from freddy_magic.client import FreddyClient
+        from freddy_magic._client import FreddyClient
 
         client = FreddyClient(api.url, Credential.api_key(sandbox.api_key))
         client.models()
@@ -85,7 +85,7 @@ def test_e4_no_request_url_ever_carries_a_secret(sandbox, canary):
 
 
 def test_e5_warnings_are_clean():
-    from freddy_magic.auth import Credential as C
+    from freddy_magic._auth import Credential as C
 
     class Clock:
         now = 0.0

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from freddy_magic import redaction
+from freddy_magic import _redaction
 from freddy_magic.testing import find_canary
 
 from .conftest import FUZZ
@@ -99,7 +99,7 @@ def _check(ip, capsys, counting_server, kind, line, cell=None):
 @given(line=_line(AUTH_WORDS))
 def test_c2_freddy_auth_lines(shell, capsys, counting_server, line):
     message = _check(shell, capsys, counting_server, "freddy_auth", line)
-    if any(redaction.looks_like_secret(w) for w in line.split()) and any(k in line for k in KEYS):
+    if any(_redaction.looks_like_secret(w) for w in line.split()) and any(k in line for k in KEYS):
         assert message is not None, f"a key-like argument was accepted: {line[:80]!r}"
         assert _says_rotate(message)
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import FreddyError, ResponseFormatError, StreamInterrupted
+from freddy_magic._auth import Credential
+from freddy_magic._errors import FreddyError, ResponseFormatError, StreamInterrupted
 from freddy_magic.testing import find_canary
 
 from .hostile import HostileServer, Reply, forward
@@ -24,7 +24,7 @@ FAST = {"connect": 2.0, "read": 2.0, "total": 8.0, "stream_idle": 2.0, "token": 
 
 
 def _client(url, key, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     kw.setdefault("timeouts", FAST)
     return FreddyClient(url, Credential.api_key(key), **kw)

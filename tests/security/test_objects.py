@@ -12,7 +12,7 @@ import pickle
 
 import pytest
 
-from freddy_magic.auth import Credential
+from freddy_magic._auth import Credential
 from freddy_magic.testing import find_canary, make_canary
 
 
@@ -102,7 +102,7 @@ def test_d5_dill_cannot_serialise_the_secret(canary):
 
 
 def test_d1_client_views_and_pickling(canary, sandbox):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     client = FreddyClient(sandbox.url, Credential.api_key(sandbox.api_key))
     client.validate()
@@ -116,7 +116,7 @@ def test_d1_client_views_and_pickling(canary, sandbox):
 
 
 def test_d1_results_and_streams_hold_no_secret(sandbox):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     key = sandbox.api_key
     client = FreddyClient(sandbox.url, Credential.api_key(key))
@@ -132,7 +132,7 @@ def test_d1_results_and_streams_hold_no_secret(sandbox):
 
 
 def test_d1_login_challenge_and_bearer_client(sandbox):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     client = FreddyClient(sandbox.url)
     challenge = client.login(sandbox.email, sandbox.password)
@@ -146,8 +146,8 @@ def test_d1_login_challenge_and_bearer_client(sandbox):
 
 
 def test_d1_errors_show_no_secret(canary, sandbox):
-    from freddy_magic.client import FreddyClient
-    from freddy_magic.errors import FreddyError
+    from freddy_magic._client import FreddyClient
+    from freddy_magic._errors import FreddyError
 
     client = FreddyClient(sandbox.url, Credential.api_key(canary.value))
     with pytest.raises(FreddyError) as info:

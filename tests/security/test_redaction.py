@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freddy_magic import redaction
+from freddy_magic import _redaction
 from freddy_magic.testing import find_canary, make_canary
 
 from .conftest import FUZZ
@@ -31,23 +31,23 @@ SECRET_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_.~+/=!$
 
 @pytest.fixture
 def live(canary):
-    redaction.register(canary.value)
+    _redaction.register(canary.value)
     yield canary
-    redaction.forget(canary.value)
+    _redaction.forget(canary.value)
 
 
 # T-D7 ---------------------------------------------------------------------------------------
 def test_fingerprint_is_a_truncated_hash_not_key_material():
     keys = [make_canary() for _ in range(40)] + ["ak_" + secrets.token_urlsafe(30) for _ in range(40)]
     for key in keys:
-        fp = redaction.fingerprint(key)
+        fp = _redaction.fingerprint(key)
         assert fp == "fp=" + hashlib.sha256(key.encode()).hexdigest()[:8]
         assert key[-4:] not in fp and key[:4] not in fp  # not the "last four" convention
 
 
 def test_fingerprint_changes_completely_when_one_character_changes():
     key = make_canary()
-    a, b = redaction.fingerprint(key), redaction.fingerprint(key[:-1] + ("0" if key[-1] != "0" else "1"))
+    a, b = _redaction.fingerprint(key), _redaction.fingerprint(key[:-1] + ("0" if key[-1] != "0" else "1"))
     assert sum(x != y for x, y in zip(a[3:], b[3:])) >= 4
 
 
@@ -65,26 +65,26 @@ FORMS = {
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_registered_secret_redacted_in_every_encoding(live, form):
     text = f"server said: <{FORMS[form](live.value)}> (echo)"
-    out = redaction.redact(text)
+    out = _redaction.redact(text)
     assert find_canary(out, live.value) == [], out
-    assert redaction.fingerprint(live.value) in out
+    assert _redaction.fingerprint(live.value) in out
 
 
 @settings(**FUZZ)
 @given(secret=SECRET_TEXT, form=st.sampled_from(sorted(FORMS)), before=st.text(max_size=30), after=st.text(max_size=30))
 def test_any_registered_secret_is_redacted_in_every_encoding(secret, form, before, after):
-    redaction.register(secret)
+    _redaction.register(secret)
     try:
-        out = redaction.redact(before + FORMS[form](secret) + after)
+        out = _redaction.redact(before + FORMS[form](secret) + after)
     finally:
-        redaction.forget(secret)
+        _redaction.forget(secret)
     assert FORMS[form](secret) not in out
 
 
 def test_basic_auth_base64_of_user_colon_secret_is_redacted(live):
     """§3.7 lists base64 of ``user:secret``; a proxy echoing an Authorization header shows it."""
     header = "Authorization: Basic " + base64.b64encode(b"x:" + live.value.encode()).decode()
-    out = redaction.redact("echo: " + header)
+    out = _redaction.redact("echo: " + header)
     assert find_canary(out, live.value) == [], out
 
 
@@ -100,7 +100,7 @@ def test_basic_auth_base64_of_user_colon_secret_is_redacted(live):
 )
 def test_unregistered_secret_in_known_positions_is_redacted(text):
     secret = "zz" + secrets.token_urlsafe(24)
-    out = redaction.redact(text.format(s=secret))
+    out = _redaction.redact(text.format(s=secret))
     assert secret not in out and "[REDACTED" in out
 
 
@@ -108,19 +108,19 @@ def test_jwt_shape_and_key_prefixes_redacted_without_registration():
     header = base64.urlsafe_b64encode(b'{"alg":"HS256"}').decode().rstrip("=")
     jwt = f"{header}.eyJzdWIiOiIxMjMifQ.{secrets.token_urlsafe(32)}"
     key = "ak_" + secrets.token_urlsafe(24)
-    out = redaction.redact(f"tokens {jwt} and {key} here")
+    out = _redaction.redact(f"tokens {jwt} and {key} here")
     assert jwt not in out and key not in out
 
 
 def test_forget_stops_value_matching(canary):
-    redaction.register(canary.value)
-    redaction.forget(canary.value)
-    assert redaction.redact(canary.value) == canary.value  # no stale secrets kept around
+    _redaction.register(canary.value)
+    _redaction.forget(canary.value)
+    assert _redaction.redact(canary.value) == canary.value  # no stale secrets kept around
 
 
 def test_short_values_are_not_registered():
-    redaction.register("abc1234")
-    assert redaction.redact("abc1234 is fine") == "abc1234 is fine"
+    _redaction.register("abc1234")
+    assert _redaction.redact("abc1234 is fine") == "abc1234 is fine"
 
 
 # T-E2: the log filter redacts by value, not only by header name -------------------------------
@@ -131,7 +131,7 @@ def _emit_through(name, live_value):
         def emit(self, record):
             records.append((record.getMessage(), repr(record.args)))
 
-    redaction.install_log_filters()
+    _redaction.install_log_filters()
     handler = Keep()
     logging.getLogger().addHandler(handler)
     logger = logging.getLogger(name)
@@ -173,7 +173,7 @@ def test_filter_survives_malformed_records(live):
         def emit(self, record):
             records.append(record.getMessage())
 
-    redaction.install_log_filters()
+    _redaction.install_log_filters()
     handler = Keep()
     logger = logging.getLogger("freddy_magic")
     logger.addHandler(handler)
@@ -214,7 +214,7 @@ KEY_SHAPES = st.one_of(
 @settings(**FUZZ)
 @given(key=KEY_SHAPES, quoting=st.sampled_from(["{}", "'{}'", '"{}"', "--key={}", "key={}"]))
 def test_every_key_shape_is_detected(key, quoting):
-    assert redaction.looks_like_secret(quoting.format(key))
+    assert _redaction.looks_like_secret(quoting.format(key))
 
 
 CATALOG_AND_OPTIONS = ["ftg-3.0", "gpt-4o", "gpt-4o-mini", "gpt-4.1", "claude-3-5-sonnet", "o3-preview",
@@ -225,7 +225,7 @@ CATALOG_AND_OPTIONS = ["ftg-3.0", "gpt-4o", "gpt-4o-mini", "gpt-4.1", "claude-3-
 
 @pytest.mark.parametrize("word", CATALOG_AND_OPTIONS)
 def test_model_names_urls_and_options_are_never_flagged(word):
-    assert not redaction.looks_like_secret(word)
+    assert not _redaction.looks_like_secret(word)
 
 
 WORDS = ["customer", "reviews", "results", "final", "data", "df", "answers", "prompt", "rows", "summary",
@@ -245,7 +245,7 @@ def test_identifier_false_positive_rate_within_budget():
     """
     rng = random.Random(6)
     samples = sorted({_identifier(rng) for _ in range(400)})
-    flagged = [w for w in samples if redaction.looks_like_secret(w)]
+    flagged = [w for w in samples if _redaction.looks_like_secret(w)]
     assert len(flagged) <= len(samples) // 50, f"{len(flagged)}/{len(samples)} flagged, e.g. {flagged[:8]}"
 
 
@@ -258,7 +258,7 @@ def test_filter_redacts_the_traceback_of_log_exception(live):
         def emit(self, record):
             lines.append(self.format(record))
 
-    redaction.install_log_filters()
+    _redaction.install_log_filters()
     handler = Formatting()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("freddy_magic")

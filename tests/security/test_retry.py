@@ -11,8 +11,8 @@ from email.utils import formatdate
 
 import pytest
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import ConnectionFailed, FreddyError, RateLimited
+from freddy_magic._auth import Credential
+from freddy_magic._errors import ConnectionFailed, FreddyError, RateLimited
 
 from .conftest import SleepRecorder
 from .hostile import HostileServer, Reply, forward
@@ -21,7 +21,7 @@ RESPONSE = "/v1/model/response"
 
 
 def _client(url, key, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     return FreddyClient(url, Credential.api_key(key), **kw)
 
@@ -79,7 +79,7 @@ def test_j3_retry_after_over_the_cap_fails_fast(sandbox, sleeps):
 
 
 def test_j4_backoff_is_bounded_jittered_and_spread():
-    from freddy_magic.ratelimit import BACKOFF_CAP, backoff_delay
+    from freddy_magic._ratelimit import BACKOFF_CAP, backoff_delay
 
     for attempt in range(6):
         values = []

@@ -9,8 +9,8 @@ import pytest
 import requests
 from IPython.core.ultratb import VerboseTB
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import ConfigError, FreddyError
+from freddy_magic._auth import Credential
+from freddy_magic._errors import ConfigError, FreddyError
 from freddy_magic.testing import find_canary
 
 from .hostile import HostileServer, Reply
@@ -55,7 +55,7 @@ def test_f1_malformed_keys_are_rejected_without_echo(canary, bad):
 
 def test_f1_surrounding_space_is_stripped_before_sending(canary):
     with HostileServer(Reply(200, body=b'{"is_valid": true, "error": null}')) as api:
-        from freddy_magic.client import FreddyClient
+        from freddy_magic._client import FreddyClient
 
         client = FreddyClient(api.url, Credential.api_key(" \t" + canary.value + " \t"))
         try:
@@ -87,7 +87,7 @@ FAMILIES = [requests.exceptions.InvalidHeader, requests.exceptions.ConnectionErr
 
 @pytest.mark.parametrize("family", FAMILIES, ids=[f.__name__ for f in FAMILIES])
 def test_f2_f3_f4_transport_exceptions_are_sanitised(canary, family):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     session = requests.Session()
     client = FreddyClient("http://127.0.0.1:9", Credential.api_key(canary.value), session=session, max_retries=0)

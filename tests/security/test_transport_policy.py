@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freddy_magic.auth import Credential
-from freddy_magic.errors import ConfigError, ConnectionFailed, FreddyError, ResponseFormatError
+from freddy_magic._auth import Credential
+from freddy_magic._errors import ConfigError, ConnectionFailed, FreddyError, ResponseFormatError
 from freddy_magic.testing import find_canary
 
 from .conftest import FUZZ
@@ -35,7 +35,7 @@ def connects(monkeypatch):
 
 
 def _client(url, secret, **kw):
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     return FreddyClient(url, Credential.api_key(secret), **kw)
 
@@ -75,7 +75,7 @@ def test_m2_loopback_http_is_allowed(sandbox):
        userinfo=st.sampled_from(["", "u@", "u:p@", ":{c}@"]),
        tail=st.sampled_from(["", "/", "/v1", "?k={c}", "#{c}", ":99999", ":abc"]))
 def test_c5_base_url_validator_fuzz(scheme, host, userinfo, tail):
-    from freddy_magic.transport import _is_loopback, check_base_url
+    from freddy_magic._transport import _is_loopback, check_base_url
 
     secret = "fm-canary-" + "5" * 32
     url = f"{scheme}://{userinfo}{host}{tail}".format(c=secret)
@@ -94,7 +94,7 @@ def test_c5_base_url_validator_fuzz(scheme, host, userinfo, tail):
 def test_m3_no_switch_turns_tls_verification_off():
     import inspect
 
-    from freddy_magic.client import FreddyClient
+    from freddy_magic._client import FreddyClient
 
     params = inspect.signature(FreddyClient).parameters
     assert not {"verify", "insecure", "verify_ssl", "ssl_verify"} & set(params)

@@ -1,0 +1,135 @@
+"""``%freddy_auth``: pick where the credential comes from, without ever blocking the kernel.
+
+Order for a plain ``%freddy_auth``: a key from env, ``.env`` or Colab secrets (silently, saying
+which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. Asking means the widget in a
+notebook (displayed, then the magic returns: the kernel must be idle to receive the click),
+``getpass`` in a terminal, and a clear error where neither can work (a headless run has no widget
+front end and no stdin, and waiting there would hang it forever).
+
+On Binder or JupyterHub anyone holding the session's URL (with its token) can run code in this
+kernel and so read the key. Before a real key is used or asked for there, a notice says so, once
+per extension instance, and never stops the flow. The sandbox gets no notice: it has no secret,
+and a class running ``FREDDY_SANDBOX=1`` on Binder would only learn to ignore warnings.
+"""
+
+import getpass
+import sys
+
+from ._errors import ConfigError, NotAuthenticated
+from ._redaction import redact
+from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
+
+NO_PROMPT = (
+    "Cannot ask for a key here: this front end has no stdin and may render no widgets "
+    "(a headless run?). Set FREDDY_API_KEY in the environment or a .env file and run "
+    "%freddy_auth --env, or run %freddy_auth --sandbox. "
+    "(%config FreddyMagics.key_prompt = 'widget' forces the widget.)"
+)
+_MODES = ("login", "env", "sandbox", "status", "logout")
+PUBLIC_SESSION = (
+    "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
+    "who holds this session's URL or token. Prefer %freddy_auth --sandbox, or use a short-lived, "
+    "low-scope key and revoke it when you are done."
+)
+
+
+def authenticate(magics, args):
+    """Run the mode ``args`` asks for; return a Status to show, or None when a prompt is shown."""
+    session = magics.session
+    chosen = [mode for mode in _MODES if getattr(args, mode)]
+    if len(chosen) > 1:
+        raise ConfigError("Use one of --" + ", --".join(_MODES) + " at a time")
+    if args.name and not args.env:
+        raise ConfigError("%freddy_auth takes a variable NAME only with --env (e.g. %freddy_auth --env MY_KEY)")
+    if args.status:
+        return session.status()
+    if args.logout:
+        return session.logout()
+    if args.sandbox:
+        return session.connect_sandbox()
+    if args.login:
+        return ask_login(magics)
+    name = args.name or KEY_NAME
+    key, source = find_key(name)
+    if key:
+        warn_if_public(magics)
+        return session.connect_key(key, source)
+    if sandbox_requested():
+        return session.connect_sandbox()
+    if args.env:
+        why = f" ({source})" if source else ""
+        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}; "
+                               "set it, or use %freddy_auth for the key widget or --sandbox")
+    return ask_key(magics)
+
+
+def warn_if_public(magics):
+    """Show the shared-session notice the first time a real credential is involved here."""
+    where = hosted_session()
+    if where is None or magics.public_notice_shown:
+        return
+    magics.public_notice_shown = True
+    text = redact(PUBLIC_SESSION.format(where=where))
+    from ._display import show
+
+    show({"text/markdown": f"**Warning:** {text}", "text/plain": f"Warning: {text}"})
+
+
+def prompt_kind(magics):
+    """``widget``, ``getpass`` or ``none`` for this front end (``FreddyMagics.key_prompt`` can force it)."""
+    if magics.key_prompt != "auto":
+        return magics.key_prompt
+    if magics.terminal:
+        return "getpass"
+    kernel = getattr(magics.shell, "kernel", None)
+    if kernel is not None:
+        return "widget" if getattr(kernel, "_allow_stdin", True) else "none"
+    stdin = sys.stdin
+    return "getpass" if stdin is not None and not stdin.closed and stdin.isatty() else "none"
+
+
+def _ask(question, *, secret):
+    """One line from the terminal; ``None`` when there is no stdin or the user gave up."""
+    try:
+        return getpass.getpass(question) if secret else input(question)
+    except (KeyboardInterrupt, Exception):  # EOF, no stdin (StdinNotImplementedError), Ctrl-C
+        return None
+
+
+def ask_key(magics):
+    session, kind = magics.session, prompt_kind(magics)
+    if kind != "none":
+        warn_if_public(magics)
+    if kind == "widget":
+        from ._widgets import KeyPrompt
+
+        magics.show(KeyPrompt(lambda key: session.connect_key(key, "key typed into the widget")))
+        return None
+    if kind == "getpass":
+        key = _ask("Freddy API key (input hidden): ", secret=True)
+        if not key:
+            raise NotAuthenticated("No key entered: nothing changed")
+        return session.connect_key(key, "key typed at the getpass prompt")
+    raise NotAuthenticated(NO_PROMPT)
+
+
+def ask_login(magics):
+    session, kind = magics.session, prompt_kind(magics)
+    if kind != "none":
+        warn_if_public(magics)
+    if kind == "widget":
+        from ._widgets import LoginPrompt
+
+        magics.show(LoginPrompt(session.begin_login, session.finish_login, session.cancel_login))
+        return None
+    if kind == "getpass":
+        user = _ask("Email or username: ", secret=False)
+        password = _ask("Password (input hidden): ", secret=True) if user else None
+        if not user or not password:
+            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+        magics.show_text(session.begin_login(user.strip(), password))
+        code = _ask("Code from the email: ", secret=True)
+        if not code:
+            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+        return session.finish_login(code.strip())
+    raise NotAuthenticated(NO_PROMPT)

@@ -1,0 +1,81 @@
+"""Many requests at once (``-m a,b,c`` and ``--over``): a thread pool feeding the main thread.
+
+Workers only talk HTTP; every delta and finished row travels back over one queue, and the main
+thread does all the displaying (output published from other threads can land in the wrong
+cell). The main thread waits on that queue, which is also where Ctrl-C arrives: it sets the
+stop event (streams in flight are cancelled server-side by :func:`calls.call`), drops the jobs
+not yet started, keeps every finished row, and returns at once instead of waiting for requests
+already on the wire. Rows come back in input order whatever order they finished in; a job that
+never finished is a row with status ``"cancelled"``.
+"""
+
+import itertools
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ._calls import call, describe
+from ._results import Rows, make_row
+
+_IDLE_S = 0.05  # how often a waiting main thread wakes up to show throttled display updates
+
+
+def _work(client, job, index, events, stop, stream):
+    if stop.is_set():
+        return
+    try:
+        row = call(client, job, stream=stream, stop=stop,
+                   on_delta=(lambda piece: events.put(("delta", index, piece))) if stream else None)
+    except Exception as exc:  # a bug in one row must not lose the others; it becomes that row's error
+        row = make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra)
+    events.put(("done", index, row))
+
+
+def _next(events):
+    """The next event, or an ``idle`` one after a quiet moment.
+
+    A helper rather than ``continue`` inside ``except queue.Empty``: on CPython 3.11 a Ctrl-C
+    arriving at that backward jump escaped the enclosing ``except KeyboardInterrupt``.
+    """
+    try:
+        return events.get(timeout=_IDLE_S)
+    except queue.Empty:
+        return "idle", None, None
+
+
+def run_jobs(client, jobs, *, concurrency, stream=False, on_delta=None, on_done=None, on_idle=None,
+             display_limit=50):
+    """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``."""
+    rows, events, stop = [None] * len(jobs), queue.SimpleQueue(), threading.Event()
+    workers = max(1, min(concurrency, len(jobs) or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freddy-batch")
+    pending = enumerate(jobs)
+
+    def feed(count):
+        # Jobs are submitted as others finish: a future per row up front costs memory on 10k rows.
+        for index, job in itertools.islice(pending, count):
+            pool.submit(_work, client, job, index, events, stop, stream)
+
+    feed(2 * workers)
+    remaining, interrupted = len(jobs), False
+    try:
+        while remaining:
+            kind, index, payload = _next(events)
+            if kind == "idle" and on_idle is not None:
+                on_idle()
+            elif kind == "delta" and on_delta is not None:
+                on_delta(index, payload)
+            elif kind == "done":
+                rows[index], remaining = payload, remaining - 1
+                feed(1)
+                if on_done is not None:
+                    on_done(index, payload)
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+    pool.shutdown(wait=not interrupted, cancel_futures=True)
+    for index, job in enumerate(jobs):
+        if rows[index] is None:
+            rows[index] = make_row(job.model, job.prompt, status="cancelled",
+                                   error="not finished: interrupted by the user", extra=job.extra)
+    return Rows(rows, display_limit=display_limit), interrupted

@@ -1,0 +1,117 @@
+"""One request, start to row: fill the prompt, call the client, turn any outcome into a row.
+
+Every outcome is a row: an answer, a ``FreddyError`` (status ``"error"`` with its
+one-line, redacted reason), or a cancel (status ``"cancelled"``, partial text kept). Nothing
+here raises for a failed call, so a batch keeps its other rows; the magic decides whether a
+failed single call fails the cell. A stream interrupted by Ctrl-C (main thread) or by the batch's
+stop event (worker threads) is cancelled server-side too, because the server would otherwise
+keep generating, and billing, an answer nobody reads.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ._errors import ConfigError, FreddyError, StreamInterrupted
+from ._redaction import redact
+from ._results import make_row, now_iso
+
+log = logging.getLogger("freddy_magic")
+
+_BRACES_HINT = "write {{ and }} for literal braces"
+
+
+@dataclass
+class Job:
+    """What to send for one row: the model, the filled prompt, API parameters, input columns."""
+
+    model: str
+    prompt: str
+    params: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+def fill_placeholders(template, namespace):
+    """Replace each ``{expr}`` with its value evaluated in ``namespace`` (``{{``/``}}`` escape)."""
+    from string import Formatter
+
+    from IPython.utils.text import FullEvalFormatter
+
+    problem = None
+    try:
+        list(Formatter().parse(template))
+    except ValueError as exc:
+        problem = f"Bad braces in the cell ({exc}); {_BRACES_HINT}"
+    if problem is None:
+        try:
+            return FullEvalFormatter().vformat(template, (), namespace)
+        except Exception as exc:  # NameError, SyntaxError, ValueError...: the user's expression failed
+            problem = f"A {{placeholder}} in the cell failed: {type(exc).__name__}: {exc}; {_BRACES_HINT}"
+    raise ConfigError(redact(problem))
+
+
+def describe(error):
+    """The one-line text of an error row: the class name says what kind of failure it was."""
+    first = (str(error).splitlines() or [""])[0]
+    return redact(f"{type(error).__name__}: {first}")
+
+
+def _cancel(client, thread_id):
+    if not thread_id:
+        return
+    try:
+        client.cancel(thread_id)
+    except FreddyError as exc:  # the stream is gone either way; a failed cancel only costs tokens
+        log.debug("cancel of %s failed: %s", thread_id, describe(exc))
+
+
+def call(client, job, *, stream=True, on_delta=None, stop=None, clock=time.monotonic):
+    """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives."""
+    created_at, started = now_iso(), clock()
+    row_args = dict(created_at=created_at, extra=job.extra)
+    if not stream:
+        failure, completion = None, None
+        try:
+            completion = client.create_response(job.prompt, model=job.model, **job.params)
+        except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
+            return make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
+                            latency_s=clock() - started, **row_args)
+        except FreddyError as exc:
+            failure = exc
+        if failure is not None:
+            return make_row(job.model, job.prompt, status="error", error=describe(failure),
+                            latency_s=clock() - started, **row_args)
+        return make_row(job.model, job.prompt, completion=completion, **row_args)
+    return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
+
+
+def _call_streaming(client, job, on_delta, stop, clock, started, row_args):
+    pieces, response, completion, failure, cancelled = [], None, None, None, False
+    try:
+        with client.stream_response(job.prompt, model=job.model, **job.params) as response:
+            for piece in response.text_deltas():
+                pieces.append(piece)
+                if on_delta is not None:
+                    on_delta(piece)
+                if stop is not None and stop.is_set():
+                    cancelled = True
+                    break
+            completion = None if cancelled else response.completion
+    except KeyboardInterrupt:
+        cancelled = True
+    except FreddyError as exc:
+        failure = exc
+    text = "".join(pieces)
+    if isinstance(failure, StreamInterrupted):
+        text = failure.partial_text or text
+    if cancelled:
+        thread_id = getattr(response, "thread_id", None)
+        _cancel(client, thread_id)
+        row = make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
+                       text=text, latency_s=clock() - started, **row_args)
+        row["thread_id"] = thread_id
+        return row
+    if failure is not None:
+        return make_row(job.model, job.prompt, status="error", error=describe(failure),
+                        text=text or None, latency_s=clock() - started, **row_args)
+    return make_row(job.model, job.prompt, completion=completion, **row_args)

@@ -1,0 +1,180 @@
+"""``%%freddy``: from parsed options and a cell to displayed answers and returned rows.
+
+One model streams on the main thread (no thread hop between the first SSE byte and the first
+display update). Several models, or ``--over`` rows, go through :mod:`batch`. A single failed
+call fails the cell (one-line ``UsageError``, so papermill and CI notice); in a batch a failed
+row is just a row with status ``"error"``, and only a batch in which every row failed fails
+the cell. ``--dry-run`` builds the exact requests and sends nothing.
+"""
+
+import keyword
+
+from ._batch import run_jobs
+from ._calls import Job, call, fill_placeholders
+from ._display import AnswerView, ProgressView
+from ._errors import ConfigError, FreddyError
+from ._results import Rows, Status, model_rows
+
+FORMATS = ("markdown", "text", "json")
+MAX_CONCURRENCY = 64
+
+
+def _identifier(name, option):
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ConfigError(f"{option} needs a Python variable name (letters, digits and _)")
+    return name
+
+
+def check_options(args, default_model):
+    """Validate option combinations before anything is evaluated or sent; return the models."""
+    if args.command:
+        if args.command in ("models", "log", "reset"):
+            raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
+        raise ConfigError("%%freddy takes no positional argument: options on the first line, the prompt below it")
+    models = [m.strip() for m in (args.model or default_model).split(",")]
+    if not all(models):
+        raise ConfigError("-m takes model keys separated by commas, e.g. -m ftg-3.0,gpt-4o")
+    for value, option in ((args.output, "-o"), (args.over, "--over")):
+        if value is not None:
+            _identifier(value, option)
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise ConfigError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+    if args.chat and (len(models) > 1 or args.over):
+        raise ConfigError("--chat continues one conversation: use it with one model and without --over")
+    if args.all:
+        raise ConfigError("--all belongs to `%freddy models`")
+    return models
+
+
+def _params(args, thread_id):
+    params = {"temperature": args.temperature, "max_output_tokens": args.max_tokens,
+              "instructions": args.system, "thread_id": thread_id}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def over_records(namespace, name):
+    """The ``--over`` input as a list of dicts: a DataFrame (by duck type) or a list of dicts."""
+    if name not in namespace:
+        raise ConfigError(f"--over {name}: no variable of that name in the notebook")
+    value = namespace[name]
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        records = value.to_dict("records")
+    elif isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):
+        records = [dict(item) for item in value]
+    else:
+        raise ConfigError(f"--over {name}: expected a DataFrame or a list of dicts, got {type(value).__name__}")
+    if not records:
+        raise ConfigError(f"--over {name} has no rows")
+    return [{str(key): item for key, item in record.items()} for record in records]
+
+
+def build_jobs(args, cell, namespace, models, thread_id):
+    template = cell.strip("\n")
+    if not template.strip():
+        raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
+    params = _params(args, thread_id)
+    if args.over is None:
+        prompt = fill_placeholders(template, namespace)
+        return [Job(model, prompt, dict(params)) for model in models]
+    jobs = []
+    for record in over_records(namespace, args.over):
+        prompt = fill_placeholders(template, {**namespace, **record})
+        jobs.extend(Job(model, prompt, dict(params), record) for model in models)
+    return jobs
+
+
+def run_cell(magics, args, cell):
+    session = magics.session
+    models = check_options(args, magics.model)
+    thread_id = session.thread_id if args.chat else None
+    jobs = build_jobs(args, cell, magics.shell.user_ns, models, thread_id)
+    stream = magics.stream and not args.no_stream
+    if args.dry_run:
+        result = dry_run(session, jobs, stream)
+    else:
+        client = session.require_client()
+        if len(jobs) == 1 and args.over is None:
+            result = run_single(magics, client, jobs[0], stream, args)
+        else:
+            result = run_many(magics, client, jobs, stream, args)
+    if args.output:
+        magics.shell.push({args.output: result})
+    return result
+
+
+def dry_run(session, jobs, stream):
+    """The exact request of every job, headers redacted by the client; nothing is sent."""
+    client, temporary = session.client, session.client is None
+    if temporary:
+        client = session.new_client(None)
+    try:
+        previews = [client.request_preview(job.prompt, stream=stream, model=job.model, **job.params)
+                    for job in jobs]
+    finally:
+        if temporary:
+            client.close()
+    return previews[0] if len(previews) == 1 else previews
+
+
+def run_single(magics, client, job, stream, args):
+    session = magics.session
+    view = AnswerView(terminal=magics.terminal, fmt=args.format)
+    row = call(client, job, stream=stream, on_delta=view.delta)
+    session.log.append(row)
+    if row["status"] == "error" and not row.get("text"):
+        raise FreddyError(row["error"])
+    view.finish(row)
+    if args.chat and row.get("thread_id"):
+        session.thread_id = row["thread_id"]
+    if row["status"] == "error":
+        raise FreddyError(f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
+    return row.mark_shown(row.summary() if magics.terminal else None)
+
+
+def run_many(magics, client, jobs, stream, args):
+    session, terminal = magics.session, magics.terminal
+    over = args.over is not None
+    concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
+    if over:
+        progress = ProgressView(len(jobs), terminal=terminal)
+        views, hooks = [], {"on_done": lambda index, row: progress.step(row)}
+    else:
+        views = [AnswerView(terminal=terminal, fmt=args.format, title=job.model, live=stream and not terminal)
+                 for job in jobs]
+        for view in views:
+            view.open()
+        hooks = {"on_delta": lambda index, piece: views[index].delta(piece),
+                 "on_done": lambda index, row: views[index].finish(row),
+                 "on_idle": lambda: [view.flush() for view in views]}
+    rows, interrupted = run_jobs(client, jobs, concurrency=concurrency, stream=stream and not over,
+                                 display_limit=magics.display_limit, **hooks)
+    session.log.extend(rows)
+    finished = sum(row["status"] != "cancelled" for row in rows)
+    if over:
+        progress.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
+    elif interrupted:
+        for view, row in zip(views, rows):
+            if row["status"] == "cancelled":
+                view.finish(row)
+    if rows and all(row["status"] == "error" for row in rows):
+        raise FreddyError(f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
+    if over:
+        return rows
+    return rows.mark_shown(" | ".join(row.summary() for row in rows) if terminal else None)
+
+
+def subcommand(magics, args):
+    """``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``."""
+    session, command = magics.session, args.command
+    if command == "models":
+        models = session.require_client().models(include_deprecated=args.all, include_legacy=args.all)
+        rows = model_rows(models)
+        rows.display_limit = magics.display_limit
+        return rows
+    if command == "log":
+        return Rows(session.log, display_limit=magics.display_limit)
+    if command == "reset":
+        session.thread_id = None
+        return Status(title="Chat", state="the next --chat cell starts a new conversation thread")
+    raise ConfigError("%freddy takes a command (models [--all], log, reset); "
+                      "for a prompt use the cell form: %%freddy on the first line, the prompt below")

@@ -1,0 +1,266 @@
+"""FreddyClient: every call a notebook makes to the Freddy API goes through here.
+
+One ``requests.Session`` per client, the transport policy of :mod:`.transport`, the credential
+state machine of :mod:`.auth`, the shared limiter of :mod:`.ratelimit` and the retry/replay
+decisions of :mod:`.sender`. This module is the endpoint surface: which path, which body, which
+result object. Usable from plain Python; it imports nothing from IPython.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import _redaction
+from ._apierrors import one_line
+from ._auth import Credential
+from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
+from ._payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
+                       check_id, completion_from_json)
+from ._ratelimit import RateLimiter, RateLimitStatus
+from ._sender import ERROR_BODY_CAP, Sender
+from ._sse import MAX_LINE
+from ._stream import ResponseStream, StreamEvent
+from ._transport import MAX_BODY, Timeouts, check_base_url, make_session, read_body
+
+__all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "LoginChallenge", "Page",
+           "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]
+
+RESPONSES = "/v1/model/response"
+_RETRY_5XX = frozenset({500, 502, 503, 504})
+
+
+class FreddyClient:
+    """A client for one base URL and (at most) one credential; thread-safe for concurrent calls."""
+
+    def __init__(self, base_url=DEFAULT_BASE_URL, credential=None, *, organization_id=None,
+                 timeouts=None, session=None, clock=time.monotonic, sleep=time.sleep,
+                 max_retries=2, max_retry_after=60.0, ca_bundle=None, max_body=MAX_BODY):
+        self._base = check_base_url(base_url)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 10:
+            raise ConfigError("max_retries must be a whole number from 0 to 10")
+        if not isinstance(max_retry_after, (int, float)) or max_retry_after < 0:
+            raise ConfigError("max_retry_after must be a number of seconds >= 0")
+        if ca_bundle is not None and not isinstance(ca_bundle, str):
+            raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
+        self.organization_id = None if organization_id is None else check_id(organization_id, "organization_id")
+        self._timeouts = Timeouts.coerce(timeouts)
+        self._clock = clock
+        self._session = make_session(sleep, max_retries, float(max_retry_after), session)
+        self._limiter = RateLimiter(clock=clock, sleep=sleep)
+        # TLS verification is always on; a CA bundle path only changes which roots are trusted.
+        self._sender = Sender(self._base, self._session, self._limiter, self._timeouts, clock,
+                              sleep, max_retries, float(max_retry_after), ca_bundle or True, max_body)
+        self._credential = None
+        self._sandbox = None
+        self.credential = credential
+        _redaction.install_log_filters()
+
+    def __repr__(self):
+        return f"<FreddyClient {self._base} {self._credential!r}>"
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self):
+        return self._base
+
+    @property
+    def credential(self):
+        return self._credential
+
+    @credential.setter
+    def credential(self, credential):
+        if credential is not None and not isinstance(credential, Credential):
+            raise ConfigError("credential must be a freddy_magic.Credential (or None)")
+        if credential is not None:
+            credential.bind_refresher(self._refresh_tokens)
+        self._credential = credential
+
+    @property
+    def rate_limit(self):
+        return self._limiter.status
+
+    @property
+    def stats(self):
+        cred = self._credential
+        return {**self._sender.counts, "refreshes": cred.refreshes if cred is not None else 0}
+
+    @property
+    def is_sandbox(self):
+        """True when the server identifies itself as the local sandbox (asked once, then cached).
+
+        A status line must never mistake sandbox output for a real model, and must not fail
+        because of this question either: an unreachable server counts as "not known to be".
+        """
+        if self._sandbox is None:
+            try:
+                resp, _, _ = self._sender.send("GET", "/v1/health/", auth=False,
+                                               total=self._timeouts.token)
+                body = read_body(resp, ERROR_BODY_CAP, None, self._clock)
+            except FreddyError:
+                return False
+            self._sandbox = resp.headers.get("X-Freddy-Sandbox") == "1" or b'"sandbox"' in body
+        return self._sandbox
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def login(self, email_or_username, password):
+        """Step one of the email-code login; the server emails a 4-digit code."""
+        if not isinstance(email_or_username, str) or not email_or_username.strip():
+            raise ConfigError("email_or_username must not be empty")
+        if not isinstance(password, str) or not password:
+            raise ConfigError("password must not be empty")
+        _redaction.register(password)
+        try:
+            data = self._call("POST", "/v1/auth/login", auth=False,
+                              body={"email_or_username": email_or_username.strip(), "password": password})
+        finally:
+            _redaction.forget(password)
+        if not isinstance(data.get("email_key"), str):
+            raise ResponseFormatError("The login answer has no email_key")
+        return LoginChallenge(email_key=data["email_key"], email=data.get("email"))
+
+    def verify(self, challenge, code):
+        """Step two: exchange the emailed code for tokens; installs and returns the credential."""
+        if not isinstance(challenge, LoginChallenge):
+            raise ConfigError("verify() needs the LoginChallenge returned by login()")
+        code = str(code).strip()
+        if not (code.isdigit() and len(code) == 4):
+            raise ConfigError("code must be the 4-digit number from the email")
+        data = self._call("POST", "/v1/auth/verify", auth=False, total=self._timeouts.token,
+                          body={"email_key": challenge.email_key, "verification_code": int(code)})
+        access = data.get("access_token") or data.get("token")
+        if not isinstance(access, str):
+            raise ResponseFormatError("The verify answer has no access token")
+        cred = Credential.bearer(access, data.get("refresh_token") or data.get("refreshToken"),
+                                 expires_in=data.get("expires_in"), refresher=self._refresh_tokens,
+                                 clock=self._clock)
+        self.credential = cred
+        return cred
+
+    def _refresh_tokens(self, refresh_token):
+        """The refresher handed to bearer credentials: POST /v1/auth/refresh, no auth header.
+
+        A 4xx (invalid_grant, revoked, expired, user gone) means only a new sign-in helps, so it
+        becomes AuthError; 5xx and timeouts were retried (bounded) and stay what they are.
+        """
+        failure = None
+        try:
+            return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,
+                              body={"refresh_token": refresh_token}, retry_statuses=_RETRY_5XX)
+        except APIError as exc:
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise
+            failure = AuthError(f"Your session could not be renewed ({exc}): sign in again with "
+                                "%freddy_auth --login", status=exc.status, code=exc.code,
+                                trace_id=exc.trace_id)
+        raise failure
+
+    def logout(self):
+        """Revoke the session server-side where the API allows it, then forget the credential."""
+        cred, self._credential = self._credential, None
+        if cred is None:
+            return
+        failure = None
+        if cred.method == "bearer" and cred.session_token():
+            try:
+                self._sender.call("POST", "/v1/auth/logout", cred=cred, total=self._timeouts.token,
+                                  body={"refresh_token": cred.session_token()})
+            except Exception as exc:  # noqa: BLE001 - forgetting locally must happen regardless
+                failure = exc
+        cred.clear()
+        if failure is not None:
+            raise failure
+
+    def close(self):
+        self._session.close()
+
+    # -- read-only endpoints ----------------------------------------------------------------
+
+    def validate(self):
+        return self._call("GET", "/v1/auth/validate")
+
+    def me(self):
+        return self._call("GET", "/v1/user/me")
+
+    def organizations(self):
+        data = self._call("GET", "/v1/organizations")
+        return data.get("organizations", []) if isinstance(data, dict) else data
+
+    def models(self, include_details=False, include_deprecated=False, **flags):
+        flags.update(include_details=include_details, include_deprecated=include_deprecated)
+        params = {k: "true" if v else "false" for k, v in flags.items() if isinstance(v, bool)}
+        if len(params) != len(flags):
+            raise ConfigError("models() flags must be True or False")
+        data = self._call("GET", "/v1/models", params=params)
+        return data.get("models", []) if isinstance(data, dict) else data
+
+    def threads(self, **query):
+        """One page of threads; ``query`` takes the API's filters (limit, order, after, ...)."""
+        params = {k: ("true" if v else "false") if isinstance(v, bool) else v
+                  for k, v in query.items() if v is not None}
+        return _page(self._call("GET", "/v1/threads", params=params or None))
+
+    def messages(self, thread_id, limit=20, order="desc", after=None, before=None):
+        check_id(thread_id, "thread_id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise ConfigError("limit must be a whole number from 1 to 100")
+        if order not in ("asc", "desc"):
+            raise ConfigError("order must be 'asc' or 'desc'")
+        query = {"limit": limit, "order": order}
+        for name, value in (("after", after), ("before", before)):
+            if value is not None:
+                query[name] = check_id(value, name)
+        return _page(self._call("GET", f"/v1/threads/{thread_id}/messages", params=query))
+
+    def cancel(self, thread_id):
+        return self._call("POST", f"{RESPONSES}/{check_id(thread_id, 'thread_id')}/cancel")
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _call(self, method, path, **kw):
+        return self._sender.call(method, path, cred=self._credential, **kw)
+
+    def _body(self, inputs, params, stream):
+        if params.get("organization_id") is None:
+            params["organization_id"] = self.organization_id
+        return build_response_body(inputs, stream=stream, **params)
+
+    def create_response(self, inputs, **params):
+        """One answer, not streamed. Parameters: see :func:`.payloads.build_response_body`."""
+        body = self._body(inputs, params, False)
+        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body)
+        payload = self._sender.json(resp, started + self._timeouts.total)
+        return completion_from_json(payload, model=body.get("model"), retries=retries,
+                                    latency_s=self._clock() - started)
+
+    def stream_response(self, inputs, **params):
+        """A :class:`ResponseStream`; HTTP errors raise here, before any text is delivered."""
+        body = self._body(inputs, params, True)
+        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential,
+                                                   body=body, stream=True)
+        kind = resp.headers.get("Content-Type", "")
+        if "text/event-stream" not in kind:
+            resp.close()
+            raise ResponseFormatError(f"Expected an event stream, got {one_line(kind, 60) or 'no content type'}")
+        return ResponseStream(resp, model=body.get("model"), started=started, clock=self._clock,
+                              deadline=started + self._timeouts.total,
+                              idle_timeout=self._timeouts.stream_idle, retries=retries, max_line=MAX_LINE)
+
+    def request_preview(self, inputs, *, stream=False, **params):
+        """What would be sent, with secrets redacted; sends nothing (for ``--dry-run``)."""
+        body = self._body(inputs, params, stream)
+        headers = {"Content-Type": "application/json",
+                   "Accept": "text/event-stream" if stream else "application/json"}
+        cred = self._credential
+        if cred is not None and cred.method == "api-key":
+            headers["api-key"] = f"[REDACTED:{cred.fingerprint}]"
+        elif cred is not None:
+            headers["Authorization"] = f"Bearer [REDACTED:{cred.fingerprint}]"
+        return {"method": "POST", "url": self._base + RESPONSES, "headers": headers, "json": body}
+
+def _page(data):
+    if not isinstance(data, dict):
+        raise ResponseFormatError("Expected a list object with 'data'")
+    return Page(data=list(data.get("data") or []), has_more=bool(data.get("has_more")),
+                first_id=data.get("first_id"), last_id=data.get("last_id"))

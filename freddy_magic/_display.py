@@ -1,0 +1,146 @@
+"""What the cell shows while answers arrive: live Markdown in a notebook, plain text in a terminal.
+
+A notebook gets one display per answer, created at the first delta and then updated in place
+through its display handle. Updates are throttled (``THROTTLE_S``) so a fast stream does not
+flood the front end with thousands of messages, but the first delta is shown at once: the time
+to first token is what the user feels. While streaming, the Markdown ends in a
+cursor glyph, so every partial update differs from the final one and the final answer is sent
+exactly once. A terminal gets the deltas written straight to stdout.
+
+Display calls happen on the main thread only: worker threads of a batch hand their deltas over
+a queue, because output published from other threads can land in the wrong cell.
+"""
+
+import json
+import sys
+import time
+
+THROTTLE_S = 0.05
+PROGRESS_THROTTLE_S = 0.1
+CURSOR = " ▍"
+
+
+def _display(bundle, **kwargs):
+    from IPython.display import display
+
+    return display(bundle, raw=True, **kwargs)
+
+
+def show(obj_bundle):
+    """Show a ready mimebundle once (status lines, notices, dry-run previews)."""
+    _display(obj_bundle)
+
+
+def final_bundle(row, fmt, title=None):
+    """The finished answer in the requested format: ``markdown``, ``text`` or ``json``."""
+    if fmt == "json":
+        return {"application/json": dict(row), "text/plain": json.dumps(row, indent=2, default=str)}
+    text = row.get("text") or ""
+    if row.get("status") != "ok":
+        text += f"\n\n[{row.get('status')}: {row.get('error')}]" if text else f"[{row.get('status')}: {row.get('error')}]"
+    heading = f"**{title}**\n\n" if title else ""
+    if fmt == "text":
+        return {"text/plain": (f"{title}\n" if title else "") + text}
+    return {"text/markdown": heading + text, "text/plain": (f"{title}\n" if title else "") + text}
+
+
+class AnswerView:
+    """One answer arriving: ``delta(piece)`` as pieces come, ``finish(row)`` once at the end."""
+
+    def __init__(self, *, terminal, fmt="markdown", title=None, live=True, clock=time.monotonic, out=None):
+        self.terminal, self.fmt, self.title, self.live = terminal, fmt, title, live
+        self.clock, self.out = clock, out or sys.stdout
+        self.parts, self.handle = [], None
+        self.first_shown_at, self._last, self._dirty = None, 0.0, False
+
+    def open(self):
+        """Reserve this answer's place now, so several answers appear in the order asked."""
+        if not self.terminal and self.live and self.handle is None:
+            waiting = f"{self.title}: waiting for the first token…"
+            self.handle = _display({"text/markdown": f"*{waiting}*", "text/plain": waiting}, display_id=True)
+
+    def delta(self, piece):
+        self.parts.append(piece)
+        if not self.live:
+            return
+        if self.terminal:
+            self._write(piece if self.first_shown_at else (f"{self.title}\n" if self.title else "") + piece)
+            return
+        now = self.clock()
+        if self.first_shown_at is None or now - self._last >= THROTTLE_S:
+            self._render(now)
+        else:
+            self._dirty = True
+
+    def _write(self, text):
+        self.out.write(text)
+        self.out.flush()
+        if self.first_shown_at is None:
+            self.first_shown_at = self.clock()
+
+    def _render(self, now):
+        text = "".join(self.parts)
+        heading = f"**{self.title}**\n\n" if self.title else ""
+        bundle = {"text/markdown": heading + text + CURSOR, "text/plain": text}
+        if self.handle is None:
+            self.handle = _display(bundle, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+        if self.first_shown_at is None:
+            self.first_shown_at = self.clock()
+        self._last, self._dirty = now, False
+
+    def flush(self):
+        """Show a pending throttled update (the batch loop calls this when its queue is idle)."""
+        if self._dirty and self.clock() - self._last >= THROTTLE_S:
+            self._render(self.clock())
+
+    def finish(self, row):
+        if self.terminal:
+            if self.live and self.first_shown_at is not None and self.fmt != "json":
+                tail = "" if row.get("status") == "ok" else f"\n[{row.get('status')}: {row.get('error')}]"
+                self._write(tail + "\n")
+            else:
+                self._write(final_bundle(row, self.fmt, self.title)["text/plain"] + "\n")
+            return
+        bundle = final_bundle(row, self.fmt, self.title)
+        if self.handle is None:
+            _display(bundle)
+        else:
+            self.handle.update(bundle, raw=True)
+
+
+class ProgressView:
+    """``k/n`` rows done, errors counted, as an HTML progress bar (or a ``\\r`` line in a terminal)."""
+
+    def __init__(self, total, *, terminal, clock=time.monotonic, out=None):
+        self.total, self.terminal, self.clock = total, terminal, clock
+        self.out = out or sys.stdout
+        self.done = self.errors = 0
+        self.started, self._last, self.handle = clock(), 0.0, None
+
+    def _bundle(self, note=""):
+        elapsed = self.clock() - self.started
+        text = f"{self.done}/{self.total} rows · {self.errors} errors · {elapsed:.1f} s{note}"
+        bar = f"<progress value='{self.done}' max='{self.total}' style='width:20em'></progress>"
+        return {"text/html": f"{bar} {text}", "text/plain": text}
+
+    def step(self, row):
+        self.done += 1
+        self.errors += row.get("status") != "ok"
+        if self.clock() - self._last >= PROGRESS_THROTTLE_S or self.done == self.total:
+            self._show()
+
+    def _show(self, note=""):
+        self._last = self.clock()
+        bundle = self._bundle(note)
+        if self.terminal:
+            self.out.write("\r" + bundle["text/plain"] + ("\n" if note else ""))
+            self.out.flush()
+        elif self.handle is None:
+            self.handle = _display(bundle, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+    def finish(self, note=""):
+        self._show(note or " · done")

@@ -1,0 +1,87 @@
+"""The one exception tree of freddy_magic.
+
+Library code (auth, client, results, sandbox helpers) raises only these; the magics turn any
+of them into a one-line ``UsageError`` so the cell fails without a traceback wall::
+
+    FreddyError
+    ├── ConfigError              bad base URL, bad parameter, malformed key (names the thing, never the value)
+    ├── NotAuthenticated         no credential yet: says how to authenticate
+    ├── AuthError                401: key or token rejected, expired, missing; refresh failed
+    ├── PermissionDenied         403: never refreshed, never retried
+    ├── RateLimited              429 whose wait is over the cap, or attempts exhausted; has retry_after
+    ├── APIError                 any other error status: status, code, trace_id
+    ├── TransportError           the request never produced a usable HTTP answer
+    │   ├── ConnectionFailed     DNS, refused, reset, TLS failure
+    │   └── Timeout              connect/read timeout or the overall deadline
+    ├── StreamInterrupted        a stream ended without response.completed; keeps partial_text
+    └── ResponseFormatError      non-JSON, wrong shape, too large, an unexpected redirect
+
+Every message is passed through :func:`freddy_magic._redaction.redact` by whoever builds it;
+errors are raised outside ``except`` blocks so no library exception rides along as context.
+"""
+
+
+class FreddyError(Exception):
+    """Base of every error freddy_magic raises on purpose."""
+
+    def __init__(self, message, *, status=None, code=None, trace_id=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.trace_id = trace_id
+
+    def __str__(self):
+        return self.message
+
+
+class ConfigError(FreddyError):
+    """A setting or parameter is invalid; raised before anything is sent."""
+
+
+class NotAuthenticated(FreddyError):
+    """No credential is set yet."""
+
+
+class AuthError(FreddyError):
+    """The server rejected the credential (401), or it could not be refreshed."""
+
+
+class PermissionDenied(FreddyError):
+    """The credential is valid but not allowed to do this (403)."""
+
+
+class RateLimited(FreddyError):
+    """Too many requests, and waiting was not possible within the configured bounds."""
+
+    def __init__(self, message, *, retry_after=None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class APIError(FreddyError):
+    """The API answered with an error status not covered by a more specific class."""
+
+
+class TransportError(FreddyError):
+    """No usable HTTP answer arrived."""
+
+
+class ConnectionFailed(TransportError):
+    """The connection could not be made or was lost."""
+
+
+class Timeout(TransportError):
+    """A timeout or the overall deadline expired."""
+
+
+class StreamInterrupted(FreddyError):
+    """A streamed answer stopped before ``response.completed``; ``partial_text`` keeps what arrived."""
+
+    def __init__(self, message, *, partial_text="", **kw):
+        super().__init__(message, **kw)
+        self.partial_text = partial_text
+
+
+class ResponseFormatError(FreddyError):
+    """The server's answer could not be understood (or was too large, or a redirect)."""

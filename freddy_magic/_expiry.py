@@ -1,0 +1,50 @@
+"""When a token is due: its lifetime and the refresh timetable derived from it.
+
+Kept apart from the credential holder so the timing rules read on their own:
+margins proportional to the lifetime, deadlines on the monotonic clock, and the JWT ``exp``
+read only to schedule, never to authorise.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Schedule", "jwt_lifetime"]
+
+
+def jwt_lifetime(token, wall):
+    """Seconds until the JWT ``exp`` by the local wall clock, or None for opaque tokens.
+
+    The signature is not checked: the claim only schedules a refresh, it never authorises.
+    """
+    import jwt  # lazy: only bearer credentials need it
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return None
+    return float(exp) - wall()
+
+
+class Schedule:
+    """One token and its timetable, replaced as a whole so readers never see half an update."""
+
+    __slots__ = ("token", "gen", "refresh_at", "mandatory_at", "deadline")
+
+    def __init__(self, token, gen, now, lifetime):
+        self.token = token
+        self.gen = gen
+        if lifetime is None:
+            self.refresh_at = self.mandatory_at = self.deadline = None
+        else:
+            # Proportional margins: a 1 s sandbox token and a 3-week token
+            # both refresh well before expiry, and neither refreshes in a loop.
+            self.deadline = now + lifetime
+            self.refresh_at = self.deadline - min(300.0, 0.2 * lifetime)
+            self.mandatory_at = self.deadline - min(60.0, 0.1 * lifetime)
+
+    def postponed(self, refresh_at):
+        later = Schedule(self.token, self.gen, 0.0, None)
+        later.refresh_at, later.mandatory_at, later.deadline = refresh_at, self.mandatory_at, self.deadline
+        return later

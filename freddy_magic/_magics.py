@@ -1,0 +1,191 @@
+"""``FreddyMagics``: configuration and the magics, each a thin adapter (parse, call, present).
+
+The boundary rule lives here: library code raises ``FreddyError``; the magics turn it into a
+one-line ``UsageError`` raised outside any ``except`` block, so the cell fails (nbclient,
+papermill and CI notice) without a traceback wall and without a library exception riding along
+as ``__context__``. ``UsageError`` is never subclassed: IPython prints only that exact type
+briefly (ipython/ipython#14024).
+
+Magic lines are scanned for key-like words before argparse sees them, since argparse quotes
+offending arguments in its errors: a pasted key is refused without being echoed, and the user
+is told it now sits in the notebook and history and must be rotated.
+"""
+
+import os
+import shlex
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
+
+from ._errors import FreddyError
+from ._payloads import DEFAULT_BASE_URL
+from ._redaction import looks_like_secret, redact
+
+DEFAULT_MODEL = "ftg-3.0"
+
+ROTATE = (
+    "That argument looks like a key or token. freddy_magic never takes a secret on a magic "
+    "line, and this one is now stored in the notebook and in IPython history: revoke it and "
+    "create a new one. Use the widget (%freddy_auth), FREDDY_API_KEY in env or .env "
+    "(%freddy_auth --env), or %freddy_auth --sandbox."
+)
+
+
+def _one_line(message):
+    return redact((str(message).strip().splitlines() or ["failed"])[0])
+
+
+def _hide_values(message, line, parser):
+    """argparse quotes what it rejects (``invalid int value: '...'``, ``unrecognized arguments:
+    ...``); a pasted password is not key-like, so keep only this parser's option names and
+    hide every other word of the line."""
+    options = set(parser._option_string_actions)
+    for word in sorted(set(line.replace("=", " ").split()), key=len, reverse=True):
+        if word not in options:
+            message = message.replace(word, "<hidden>")
+    return message
+
+
+@magics_class
+class FreddyMagics(Magics):
+    """``%freddy_auth``, ``%%freddy`` and ``%freddy``; configure with ``%config FreddyMagics``."""
+
+    base_url = Unicode(help="Freddy API base URL (env FREDDY_BASE_URL). HTTPS, or http on loopback only.").tag(config=True)
+    model = Unicode(help="Default model key for %%freddy when -m is not given (env FREDDY_MODEL).").tag(config=True)
+    organization_id = Unicode(help="Organization to bill and scope requests to; empty lets the server choose (env FREDDY_ORGANIZATION_ID).").tag(config=True)
+    connect_timeout = Float(10.0, help="Seconds to wait for a TCP/TLS connection.").tag(config=True)
+    read_timeout = Float(120.0, help="Seconds of silence allowed while reading an answer.").tag(config=True)
+    total_timeout = Float(600.0, help="Seconds one call may take in all, retries included.").tag(config=True)
+    max_retries = Int(2, min=0, help="Retries of a failed request where retrying is safe.").tag(config=True)
+    concurrency = Int(4, min=1, max=64, help="Requests in flight at once for %%freddy --over (--concurrency overrides).").tag(config=True)
+    display_limit = Int(50, min=1, help="Rows shown in a result table; the value always holds every row.").tag(config=True)
+    stream = Bool(True, help="Stream answers into the cell as they arrive (--no-stream turns it off per cell).").tag(config=True)
+    key_prompt = CaselessStrEnum(
+        ["auto", "widget", "getpass", "none"], "auto",
+        help="How %freddy_auth asks for a key: auto (widget in a notebook, getpass in a terminal, "
+             "an error in a headless run), or force one.",
+    ).tag(config=True)
+
+    @default("base_url")
+    def _default_base_url(self):
+        return os.environ.get("FREDDY_BASE_URL") or DEFAULT_BASE_URL
+
+    @default("model")
+    def _default_model(self):
+        return os.environ.get("FREDDY_MODEL") or DEFAULT_MODEL
+
+    @default("organization_id")
+    def _default_organization_id(self):
+        return os.environ.get("FREDDY_ORGANIZATION_ID", "")
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self._session = None
+        self.public_notice_shown = False  # the shared-session warning, once per extension instance
+        self.terminal = any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
+
+    @property
+    def session(self):
+        """Connection state and the call log, built on first use so loading stays cheap."""
+        if self._session is None:
+            from ._session import Session
+
+            self._session = Session(self)
+        return self._session
+
+    # -- the boundary ------------------------------------------------------------------------
+
+    def _parse(self, magic, line):
+        if any(looks_like_secret(word) for word in line.split()):
+            raise UsageError(ROTATE)
+        problem = None
+        try:
+            return magic.parser.parse_args(shlex.split(line))
+        except ValueError as exc:  # shlex: an unbalanced quote
+            problem = f"Cannot read the magic line: {exc}"
+        except UsageError as exc:
+            problem = _hide_values(_one_line(exc), line, magic.parser)
+        raise UsageError(problem)
+
+    @staticmethod
+    def _guard(function, *args):
+        problem = None
+        try:
+            return function(*args)
+        except FreddyError as exc:
+            problem = _one_line(exc) or type(exc).__name__
+        raise UsageError(problem)
+
+    def show(self, obj):
+        from IPython.display import display
+
+        display(obj)
+
+    def show_text(self, text):
+        from ._display import show
+
+        show({"text/plain": text})
+
+    def forget(self):
+        """Drop every credential, the sandbox and the chat thread (unload and logout)."""
+        if self._session is not None:
+            self._session.forget()
+
+    # -- the magics --------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", nargs="?", help="With --env: the variable to read (default FREDDY_API_KEY). Never a key itself.")
+    @argument("--login", action="store_true", help="Sign in with email/username + password, then the emailed code.")
+    @argument("--env", action="store_true", help="Key from env, then .env, then Colab secrets; never prompts (CI, papermill).")
+    @argument("--sandbox", action="store_true", help="Start or reuse the local sandbox and connect to it: FAKE answers, no key.")
+    @argument("--status", action="store_true", help="Method, key fingerprint, base URL, organization, expiry, refreshes, rate limit.")
+    @argument("--logout", action="store_true", help="Revoke server-side where possible and forget every credential.")
+    @line_magic
+    def freddy_auth(self, line=""):
+        """Connect this kernel to the Freddy API. Secrets never go on this line.
+
+        With no option: uses FREDDY_API_KEY from env, a .env file or Colab secrets when present
+        (and says which), the sandbox when FREDDY_SANDBOX=1, else shows a masked key widget
+        (getpass in a terminal)::
+
+            %freddy_auth
+            %freddy_auth --sandbox
+        """
+        args = self._parse(self.freddy_auth, line)
+        from ._authflow import authenticate
+
+        return self._guard(authenticate, self, args)
+
+    @magic_arguments()
+    @argument("command", nargs="?", help="Line form only: models | log | reset.")
+    @argument("-m", "--model", help="Model key, or several separated by commas (run concurrently).")
+    @argument("-t", "--temperature", type=float, help="Sampling temperature.")
+    @argument("--max-tokens", type=int, help="Maximum output tokens.")
+    @argument("-s", "--system", help="System instructions (quote them).")
+    @argument("--chat", action="store_true", help="Continue this notebook's conversation (%%freddy reset starts anew).")
+    @argument("--over", metavar="VAR", help="One request per row of a DataFrame or list of dicts; {column} placeholders.")
+    @argument("--concurrency", type=int, help="Requests in flight with --over (default FreddyMagics.concurrency).")
+    @argument("-o", "--output", metavar="VAR", help="Also store the result in this variable.")
+    @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
+    @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
+    @argument("--dry-run", action="store_true", help="Show the exact request (secrets redacted); send nothing.")
+    @argument("--all", action="store_true", help="With `%%freddy models`: include deprecated and legacy models.")
+    @line_cell_magic
+    def freddy(self, line="", cell=None):
+        """Ask a model; the answer streams into the cell and comes back as a row (a dict).
+
+        ``{expr}`` in the cell is filled from the notebook (``{{``/``}}`` for literal braces)::
+
+            %%freddy -m ftg-3.0,gpt-4o -t 0.2 -o answers
+            Explain {topic} to a first-year student.
+
+        Line form: ``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``.
+        """
+        args = self._parse(self.freddy, line)
+        from . import _cellrun
+
+        if cell is None:
+            return self._guard(_cellrun.subcommand, self, args)
+        return self._guard(_cellrun.run_cell, self, args, cell)

@@ -1,0 +1,183 @@
+"""Request bodies in, result objects out: the shapes of ``/v1/model/response`` and friends.
+
+Parameters are checked before anything is sent (the auth page's own advice: validate on the
+client too), and each error names the parameter, never a secret. Answers are read tolerantly:
+the documented block list, a plain string, and the older OpenAI-like shapes all give the same
+:class:`Completion`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ._errors import ConfigError, ResponseFormatError
+
+__all__ = ["Completion", "Page", "LoginChallenge", "build_response_body", "completion_from_json",
+           "text_of", "check_id"]
+
+# The documented host (api.aitronos.com is the same API). Defined here, in a module free of
+# requests, so the magics can show it without paying for the HTTP stack at load time.
+DEFAULT_BASE_URL = "https://api.freddy.aitronos.com"
+MODEL_KEY = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+ROLES = ("user", "assistant", "system", "tool")
+EFFORTS = ("off", "low", "medium", "high", "maximum")
+MAX_INSTRUCTIONS = 5000
+
+
+@dataclass
+class Completion:
+    """One answer. Holds plain data only: no response, request or session objects (rule 4)."""
+
+    text: str
+    response_id: str | None = None
+    thread_id: str | None = None
+    stop_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    retries: int = 0
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    model: str | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Page:
+    """One page of a cursor-paginated list; ask for the next with ``after=page.last_id``."""
+
+    data: list
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginChallenge:
+    """Step one of the email-code login; pass it to ``client.verify(challenge, code)``."""
+
+    email_key: str
+    email: str | None = None
+
+
+def check_id(value, name):
+    """IDs travel in URL paths, so their shape is checked before any URL is built."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ConfigError(f"{name} must be an id such as thread_abc123 (letters, digits, _ . : -)")
+    return value
+
+
+def _unit(value, name):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a number between 0 and 1")
+    return value
+
+
+def _messages(inputs):
+    if isinstance(inputs, str):
+        if not inputs.strip():
+            raise ConfigError("inputs must not be empty")
+        return [{"role": "user", "content": inputs}]
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ConfigError("inputs must be a non-empty string or a list of {role, content} messages")
+    out = []
+    for i, msg in enumerate(inputs):
+        if not isinstance(msg, dict) or msg.get("role") not in ROLES:
+            raise ConfigError(f"inputs[{i}] must be a dict with role one of {', '.join(ROLES)}")
+        content = msg.get("content", msg.get("texts"))
+        if content is None or (isinstance(content, str) and not content.strip()) or content == []:
+            raise ConfigError(f"inputs[{i}].content must not be empty")
+        out.append(msg)
+    return out
+
+
+def build_response_body(inputs, *, model=None, instructions=None, temperature=None, top_p=None,
+                        max_output_tokens=None, thread_id=None, organization_id=None,
+                        output_mode=None, reasoning=None, stream=False):
+    """The JSON body for ``POST /v1/model/response``; ConfigError names any bad parameter."""
+    body = {"inputs": _messages(inputs)}
+    if model is not None:
+        if not isinstance(model, str) or not MODEL_KEY.fullmatch(model):
+            raise ConfigError("model must be a model key such as ftg-3.0 or gpt-4o "
+                              "(see client.models())")
+        body["model"] = model
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            raise ConfigError("instructions must be text")
+        if len(instructions) > MAX_INSTRUCTIONS:
+            raise ConfigError(f"instructions must be at most {MAX_INSTRUCTIONS} characters "
+                              f"(got {len(instructions)})")
+        body["instructions"] = instructions
+    if _unit(temperature, "temperature") is not None:
+        body["temperature"] = temperature
+    if _unit(top_p, "top_p") is not None:
+        body["top_p"] = top_p
+    if max_output_tokens is not None:
+        if isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens <= 0:
+            raise ConfigError("max_output_tokens must be a positive whole number")
+        body["max_output_synapses"] = max_output_tokens
+    if thread_id is not None:
+        body["thread_id"] = check_id(thread_id, "thread_id")
+    if organization_id is not None:
+        body["organization_id"] = check_id(organization_id, "organization_id")
+    if output_mode is not None:
+        if not isinstance(output_mode, str) or not re.fullmatch(r"[a-z_]{1,32}", output_mode):
+            raise ConfigError("output_mode must be a mode name such as text, plain or json")
+        body["output_mode"] = output_mode
+    if reasoning is not None:
+        body["reasoning"] = _reasoning(reasoning)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def _reasoning(reasoning):
+    if isinstance(reasoning, str):
+        reasoning = {"effort": reasoning}
+    if not isinstance(reasoning, dict) or reasoning.get("effort", "medium") not in EFFORTS:
+        raise ConfigError(f"reasoning must be an effort ({', '.join(EFFORTS)}) or a dict with 'effort'")
+    return reasoning
+
+
+def text_of(payload):
+    """The answer text of a response payload, whichever documented shape it has."""
+    resp = payload.get("response")
+    if isinstance(resp, str):
+        return resp
+    if isinstance(resp, list):
+        return "".join(b.get("text", "") for b in resp if isinstance(b, dict) and b.get("type", "text") == "text")
+    if isinstance(payload.get("output"), list):
+        return "".join(c.get("text", "") for item in payload["output"] if isinstance(item, dict)
+                       for c in item.get("content", ()) if isinstance(c, dict))
+    if isinstance(payload.get("choices"), list) and payload["choices"]:
+        message = payload["choices"][0].get("message") or {}
+        return message.get("content") or ""
+    return None
+
+
+def _usage(payload):
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return None, None
+    return usage.get("input_tokens"), usage.get("output_tokens")
+
+
+def completion_from_json(payload, *, model, retries, latency_s, ttft_s=None, text=None):
+    """A :class:`Completion` from a non-streamed answer or a ``response.completed`` event."""
+    if not isinstance(payload, dict):
+        raise ResponseFormatError("The response JSON is not an object")
+    if text is None:
+        text = text_of(payload)
+        if text is None:
+            raise ResponseFormatError("The response JSON has no answer text (no 'response' field)")
+    input_tokens, output_tokens = _usage(payload)
+    return Completion(
+        text=text, response_id=payload.get("response_id") or payload.get("id"),
+        thread_id=payload.get("thread_id"),
+        stop_reason=payload.get("stop_reason") or payload.get("finish_reason"),
+        input_tokens=input_tokens, output_tokens=output_tokens, retries=retries,
+        latency_s=latency_s, ttft_s=ttft_s, model=payload.get("model") or model, raw=payload,
+    )

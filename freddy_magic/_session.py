@@ -1,0 +1,207 @@
+"""What one loaded extension holds: the client (and with it the one credential), an in-kernel
+sandbox if one was started, the chat thread, and the log of every call.
+
+It lives on the ``FreddyMagics`` instance, never in module globals, so a fresh shell or a
+``%reload_ext`` is a fresh world and unloading can forget everything in one place. A new
+credential is validated against the API on a *new* client before it replaces the old one: a
+mistyped key must not disconnect a working session.
+"""
+
+import logging
+import time
+
+from ._errors import FreddyError, NotAuthenticated
+from ._results import Rows, Status
+
+log = logging.getLogger("freddy_magic")
+
+HOW_TO_AUTH = (
+    "Not authenticated: run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) "
+    "and run %freddy_auth --env, or run %freddy_auth --sandbox for the offline sandbox."
+)
+
+
+class Session:
+    """Connection state and the calls log of one ``FreddyMagics`` instance."""
+
+    def __init__(self, settings):
+        self.settings = settings  # the FreddyMagics instance: base_url, organization_id, timeouts
+        self.client = None
+        self.sandbox = None
+        self.source = None
+        self.thread_id = None
+        self.log = Rows()
+        self.organization = None
+        self._pending_login = None
+
+    # -- connecting --------------------------------------------------------------------------
+
+    def new_client(self, credential, base_url=None):
+        from ._client import FreddyClient
+
+        s = self.settings
+        timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
+        return FreddyClient(base_url or s.base_url, credential, organization_id=s.organization_id or None,
+                            timeouts=timeouts, max_retries=s.max_retries)
+
+    def _install(self, client, source):
+        """Validate ``client`` and make it current; on failure forget it and keep the old one."""
+        failure = None
+        try:
+            client.validate()
+        except FreddyError as exc:
+            failure = exc
+        if failure is not None:
+            _discard(client)
+            raise failure
+        old, self.client, self.source = self.client, client, source
+        self.organization = _current_organization(client)
+        if old is not None and old is not client:
+            _discard(old)
+        if self.sandbox is not None and client.base_url.rstrip("/") != self.sandbox.url.rstrip("/"):
+            self._stop_sandbox()
+        self.thread_id = None
+        return self.status(brief=True)
+
+    def connect_key(self, key, source):
+        """Connect with an API key (from the widget, getpass, env, .env or Colab)."""
+        from ._auth import Credential
+
+        credential, client, failure = Credential.api_key(key), None, None
+        try:
+            client = self.new_client(credential)
+        except FreddyError as exc:  # e.g. a bad FreddyMagics.base_url: the key must not linger
+            failure = exc
+        if failure is not None:
+            credential.clear()
+            raise failure
+        return self._install(client, source)
+
+    def connect_sandbox(self):
+        """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
+        from ._auth import Credential
+
+        if self.sandbox is None:
+            from .sandbox import start_sandbox
+
+            self.sandbox = start_sandbox()
+        client = self.new_client(Credential.api_key(self.sandbox.api_key), base_url=self.sandbox.url)
+        status = self._install(client, "the in-kernel sandbox (started by %freddy_auth --sandbox)")
+        status["notice"] = ("Answers come from the local sandbox: they are FAKE, made up by a stand-in "
+                            "for testing and teaching. Connect a real key for real model output.")
+        return status
+
+    def login_base_url(self):
+        return self.sandbox.url if self.sandbox is not None else None
+
+    def begin_login(self, user, password):
+        """Step 1 of ``--login``: returns the message to show above the code field."""
+        client = self.new_client(None, base_url=self.login_base_url())
+        failure = None
+        try:
+            challenge = client.login(user, password)
+        except FreddyError as exc:
+            failure = exc
+        if failure is not None:
+            _discard(client)
+            raise failure
+        self._pending_login = (client, challenge)
+        where = getattr(challenge, "email", None) or "your email address"
+        return f"A 4-digit code was sent to {where}. Type it below and press Enter."
+
+    def finish_login(self, code):
+        """Step 2 of ``--login``: verify the emailed code; the client installs refreshing tokens."""
+        if self._pending_login is None:
+            raise NotAuthenticated("No sign-in in progress: run %freddy_auth --login again.")
+        client, challenge = self._pending_login
+        client.verify(challenge, code)
+        self._pending_login = None
+        return self._install(client, "email/password sign-in (bearer tokens, refreshed automatically)")
+
+    def cancel_login(self):
+        """Drop a sign-in stopped between its two steps (the prompt's Cancel)."""
+        pending, self._pending_login = self._pending_login, None
+        if pending is not None:
+            _discard(pending[0])
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def require_client(self):
+        if self.client is None:
+            raise NotAuthenticated(HOW_TO_AUTH)
+        return self.client
+
+    def _organization(self):
+        return (self.settings.organization_id or self.organization
+                or "chosen by the server (set FreddyMagics.organization_id to pick one)")
+
+    def status(self, brief=False):
+        """The connection as data: fingerprint only, never a secret."""
+        if self.client is None:
+            return Status(title="Freddy", state="not connected", how=HOW_TO_AUTH.split(": ", 1)[1])
+        client, cred = self.client, self.client.credential
+        status = Status(title="Connected" if brief else "Freddy status",
+                        method=getattr(cred, "method", None), key=getattr(cred, "fingerprint", None),
+                        base_url=client.base_url, organization=self._organization(), source=self.source,
+                        sandbox=bool(getattr(client, "is_sandbox", False) or self.sandbox is not None
+                                     and client.base_url.rstrip("/") == self.sandbox.url.rstrip("/")))
+        if brief:
+            return status
+        expires = cred.expires_in() if cred is not None else None
+        status["token_expires"] = "never (API key)" if expires is None else f"in {expires:.0f} s"
+        status["refreshes"] = getattr(cred, "refreshes", 0)
+        limit = getattr(client, "rate_limit", None)
+        status["rate_limit"] = _rate_limit_text(limit)
+        return status
+
+    # -- forgetting --------------------------------------------------------------------------
+
+    def logout(self):
+        """Revoke server-side where possible, then forget every credential and the sandbox."""
+        failure = None
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except FreddyError as exc:  # forgetting locally must happen even if revoking failed
+                failure = exc
+        self.forget()
+        note = f" (server-side revoke failed: {failure})" if failure is not None else ""
+        return Status(title="Logged out", state="every credential forgotten in this kernel" + note)
+
+    def forget(self):
+        if self.client is not None:
+            _discard(self.client)
+        if self._pending_login is not None:
+            _discard(self._pending_login[0])
+        self.client = self._pending_login = self.source = self.thread_id = self.organization = None
+        self._stop_sandbox()
+
+    def _stop_sandbox(self):
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def _current_organization(client):
+    """The organization requests are scoped to, for the status line; None when not visible."""
+    if client.organization_id:
+        return client.organization_id
+    try:
+        return client.me().get("current_organization_id")
+    except FreddyError:  # a key that may not read its profile still works; the status says so
+        return None
+
+
+def _discard(client):
+    credential = client.credential
+    if credential is not None:
+        credential.clear()
+    client.close()
+
+
+def _rate_limit_text(limit):
+    if limit is None:
+        return "not reported yet (no request made, or the server sends no X-RateLimit-* headers)"
+    reset = getattr(limit, "reset_at", None)
+    when = f", full again at {time.strftime('%H:%M:%S', time.localtime(reset))}" if reset else ""
+    return f"{limit.remaining}/{limit.limit} remaining{when}"

@@ -1,0 +1,236 @@
+"""Transport policy: which URLs we talk to, how, and for how long.
+
+HTTPS only except loopback, no userinfo or query in the base URL, TLS verification always on,
+no ``.netrc`` or proxy variables (``trust_env=False``), redirects never followed, explicit
+timeouts plus an overall deadline, capped bodies. Connect-phase failures (all methods) and
+idempotent GETs (read errors, 502/503/504) are retried by urllib3's ``Retry`` on the mounted
+adapter; its sleep goes through the client's injectable ``sleep``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import _redaction
+from ._errors import ConfigError, ConnectionFailed, ResponseFormatError, Timeout
+from ._ratelimit import backoff_delay, parse_retry_after
+
+__all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_debug",
+           "read_body", "transport_failure", "MAX_BODY"]
+
+MAX_BODY = 20 * 1024 * 1024
+_log = logging.getLogger("freddy_magic")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. ``read`` is the silence allowed between bytes; ``total`` bounds a whole call."""
+
+    connect: float = 10.0
+    read: float = 120.0
+    total: float = 600.0
+    stream_idle: float = 120.0
+    token: float = 15.0
+
+    def __post_init__(self):
+        for name in ("connect", "read", "total", "stream_idle", "token"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"timeouts.{name} must be a positive number of seconds")
+
+    @classmethod
+    def coerce(cls, value):
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return cls(total=float(value), read=min(float(value), cls.read))
+        if isinstance(value, dict):
+            try:
+                return cls(**{k: float(v) for k, v in value.items() if v is not None})
+            except (TypeError, ValueError):
+                pass
+        raise ConfigError("timeouts must be a Timeouts, a dict of its fields, or a positive number of seconds")
+
+
+def _is_loopback(host):
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url):
+    """Return the normalised base URL or raise ConfigError saying which rule it breaks."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("base_url must be a URL such as https://api.freddy.aitronos.com")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts = port = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("base_url must start with https:// and name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("base_url must not contain a user name or password (user:pass@host): "
+                          "credentials never travel in URLs")
+    if parts.query or parts.fragment:
+        raise ConfigError("base_url must not contain a query string or fragment: keys never "
+                          "travel in URLs")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"base_url uses plain http for {parts.hostname}: keys and tokens would "
+                          "cross the network unencrypted. Use https:// (http is allowed only "
+                          "for loopback hosts such as 127.0.0.1)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[:-3]
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def origin(url, base=None):
+    """scheme://host[:port] of ``url`` (relative URLs resolve against ``base``); nothing more."""
+    try:
+        parts = urlsplit(url or "")
+        if not parts.netloc and base:
+            parts = urlsplit(base)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unparseable location"
+    return f"{parts.scheme or 'https'}://{host}{port}"
+
+
+class _PolicyRetry(Retry):
+    """urllib3 Retry whose sleep is injectable and jittered, and honours a capped Retry-After."""
+
+    sleeper = None
+    max_retry_after = 60.0
+
+    def new(self, **kw):
+        retry = super().new(**kw)
+        retry.sleeper, retry.max_retry_after = self.sleeper, self.max_retry_after
+        return retry
+
+    def sleep(self, response=None):
+        wait = parse_retry_after(response.headers) if response is not None else None
+        if wait is None or wait > self.max_retry_after:
+            wait = backoff_delay(len(self.history))
+        last = self.history[-1] if self.history else None
+        _log.debug("transport retry %d of %s %s (%s) in %.2f s", len(self.history),
+                   getattr(last, "method", "?"), urlsplit(getattr(last, "url", "") or "").path,
+                   type(last.error).__name__ if last is not None and last.error else
+                   getattr(last, "status", None), wait)
+        if wait > 0:
+            self.sleeper(wait)
+
+
+def make_session(sleep, max_retries, max_retry_after, session=None):
+    """One Session per client: no environment trust, our adapter on both schemes."""
+    session = session if session is not None else requests.Session()
+    session.trust_env = False
+    retry = _PolicyRetry(
+        total=max_retries, connect=max_retries, read=max_retries, status=max_retries, other=0,
+        redirect=0, allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        status_forcelist=frozenset({502, 503, 504}), raise_on_redirect=False,
+        raise_on_status=False, respect_retry_after_header=False,
+    )
+    retry.sleeper, retry.max_retry_after = sleep, max_retry_after
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def refuse_wire_debug():
+    """http.client wire debugging prints raw request headers with print(): no filter sees it."""
+    if http.client.HTTPConnection.debuglevel > 0 or urllib3.connection.HTTPConnection.debuglevel > 0:
+        raise ConfigError("Refusing to send: http.client wire debugging is on "
+                          "(HTTPConnection.debuglevel > 0) and would print the api-key or "
+                          "Authorization header to the output. Set "
+                          "http.client.HTTPConnection.debuglevel = 0 and use "
+                          "logging.getLogger('freddy_magic').setLevel('DEBUG') instead")
+
+
+def read_body(response, cap, deadline, clock):
+    """The whole (decoded) body, read as it arrives; ResponseFormatError past ``cap`` bytes."""
+    raw = response.raw
+    parts = []
+    size = 0
+    problem = None
+    while True:
+        try:
+            chunk = raw.read1(65536, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            problem = (Timeout if "Timeout" in type(exc).__name__ else ConnectionFailed,
+                       f"The connection broke while the answer was arriving ({type(exc).__name__})")
+            break
+        if not chunk:
+            break
+        size += len(chunk)
+        parts.append(chunk)
+        if size > cap:
+            problem = (ResponseFormatError,
+                       f"The response body is larger than {cap // (1024 * 1024)} MB; stopped reading")
+        elif deadline is not None and clock() > deadline:
+            problem = (Timeout, "The call's overall deadline passed while the answer was arriving")
+        if problem:
+            break
+    if problem:
+        response.close()
+        raise problem[0](problem[1])
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def transport_failure(exc, method, url, sent_maybe):
+    """(error class, message) for a requests/urllib3 exception; the caller raises it.
+
+    Only the exception's class and our own words are used: library messages carry URLs and,
+    for header errors, header values.
+    """
+    where = origin(url)
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectionFailed, (f"TLS verification failed for {where} ({kind}); the "
+                                  "certificate was not trusted, so nothing was sent")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Timeout, f"Could not connect to {where} within the connect timeout"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return Timeout, f"{method} to {where} timed out waiting for the answer"
+    if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)) or (
+            isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException)):
+        return ConfigError, (f"The request could not be built: the HTTP library rejected a header, "
+                             f"the URL or a JSON value ({kind})")
+    lost = _connect_phase(exc)
+    if lost:
+        return ConnectionFailed, f"Could not connect to {where} ({lost})"
+    tail = "; it may have been processed, so it was not retried" if sent_maybe else ""
+    return ConnectionFailed, _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
+
+
+def _connect_phase(exc):
+    seen = exc
+    for _ in range(6):
+        if isinstance(seen, urllib3.exceptions.NameResolutionError):
+            return "the host name could not be resolved"
+        if isinstance(seen, urllib3.exceptions.NewConnectionError):
+            return "connection refused or unreachable"
+        nxt = getattr(seen, "reason", None) or (seen.args[0] if getattr(seen, "args", None) else None)
+        if not isinstance(nxt, BaseException):
+            return None
+        seen = nxt
+    return None

@@ -1,0 +1,218 @@
+"""The key and sign-in prompts: the only module that imports ipywidgets.
+
+A ``Password`` widget is a leak waiting to happen: its value syncs in plain
+text, ipywidgets 8 echoes every front-end update to all connected front ends, and a saved widget
+state keeps whatever is still in ``value``. So the secret field here is never echoed
+(``echo_update=False``), syncs once on Enter or blur rather than per keystroke (which also fixes
+the click-overtakes-value race, e2e.md), and is read, cleared and closed in that order.
+
+Submitting is observed on ``value`` (Enter or leaving the field) and on the button; whichever
+comes first consumes the value, the other finds it empty and does nothing. The prompts know
+nothing about HTTP: they hand the secret to a callback, show its one-line status on success, its
+one-line reason on failure (field ready for another try), and any unexpected error in an
+``Output`` so it is never lost in the kernel log. The magic displays them and returns at once:
+the kernel must be idle to receive the click.
+"""
+
+import html
+import logging
+import traceback
+
+from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
+from traitlets import Bool, Unicode
+
+from ._errors import FreddyError
+from ._redaction import redact, register
+
+log = logging.getLogger("freddy_magic")
+
+
+class _DropSecretFieldTraffic(logging.Filter):
+    """The ``comm`` package logs every inbound comm message, typed value included, at DEBUG on
+    logger "Comm" before any handler runs; drop those records for our secret fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.comm_ids = set()
+
+    def filter(self, record):
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (args and args[0] in self.comm_ids)
+
+
+_COMM_LOG_FILTER = _DropSecretFieldTraffic()
+
+
+class SecretField(Password):
+    """A ``Password`` whose value is not echoed to other front ends and syncs once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        comm_log = logging.getLogger("Comm")
+        if _COMM_LOG_FILTER not in comm_log.filters:
+            comm_log.addFilter(_COMM_LOG_FILTER)
+        _COMM_LOG_FILTER.comm_ids.add(self.model_id)
+
+    def close(self):
+        if self.comm is not None:
+            _COMM_LOG_FILTER.comm_ids.discard(self.comm.comm_id)
+        super().close()
+
+    value = Unicode(help="The secret while it is being typed; cleared as soon as it is read.").tag(
+        sync=True, echo_update=False
+    )
+    continuous_update = Bool(False, help="Sync on Enter or blur only, never per keystroke.").tag(sync=True)
+
+
+def _status_html(result):
+    """HTML for a callback's success value: its own ``_repr_html_`` if it has one, else escaped text."""
+    render = getattr(result, "_repr_html_", None)
+    return render() if callable(render) else html.escape(str(result))
+
+
+class _Prompt:
+    """Shared plumbing: a message line, an error ``Output``, busy guard, finish and cancel."""
+
+    def __init__(self, rows):
+        self.message = HTML()
+        self.errors = Output()
+        self.cancel = Button(description="Cancel", tooltip="Close this prompt without signing in")
+        self.cancel.on_click(lambda _button: self._finish("Cancelled: nothing was stored."))
+        self._busy = False
+        self._inputs = []
+        self._rows = []
+        self.box = VBox(rows + [self.message, self.errors])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)
+
+    def _say(self, text, *, error=False):
+        color = "#b00020" if error else "inherit"
+        self.message.value = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
+
+    def _call(self, callback, *args):
+        """Run a callback; ``(True, value)`` or ``(False, None)`` after showing why it failed."""
+        outcome, failure, unexpected = None, None, None
+        self._busy = True
+        try:
+            outcome = callback(*args)
+        except FreddyError as exc:
+            failure = str(exc)
+        except Exception:  # a bug in a callback must be seen in the cell, not lost in the kernel log
+            unexpected = redact(traceback.format_exc())
+            log.debug("prompt callback failed", exc_info=True)
+        finally:
+            self._busy = False
+        if unexpected is not None:
+            self.errors.append_stderr(unexpected)
+            self._say("Unexpected error (details below); please try again or report it.", error=True)
+            return False, None
+        if failure is not None:
+            self._say(failure.splitlines()[0] if failure else "Failed.", error=True)
+            return False, None
+        return True, outcome
+
+    def _take(self, field):
+        """Read and clear a field in one step, so the value never stays in widget state."""
+        value = field.value
+        field.value = ""
+        register(value)  # whatever the callback's errors say about it is redacted from now on
+        return value
+
+    def _finish(self, status):
+        for widget in self._inputs:
+            if isinstance(widget, Text):
+                widget.value = ""
+            widget.close()
+        for row in self._rows:
+            row.close()
+        self.cancel.close()
+        self.message.close()
+        keep = [self.errors] if self.errors.outputs else []
+        if not keep:
+            self.errors.close()
+        self.box.children = [HTML(_status_html(status))] + keep
+
+
+class KeyPrompt(_Prompt):
+    """``[API key ••••] [Connect] [Cancel]``: ``on_key(key)`` returns a status or raises FreddyError."""
+
+    def __init__(self, on_key, *, placeholder="Paste your Freddy API key, then press Enter"):
+        self.on_key = on_key
+        self.field = SecretField(description="API key", placeholder=placeholder)
+        self.connect = Button(description="Connect", button_style="primary")
+        super().__init__([])
+        self._inputs = [self.field, self.connect]
+        self._rows = [HBox([self.field, self.connect, self.cancel])]
+        self.box.children = self._rows + list(self.box.children)
+        self.field.observe(self._on_value, "value")
+        self.connect.on_click(lambda _button: self._submit(self.field.value, clicked=True))
+
+    def _on_value(self, change):
+        # Enter syncs a non-empty value; an empty one is our own clearing of the field, not a submit.
+        if change["new"]:
+            self._submit(change["new"])
+
+    def _submit(self, value, clicked=False):
+        if self._busy:
+            return
+        if not value:
+            if clicked and not self.message.value:  # keep a failure's reason on screen
+                self._say("Paste a key into the field first.")
+            return
+        ok, status = self._call(self.on_key, self._take(self.field))
+        if ok:
+            self._finish(status)
+
+
+class LoginPrompt(_Prompt):
+    """Email/username + password, then the emailed code; each step can be cancelled.
+
+    ``on_login(user, password)`` returns the message to show above the code field;
+    ``on_verify(code)`` returns the final status. Both raise FreddyError on failure.
+    ``on_cancel()`` lets the caller drop a half-finished sign-in.
+    """
+
+    def __init__(self, on_login, on_verify, on_cancel=None):
+        self.on_login, self.on_verify, self.on_cancel = on_login, on_verify, on_cancel
+        self.user = Text(description="Email/user", placeholder="email or username", continuous_update=False)
+        self.password = SecretField(description="Password", placeholder="then press Enter")
+        self.send = Button(description="Send code", button_style="primary")
+        self.code = SecretField(description="Code", placeholder="4-digit code from the email")
+        self.verify = Button(description="Verify", button_style="primary")
+        self.code_row = HBox([self.code, self.verify])
+        self.code_row.layout.display = "none"
+        super().__init__([])
+        self._inputs = [self.user, self.password, self.send, self.code, self.verify]
+        self._rows = [HBox([self.user]), HBox([self.password, self.send, self.cancel]), self.code_row]
+        self.box.children = self._rows + list(self.box.children)
+        self.password.observe(lambda change: self._submit_password(change["new"]), "value")
+        self.send.on_click(lambda _button: self._submit_password(self.password.value))
+        self.code.observe(lambda change: self._submit_code(change["new"]), "value")
+        self.verify.on_click(lambda _button: self._submit_code(self.code.value))
+        if on_cancel is not None:
+            self.cancel.on_click(lambda _button: on_cancel())
+
+    def _submit_password(self, value):
+        if not value or self._busy:
+            return
+        password = self._take(self.password)
+        if not self.user.value.strip():
+            self._say("Type your email or username first, then the password again.", error=True)
+            return
+        ok, text = self._call(self.on_login, self.user.value.strip(), password)
+        if ok:
+            for widget in (self.password, self.send):
+                widget.disabled = True
+            self.user.disabled = True
+            self.code_row.layout.display = None
+            self._say(str(text))
+
+    def _submit_code(self, value):
+        if not value or self._busy:
+            return
+        ok, status = self._call(self.on_verify, self._take(self.code).strip())
+        if ok:
+            self._finish(status)

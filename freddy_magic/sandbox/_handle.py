@@ -1,0 +1,213 @@
+"""The public handle: :class:`Sandbox` (context manager) and :func:`start_sandbox`.
+
+The server runs on daemon threads, so a kernel or a test run never hangs on exit; ``stop()``
+also wakes sleeping streams and closes keep-alive connections, so a stopped sandbox really is
+gone (a pooled client connection gets a clean failure, not a zombie answer).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from .._errors import ConfigError
+from ._faults import Fault
+from ._server import SandboxServer, is_loopback
+from ._world import World
+
+
+class Sandbox:
+    """A local Freddy API on ``host:port`` (loopback and a free port by default).
+
+    Knobs: ``token_lifetime`` (access-token seconds, float ok), ``rate_limit`` (``"N/<s>s"`` per
+    API key and per user, ``None`` = unlimited), ``latency_per_delta`` / ``latency_per_request``
+    (seconds), ``verbose`` (access log on stderr), ``faults`` (:class:`Fault` objects or CLI-style
+    strings), ``clock`` (epoch-seconds callable; tests advance it instead of sleeping). All but
+    host/port/clock can also be changed while running: :meth:`set_rate_limit`,
+    :meth:`set_token_lifetime`, the latency attributes / :meth:`set_latency`, ``faults.add``.
+    """
+
+    def __init__(self, host="127.0.0.1", port=0, allow_remote=False, token_lifetime=3600.0,
+                 rate_limit="100/60s", latency_per_delta=0.0, latency_per_request=0.0, verbose=False,
+                 faults=(), clock=None):
+        if not is_loopback(host) and not allow_remote:
+            raise ConfigError(f"Refusing to bind the sandbox to non-loopback host {host!r} "
+                              "without allow_remote=True (--allow-remote)")
+        try:
+            self._world = World(clock=clock, token_lifetime=token_lifetime, rate_limit=rate_limit,
+                                latency_per_delta=latency_per_delta, latency_per_request=latency_per_request,
+                                verbose=verbose)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            problem = None
+        if problem:
+            raise ConfigError(problem)
+        for fault in faults:
+            self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
+        self._host, self._port = host, port
+        self._server = None
+        self._thread = None
+        self._log_handler = None
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self):
+        if self._server is None:
+            self._attach_stderr_log()
+            self._server = SandboxServer(self._host, self._port, self._world)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                            name="freddy-sandbox", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self):
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._world.stopping.set()
+        self._world.streams.cancel_all()
+        server.shutdown()
+        server.server_close()
+        server.close_all()
+        self._thread.join(timeout=5)
+        if self._log_handler is not None:
+            logger = logging.getLogger("freddy_magic")
+            logger.removeHandler(self._log_handler)
+            logger.setLevel(self._log_level)
+            self._log_handler = None
+
+    def _attach_stderr_log(self):
+        """``verbose=True`` promises an access log on stderr, even when nobody configured logging."""
+        logger = logging.getLogger("freddy_magic")
+        if not self._world.verbose or logger.handlers:
+            return
+        self._log_handler = logging.StreamHandler(sys.stderr)
+        self._log_handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(self._log_handler)
+        self._log_level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def running(self):
+        return self._server is not None
+
+    # connection details ----------------------------------------------------------------------
+    @property
+    def url(self):
+        if self._server is None:
+            raise ConfigError("The sandbox is not running; call start() or use it as a context manager")
+        host, port = self._server.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def api_key(self):
+        return self._world.directory.api_key
+
+    @property
+    def extra_keys(self):
+        return dict(self._world.directory.extra_keys)
+
+    @property
+    def email(self):
+        return self._world.directory.user.email
+
+    @property
+    def username(self):
+        return self._world.directory.user.username
+
+    @property
+    def password(self):
+        return self._world.directory.user.password
+
+    @property
+    def organization_id(self):
+        return self._world.directory.org.id
+
+    @property
+    def foreign_organization_id(self):
+        """An organization the demo user does not belong to (for 403 tests)."""
+        return self._world.directory.foreign_org.id
+
+    @property
+    def teacher_email(self):
+        """A user in two organizations: responses without organization_id are ambiguous (403)."""
+        return self._world.directory.teacher.email
+
+    @property
+    def second_organization_id(self):
+        """The teacher's second organization."""
+        return self._world.directory.second_org.id
+
+    @property
+    def deactivated_email(self):
+        """A user whose login answers 403 (account deactivated)."""
+        return self._world.directory.deactivated.email
+
+    def credentials(self):
+        """What ``--json`` prints: url, api_key, email, password, organization_id."""
+        return {"url": self.url, "api_key": self.api_key, "email": self.email, "password": self.password,
+                "organization_id": self.organization_id}
+
+    # observation and knobs ---------------------------------------------------------------------
+    def outbox(self, to=None):
+        return self._world.login.outbox(to)
+
+    @property
+    def faults(self):
+        return self._world.faults
+
+    def calls(self, path, method=None):
+        return self._world.calls(path, method.upper() if method else None)
+
+    def set_rate_limit(self, spec):
+        try:
+            self._world.limiter.set(spec)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return
+        raise ConfigError(problem)
+
+    def set_token_lifetime(self, seconds):
+        if not seconds > 0:
+            raise ConfigError("token_lifetime must be a positive number of seconds")
+        self._world.tokens.lifetime = float(seconds)
+
+    @property
+    def latency_per_delta(self):
+        return self._world.latency_per_delta
+
+    @latency_per_delta.setter
+    def latency_per_delta(self, seconds):
+        self._world.latency_per_delta = float(seconds)
+
+    @property
+    def latency_per_request(self):
+        return self._world.latency_per_request
+
+    @latency_per_request.setter
+    def latency_per_request(self, seconds):
+        self._world.latency_per_request = float(seconds)
+
+    def set_latency(self, per_delta=None, per_request=None):
+        if per_delta is not None:
+            self.latency_per_delta = per_delta
+        if per_request is not None:
+            self.latency_per_request = per_request
+
+    def __repr__(self):
+        where = self.url if self.running else "stopped"
+        return f"<Sandbox {where}>"
+
+
+def start_sandbox(**kwargs):
+    """A started :class:`Sandbox` on daemon threads; the caller keeps it and calls ``stop()``."""
+    return Sandbox(**kwargs).start()

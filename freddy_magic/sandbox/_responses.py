@@ -1,0 +1,174 @@
+"""``POST /v1/model/response``: organization and thread resolution, the JSON answer and
+the SSE stream, plus the two static helper lists.
+
+A stream is ``response.created`` -> (reasoning events) -> several ``response.content_delta`` ->
+``response.completed``; faults can end it early (truncate) or with ``response.error``, and a
+cancel ends it with ``response.cancelled``.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from . import _fakemodel, _validation
+from ._accounts import new_id
+from ._bodies import read_json
+from ._envelope import ApiError, dumps, error_payload, json_response
+from ._streams import StreamState
+
+OUTPUT_MODES = [
+    {"mode": "text", "description": "Markdown-formatted text (default).", "is_default": True},
+    {"mode": "plain", "description": "Plain text without Markdown.", "is_default": False},
+    {"mode": "blocks", "description": "Structured content blocks.", "is_default": False},
+]
+REASONING_LEVELS = [
+    {"level": "off", "description": "No reasoning.", "is_default": False},
+    {"level": "low", "description": "Quick reasoning.", "is_default": False},
+    {"level": "medium", "description": "Balanced reasoning.", "is_default": True},
+    {"level": "high", "description": "Thorough reasoning.", "is_default": False},
+    {"level": "maximum", "description": "Deepest reasoning.", "is_default": False},
+]
+
+
+def output_modes(world, call):
+    return json_response({"success": True, "output_modes": OUTPUT_MODES})
+
+
+def reasoning_levels(world, call):
+    return json_response({"success": True, "reasoning_levels": REASONING_LEVELS})
+
+
+def resolve_org(principal, requested):
+    if requested is not None:
+        if requested not in principal.org_ids:
+            raise ApiError(403, "ORGANIZATION_ACCESS_DENIED", "You don't have access to this organization.",
+                           f"Caller is not a member of {requested}")
+        return requested
+    if len(principal.org_ids) == 1:
+        return principal.org_ids[0]
+    raise ApiError(403, "AMBIGUOUS_ORGANIZATION", "Please specify which organization to use.",
+                   "Caller belongs to several organizations; organization_id is required")
+
+
+def _thread_for(world, principal, req, org_id):
+    if req.thread_id is not None:
+        thread = world.threads.get(principal, req.thread_id)
+        if thread["organization_id"] != org_id:
+            raise ApiError(404, "RESOURCE_NOT_FOUND", "Thread not found.", "Thread is in another organization")
+        if world.streams.get(thread["id"]) is not None:
+            raise ApiError(409, "THREAD_BUSY", "This thread is still answering.", "Thread has an active stream")
+        return thread
+    title = " ".join(req.prompt.split())[:60] or "New conversation"
+    return world.threads.create(principal, org_id, title, listed=req.store)
+
+
+class Answer:
+    """Everything one request produces, computed before the first byte is sent."""
+
+    def __init__(self, req, thread):
+        full = _fakemodel.answer(req.model, req.prompt, req.instructions)
+        self.text = full
+        self.stop_reason = "end_turn"
+        if req.max_output_synapses is not None:
+            self.text = _fakemodel.truncate(full, req.max_output_synapses)
+            if self.text != full:
+                self.stop_reason = "max_tokens"
+        input_tokens = sum(_fakemodel.count_tokens(t) for _, t in req.messages)
+        input_tokens += _fakemodel.count_tokens(req.instructions or "")
+        output_tokens = _fakemodel.count_tokens(self.text)
+        self.usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                      "total_tokens": input_tokens + output_tokens}
+        self.response_id = new_id("resp_")
+        self.thread = thread
+        self.reasoning = None
+        if req.reasoning and req.reasoning["effort"] != "off":
+            self.reasoning = _fakemodel.reasoning(req.model, req.prompt)
+
+    def body(self):
+        out = {"success": True, "thread_id": self.thread["id"], "response": [{"type": "text", "text": self.text}],
+               "response_id": self.response_id, "is_summarized": False, "stop_reason": self.stop_reason,
+               "usage": self.usage}
+        if self.reasoning:
+            out["reasoning_content"] = self.reasoning
+        return out
+
+
+def create_response(world, call):
+    req = _validation.parse(read_json(call.request), call.principal)
+    org_id = resolve_org(call.principal, req.organization_id)
+    thread = _thread_for(world, call.principal, req, org_id)
+    if call.principal.kind == "api_key":
+        world.last_used[(call.principal.api_key, req.model)] = world.clock()
+    world.wait(world.latency_per_request)
+    answer = Answer(req, thread)
+    user_ids = [world.threads.add_message(thread, role, text)["id"] for role, text in req.messages]
+    if req.stream:
+        return _stream(world, call, req, answer, user_ids)
+    # a status fault fails before the answer is stored; a truncate fault is left to the app,
+    # which cuts the finished body in half
+    if call.deferred_fault is not None and call.deferred_fault.kind == "status":
+        raise fault_error(call.take_deferred_fault())
+    world.threads.add_message(thread, "assistant", answer.text, req.model)
+    return json_response(answer.body())
+
+
+def fault_error(fault):
+    headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else None
+    details = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+    return ApiError(fault.status, fault.code or _default_code(fault.status), "Injected sandbox failure.",
+                    f"Sandbox fault injection: status {fault.status}", details=details, headers=headers)
+
+
+def _default_code(status):
+    return {429: "RATE_LIMIT_EXCEEDED", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}.get(
+        status, "INTERNAL_ERROR")
+
+
+def frame(name, data):
+    return b"event: " + name.encode() + b"\ndata: " + dumps({"event": name, **data}) + b"\n\n"
+
+
+def _stream(world, call, req, answer, user_ids):
+    fault = call.take_deferred_fault()
+    cut = None if fault is None else (2 if fault.after_deltas is None else fault.after_deltas)
+    thread = answer.thread
+    state = StreamState(thread, call.principal.user.id, world.clock(), user_ids)
+    world.streams.open(state)
+
+    def events():
+        try:
+            yield frame("response.created", {"status": "in_progress", "thread_id": thread["id"],
+                                             "is_summarized": False, "output_mode": req.output_mode})
+            if answer.reasoning:
+                yield frame("reasoning.started", {"thread_id": thread["id"]})
+                yield frame("reasoning.content", {"content": answer.reasoning})
+                yield frame("reasoning.completed", {"thread_id": thread["id"]})
+            for index, delta in enumerate(_fakemodel.deltas(answer.text)):
+                if cut is not None and index >= cut:
+                    yield from _fault_frames(fault, thread)
+                    return
+                if index and world.latency_per_delta:
+                    state.event.wait(world.latency_per_delta)
+                if not state.add_delta(delta):
+                    yield frame("response.cancelled", {"status": "cancelled", "thread_id": thread["id"],
+                                                       "cancel_mode": state.cancel_mode})
+                    return
+                yield frame("response.content_delta", {"delta": delta})
+            world.threads.add_message(thread, "assistant", answer.text, req.model)
+            yield frame("response.completed", {"status": "completed", **answer.body()})
+        finally:
+            world.streams.close(state)
+
+    response = Response(events(), mimetype="text/event-stream", direct_passthrough=True)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _fault_frames(fault, thread):
+    if fault.kind == "truncate":
+        return
+    payload = error_payload(fault.status, fault.code or _default_code(fault.status), "Injected sandbox failure.")
+    yield frame("response.error", {"status": "failed", "thread_id": thread["id"],
+                                   "message": payload["error"]["message"], "code": payload["error"]["code"],
+                                   "error": payload["error"]})

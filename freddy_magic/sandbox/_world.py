@@ -1,0 +1,56 @@
+"""All mutable sandbox state in one object: accounts, tokens, threads, streams, knobs, counters.
+
+Handlers receive the world explicitly, so two sandboxes in one process (a fixture and a test
+that changes knobs) never share anything. Knobs are plain attributes read on every request,
+which is what makes them changeable while the server runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from ._accounts import Directory, Tokens
+from ._auth_routes import LoginDesk
+from ._envelope import timestamp
+from ._faults import FaultList
+from ._ratelimit import RateLimiter
+from ._streams import ActiveStreams
+from ._threads import ThreadStore
+
+
+class World:
+    def __init__(self, *, clock=None, token_lifetime=3600.0, rate_limit="100/60s",
+                 latency_per_delta=0.0, latency_per_request=0.0, verbose=False):
+        self.clock = clock or time.time
+        self.directory = Directory(self.clock)
+        self.tokens = Tokens(self.clock, token_lifetime)
+        self.login = LoginDesk(self.clock)
+        self.threads = ThreadStore(self.clock)
+        self.streams = ActiveStreams()
+        self.limiter = RateLimiter(rate_limit, self.clock)
+        self.faults = FaultList()
+        self.latency_per_delta = float(latency_per_delta)
+        self.latency_per_request = float(latency_per_request)
+        self.verbose = verbose
+        self.last_used = {}
+        self.stopping = threading.Event()
+        self._calls = Counter()
+        self._calls_lock = threading.Lock()
+
+    def stamp(self, seconds):
+        return timestamp(seconds)
+
+    def wait(self, seconds):
+        """Sleep that ends early when the sandbox stops, so shutdown never waits on a delay."""
+        if seconds and seconds > 0:
+            self.stopping.wait(seconds)
+
+    def count(self, method, path):
+        with self._calls_lock:
+            self._calls[(method, path)] += 1
+
+    def calls(self, path, method=None):
+        with self._calls_lock:
+            return sum(n for (m, p), n in self._calls.items() if p == path and method in (None, m))
