@@ -18,6 +18,7 @@ import re
 import threading
 import time
 import warnings
+from typing import Any, Callable, NoReturn
 
 from . import _redaction
 from ._errors import AuthError, ConfigError, NotAuthenticated
@@ -30,10 +31,12 @@ _log = logging.getLogger("freddy_magic")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SECRET_LENGTH = 1024
+#: ``refresher(refresh_token) -> dict``: the token endpoint's JSON answer.
+Refresher = Callable[[str], Any]
 _AUTH_HOW = "run %freddy_auth (or set FREDDY_API_KEY) to authenticate again"
 
 
-def _clean(value, what):
+def _clean(value: object, what: str) -> str:
     """Normalise a secret at intake; errors name ``what`` and never the value (rule 6)."""
     problem = None
     if not isinstance(value, str):
@@ -51,8 +54,8 @@ def _clean(value, what):
             problem = f"{what} is too short (under {_redaction.MIN_SECRET_LENGTH} characters)"
         elif len(value) > MAX_SECRET_LENGTH:
             problem = f"{what} is too long (over {MAX_SECRET_LENGTH} characters)"
-    if problem:
-        raise ConfigError(problem)
+    if problem or not isinstance(value, str):
+        raise ConfigError(problem or f"{what} must be text")
     return value
 
 
@@ -62,27 +65,28 @@ class Credential:
     __slots__ = ("_method", "_state", "_refresh_token", "_refresher", "_clock", "_wall",
                  "_lock", "_refreshes", "_fp", "_dead_gen", "_warned_gen", "__weakref__")
 
-    def __init__(self, _method=None, *, _clock=time.monotonic, _wall=time.time):
+    def __init__(self, _method: str | None = None, *, _clock: Callable[[], float] = time.monotonic,
+                 _wall: Callable[[], float] = time.time) -> None:
         self._method = _method
-        self._state = None
-        self._refresh_token = None
-        self._refresher = None
+        self._state: Schedule | None = None
+        self._refresh_token: str | None = None
+        self._refresher: Refresher | None = None
         self._clock = _clock
         self._wall = _wall
         self._lock = threading.Lock()
         self._refreshes = 0
         self._fp = "fp=none"
-        self._dead_gen = None
-        self._warned_gen = None
+        self._dead_gen: int | None = None
+        self._warned_gen: int | None = None
 
     @classmethod
-    def api_key(cls, key):
+    def api_key(cls, key: str) -> Credential:
         """An organisation API key, sent as the ``api-key`` header on every request."""
-        problem = None
+        problem: str | None = None
         try:
             key = _clean(key, "The API key")
         except ConfigError as exc:  # re-raised below from a frame that no longer holds the key
-            problem, key = exc.message, None
+            problem, key = exc.message, ""
         if problem is not None:
             raise ConfigError(problem)
         cred = cls("api-key")
@@ -92,8 +96,9 @@ class Credential:
         return cred
 
     @classmethod
-    def bearer(cls, access, refresh_token=None, expires_in=None, refresher=None, *,
-               clock=time.monotonic, wall=time.time):
+    def bearer(cls, access: str, refresh_token: str | None = None, expires_in: float | None = None,
+               refresher: Refresher | None = None, *, clock: Callable[[], float] = time.monotonic,
+               wall: Callable[[], float] = time.time) -> Credential:
         """Bearer tokens; refreshable when both ``refresh_token`` and ``refresher`` are given.
 
         ``refresher(refresh_token) -> dict`` returns the token endpoint's JSON
@@ -113,29 +118,29 @@ class Credential:
     # -- what callers may read ---------------------------------------------------------------
 
     @property
-    def method(self):
+    def method(self) -> str | None:
         return self._method
 
     @property
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         return self._fp
 
     @property
-    def refreshes(self):
+    def refreshes(self) -> int:
         return self._refreshes
 
     @property
-    def can_refresh(self):
+    def can_refresh(self) -> bool:
         return bool(self._refresh_token and self._refresher and self._state is not None)
 
-    def expires_in(self):
+    def expires_in(self) -> float | None:
         """Seconds until the current token expires, or None when unknown or never."""
         state = self._state
         if state is None or state.deadline is None:
             return None
         return state.deadline - self._clock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._state is None:
             return "<Credential cleared>"
         extra = " refreshable" if self.can_refresh else ""
@@ -143,33 +148,33 @@ class Credential:
 
     __str__ = __repr__
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         return format(repr(self), spec)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("Credential objects cannot be pickled or stored")
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("Credential objects cannot be pickled or stored")
 
-    def __copy__(self):
+    def __copy__(self) -> Credential:
         return self
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: object) -> Credential:
         return self
 
     # -- used by the client ------------------------------------------------------------------
 
-    def bind_refresher(self, refresher):
+    def bind_refresher(self, refresher: Refresher) -> None:
         """Give a bearer credential that has a refresh token a way to use it (if it has none)."""
         if self._method == "bearer" and self._refresher is None:
             self._refresher = refresher
 
-    def session_token(self):
+    def session_token(self) -> str | None:
         """The refresh token, for the logout call that revokes it server-side; None if absent."""
         return self._refresh_token
 
-    def authorize(self, headers):
+    def authorize(self, headers: dict[str, str]) -> int:
         """Put the auth header into ``headers``; return the token generation that was used.
 
         Refreshes first when the token is near expiry. The generation lets a 401 handler tell
@@ -186,14 +191,14 @@ class Credential:
         headers["Authorization"] = "Bearer " + state.token
         return state.gen
 
-    def refresh_after_401(self, gen):
+    def refresh_after_401(self, gen: int) -> bool:
         """Renew after a 401 on a request sent with generation ``gen``; False if impossible."""
         if not self.can_refresh:
             return False
         self._refresh(gen)
         return True
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget every secret (logout, replacement, unload)."""
         with self._lock:
             state, self._state = self._state, None
@@ -206,7 +211,7 @@ class Credential:
 
     # -- the state machine -------------------------------------------------------------------
 
-    def _install(self, access, expires_in, gen):
+    def _install(self, access: str, expires_in: object, gen: int) -> None:
         now = self._clock()
         lifetime = None
         if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
@@ -227,10 +232,12 @@ class Credential:
         if old is not None and old.token != access:
             _redaction.forget(old.token)
 
-    def _before_expiry(self, state):
+    def _before_expiry(self, state: Schedule) -> Schedule:
         now = self._clock()
+        if state.mandatory_at is None or state.deadline is None:  # a token that never expires
+            return state
         if not self.can_refresh:
-            return self._bare_expiry(state, now)
+            return self._bare_expiry(state, state.deadline, now)
         if now >= state.mandatory_at:
             self._refresh(state.gen)
             return self._state or state
@@ -245,20 +252,20 @@ class Credential:
             self._lock.release()
         return self._state or state
 
-    def _bare_expiry(self, state, now):
-        if now >= state.deadline:
+    def _bare_expiry(self, state: Schedule, deadline: float, now: float) -> Schedule:
+        if now >= deadline:
             raise AuthError("The bearer token has expired and cannot be refreshed (no refresh "
                             "token): sign in again with %freddy_auth --login or set a new "
                             "FREDDY_JWT_TOKEN", code="TOKEN_EXPIRED")
         if self._warned_gen != state.gen:
             self._warned_gen = state.gen
-            message = (f"The bearer token expires in {state.deadline - now:.0f} s and cannot be "
+            message = (f"The bearer token expires in {deadline - now:.0f} s and cannot be "
                        "refreshed; sign in with %freddy_auth --login for automatic renewal")
             _log.warning(message)
             warnings.warn(message, stacklevel=4)
         return state
 
-    def _refresh(self, gen):
+    def _refresh(self, gen: int) -> None:
         """Single flight: whoever holds the lock refreshes; later arrivals reuse the result."""
         with self._lock:
             state = self._state
@@ -271,10 +278,13 @@ class Credential:
                                 "with %freddy_auth --login", code="TOKEN_EXPIRED")
             self._refresh_locked(state, advisory=False)
 
-    def _refresh_locked(self, state, advisory):
-        failure = None
+    def _refresh_locked(self, state: Schedule, advisory: bool) -> None:
+        refresher, refresh_token = self._refresher, self._refresh_token
+        if refresher is None or refresh_token is None:
+            raise NotAuthenticated(f"Not authenticated (the credential cannot be renewed): {_AUTH_HOW}")
+        failure: Exception | None = None
         try:
-            payload = self._refresher(self._refresh_token)
+            payload = refresher(refresh_token)
         except AuthError as exc:
             self._dead_gen = state.gen
             failure = exc
@@ -284,13 +294,15 @@ class Credential:
             if advisory:
                 _log.warning("Token refresh failed (%s); retrying closer to expiry",
                              type(failure).__name__)
-                self._state = state.postponed((self._clock() + state.mandatory_at) / 2)
+                self._state = state.postponed((self._clock() + (state.mandatory_at or 0.0)) / 2)
                 return
             raise failure
         self._apply(payload, state)
 
-    def _apply(self, payload, state):
-        access = (payload.get("access_token") or payload.get("token")) if isinstance(payload, dict) else None
+    def _apply(self, payload: object, state: Schedule) -> None:
+        if not isinstance(payload, dict):
+            payload = {}
+        access = payload.get("access_token") or payload.get("token")
         if not access:
             raise AuthError("The token endpoint answered without an access token: sign in again "
                             "with %freddy_auth --login")

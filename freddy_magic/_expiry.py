@@ -7,10 +7,12 @@ read only to schedule, never to authorise.
 
 from __future__ import annotations
 
+from typing import Callable
+
 __all__ = ["Schedule", "jwt_lifetime"]
 
 
-def jwt_lifetime(token, wall):
+def jwt_lifetime(token: str, wall: Callable[[], float]) -> float | None:
     """Seconds until the JWT ``exp`` by the local wall clock, or None for opaque tokens.
 
     The signature is not checked: the claim only schedules a refresh, it never authorises.
@@ -32,7 +34,13 @@ class Schedule:
 
     __slots__ = ("token", "gen", "refresh_at", "mandatory_at", "deadline")
 
-    def __init__(self, token, gen, now, lifetime):
+    token: str
+    gen: int
+    refresh_at: float | None
+    mandatory_at: float | None
+    deadline: float | None
+
+    def __init__(self, token: str, gen: int, now: float, lifetime: float | None) -> None:
         self.token = token
         self.gen = gen
         if lifetime is None:
@@ -44,7 +52,7 @@ class Schedule:
             self.refresh_at = self.deadline - min(300.0, 0.2 * lifetime)
             self.mandatory_at = self.deadline - min(60.0, 0.1 * lifetime)
 
-    def postponed(self, refresh_at):
+    def postponed(self, refresh_at: float) -> Schedule:
         later = Schedule(self.token, self.gen, 0.0, None)
         later.refresh_at, later.mandatory_at, later.deadline = refresh_at, self.mandatory_at, self.deadline
         return later

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Sequence, Union
 
 from ._errors import ConfigError, ResponseFormatError
 
@@ -24,6 +25,10 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 ROLES = ("user", "assistant", "system", "tool")
 EFFORTS = ("off", "low", "medium", "high", "maximum")
 MAX_INSTRUCTIONS = 5000
+
+JSON = dict[str, Any]
+#: A prompt, or a conversation as a list of ``{"role", "content"}`` messages.
+Inputs = Union[str, Sequence[JSON]]
 
 
 @dataclass
@@ -40,14 +45,14 @@ class Completion:
     latency_s: float | None = None
     ttft_s: float | None = None
     model: str | None = None
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: JSON = field(default_factory=dict, repr=False)
 
 
 @dataclass
 class Page:
     """One page of a cursor-paginated list; ask for the next with ``after=page.last_id``."""
 
-    data: list
+    data: list[JSON]
     has_more: bool = False
     first_id: str | None = None
     last_id: str | None = None
@@ -61,14 +66,14 @@ class LoginChallenge:
     email: str | None = None
 
 
-def check_id(value, name):
+def check_id(value: object, name: str) -> str:
     """IDs travel in URL paths, so their shape is checked before any URL is built."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ConfigError(f"{name} must be an id such as thread_abc123 (letters, digits, _ . : -)")
     return value
 
 
-def _unit(value, name):
+def _unit(value: float | None, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -76,7 +81,7 @@ def _unit(value, name):
     return value
 
 
-def _messages(inputs):
+def _messages(inputs: Inputs) -> list[JSON]:
     if isinstance(inputs, str):
         if not inputs.strip():
             raise ConfigError("inputs must not be empty")
@@ -94,11 +99,13 @@ def _messages(inputs):
     return out
 
 
-def build_response_body(inputs, *, model=None, instructions=None, temperature=None, top_p=None,
-                        max_output_tokens=None, thread_id=None, organization_id=None,
-                        output_mode=None, reasoning=None, stream=False):
+def build_response_body(inputs: Inputs, *, model: str | None = None, instructions: str | None = None,
+                        temperature: float | None = None, top_p: float | None = None,
+                        max_output_tokens: int | None = None, thread_id: str | None = None,
+                        organization_id: str | None = None, output_mode: str | None = None,
+                        reasoning: str | JSON | None = None, stream: bool = False) -> JSON:
     """The JSON body for ``POST /v1/model/response``; ConfigError names any bad parameter."""
-    body = {"inputs": _messages(inputs)}
+    body: JSON = {"inputs": _messages(inputs)}
     if model is not None:
         if not isinstance(model, str) or not MODEL_KEY.fullmatch(model):
             raise ConfigError("model must be a model key such as ftg-3.0 or gpt-4o "
@@ -134,7 +141,7 @@ def build_response_body(inputs, *, model=None, instructions=None, temperature=No
     return body
 
 
-def _reasoning(reasoning):
+def _reasoning(reasoning: str | JSON) -> JSON:
     if isinstance(reasoning, str):
         reasoning = {"effort": reasoning}
     if not isinstance(reasoning, dict) or reasoning.get("effort", "medium") not in EFFORTS:
@@ -142,7 +149,7 @@ def _reasoning(reasoning):
     return reasoning
 
 
-def text_of(payload):
+def text_of(payload: JSON) -> str | None:
     """The answer text of a response payload, whichever documented shape it has."""
     resp = payload.get("response")
     if isinstance(resp, str):
@@ -158,14 +165,15 @@ def text_of(payload):
     return None
 
 
-def _usage(payload):
+def _usage(payload: JSON) -> tuple[int | None, int | None]:
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None, None
     return usage.get("input_tokens"), usage.get("output_tokens")
 
 
-def completion_from_json(payload, *, model, retries, latency_s, ttft_s=None, text=None):
+def completion_from_json(payload: object, *, model: str | None, retries: int, latency_s: float | None,
+                         ttft_s: float | None = None, text: str | None = None) -> Completion:
     """A :class:`Completion` from a non-streamed answer or a ``response.completed`` event."""
     if not isinstance(payload, dict):
         raise ResponseFormatError("The response JSON is not an object")

@@ -7,6 +7,8 @@ as one echoed by a hostile server, is still caught. The registry is process-wide
 loggers are process-wide, and a filter on urllib3 must know every live secret.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import json
@@ -14,12 +16,13 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 MIN_SECRET_LENGTH = 8
 
 _lock = threading.Lock()
-_live = {}  # secret -> fingerprint
+_live: dict[str, str] = {}  # secret -> fingerprint
 
 _PATTERNS = [
     # name: value pairs keep the name so the message still says what was there
@@ -35,24 +38,25 @@ _PATTERNS = [
 _KEY_PREFIX = re.compile(r"^(?:ak|oak|sk|fl_user|rtok)[_-]|^eyJ|^sk-frdy-", re.I)
 
 
-def fingerprint(secret):
+def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible label for a secret: ``fp=`` and 8 hex digits of SHA-256."""
     return "fp=" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
 
 
-def register(secret):
+def register(secret: str | None) -> None:
     """Make ``secret`` redactable everywhere until :func:`forget` is called."""
     if secret and len(secret) >= MIN_SECRET_LENGTH:
         with _lock:
             _live[secret] = fingerprint(secret)
 
 
-def forget(secret):
-    with _lock:
-        _live.pop(secret, None)
+def forget(secret: str | None) -> None:
+    if secret:
+        with _lock:
+            _live.pop(secret, None)
 
 
-def _variants(secret):
+def _variants(secret: str) -> Iterator[str]:
     yield secret
     yield quote(secret, safe="")
     yield quote_plus(secret)
@@ -61,7 +65,7 @@ def _variants(secret):
     yield base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
 
 
-def redact(text):
+def redact(text: str) -> str:
     """Return ``text`` with every live secret and every secret-shaped string replaced."""
     if not text:
         return text
@@ -77,7 +81,7 @@ def redact(text):
     return text
 
 
-def looks_like_secret(word):
+def looks_like_secret(word: str) -> bool:
     """True for an argument that is probably a key or token (used to refuse secrets on magic lines).
 
     Known key prefixes and JWTs always count. Otherwise the word must be long and its
@@ -100,11 +104,11 @@ def looks_like_secret(word):
 _ID_PREFIX = re.compile(r"^(?:thread|thrd|resp|msg|usr|org|mdl|file|prg)_")
 
 
-def _classes(run):
+def _classes(run: str) -> int:
     return sum(bool(re.search(p, run)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
 
 
-def _entropy(word):
+def _entropy(word: str) -> float:
     counts = {c: word.count(c) for c in set(word)}
     return -sum(n / len(word) * math.log2(n / len(word)) for n in counts.values())
 
@@ -118,7 +122,7 @@ class RedactingFilter(logging.Filter):
 
     _formatter = logging.Formatter()
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record must not break logging; show it unformatted
@@ -151,7 +155,7 @@ _FILTERED_LOGGERS = (
 _FILTERED_ROOTS = ("freddy_magic", "urllib3", "requests")
 
 
-def install_log_filters():
+def install_log_filters() -> None:
     """Attach one :class:`RedactingFilter` to our logger and the transport loggers (idempotent)."""
     existing = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _FILTERED_ROOTS]
     for name in {*_FILTERED_LOGGERS, *existing}:

@@ -19,14 +19,18 @@ or without the fixture: ``canary = make_canary()`` then ``assert_no_canary([path
 This module imports pytest, so the package never imports it: only pytest loads it as a plugin.
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import os
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Union
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -37,10 +41,15 @@ WINDOW = 12  # shortest slice that counts as a leak; shorter ones start matching
 _CONTEXT = 24
 
 _planted_lock = threading.Lock()
-_planted = []  # every canary this process made: the default search set of assert_no_canary
+_planted: list[str] = []  # every canary this process made: the default search set of assert_no_canary
 
 
-def make_canary(prefix="fm-canary-"):
+#: What :func:`find_canary` searches: text, bytes, a path (file or directory), a message dict,
+#: or a list or tuple of those.
+Target = Union[str, bytes, "os.PathLike[str]", "dict[str, Any]", "list[Any]", "tuple[Any, ...]"]
+
+
+def make_canary(prefix: str = "fm-canary-") -> str:
     """A fresh random secret: ``fm-canary-`` and 32 hex digits. Remembered for assert_no_canary."""
     value = prefix + secrets.token_hex(16)
     with _planted_lock:
@@ -48,7 +57,7 @@ def make_canary(prefix="fm-canary-"):
     return value
 
 
-def _base64_cores(raw, altchars=None):
+def _base64_cores(raw: bytes, altchars: bytes | None = None) -> list[bytes]:
     """base64 of ``raw`` at each of the three byte alignments it can take inside a larger blob.
 
     Only the characters that depend on ``raw`` alone are kept, so the needle matches wherever
@@ -64,7 +73,7 @@ def _base64_cores(raw, altchars=None):
     return cores
 
 
-def canary_variants(canary, *, window=WINDOW):
+def canary_variants(canary: str, *, window: int = WINDOW) -> dict[str, bytes]:
     """Map a label to each byte string whose presence means the canary leaked."""
     raw = canary.encode("utf-8")
     found = {
@@ -99,11 +108,11 @@ class Leak:
     offset: int
     context: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.where}: {self.variant} at offset {self.offset}: ...{self.context}..."
 
 
-def _mask(blob, offset, length):
+def _mask(blob: bytes, offset: int, length: int) -> str:
     """Context around a hit, with the hit itself masked so the report does not spread it."""
     before = blob[max(0, offset - _CONTEXT) : offset]
     after = blob[offset + length : offset + length + _CONTEXT]
@@ -111,7 +120,7 @@ def _mask(blob, offset, length):
     return text.decode("utf-8", "backslashreplace")
 
 
-def _scan_bytes(blob, where, variants):
+def _scan_bytes(blob: bytes, where: str, variants: dict[str, bytes]) -> list[Leak]:
     leaks = []
     for label, needle in variants.items():
         offset = blob.find(needle)
@@ -120,10 +129,10 @@ def _scan_bytes(blob, where, variants):
     return leaks
 
 
-def _sqlite_text(path):
+def _sqlite_text(path: Path) -> bytes:
     """Every cell of every table, so rows split across overflow pages are searched whole."""
     uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
-    parts = []
+    parts: list[str] = []
     try:
         connection = sqlite3.connect(uri, uri=True)
         try:
@@ -138,9 +147,11 @@ def _sqlite_text(path):
     return "\n".join(parts).encode("utf-8", "surrogatepass")
 
 
-def _scan_file(path, variants):
+def _scan_file(path: Path, variants: dict[str, bytes]) -> list[Leak]:
     try:
         blob = Path(path).read_bytes()
+    except FileNotFoundError:  # deleted since it was listed: nothing is left to leak from
+        return []
     except OSError as exc:
         return [Leak(str(path), f"unreadable: {type(exc).__name__}", -1, "")]
     leaks = _scan_bytes(blob, str(path), variants)
@@ -149,7 +160,7 @@ def _scan_file(path, variants):
     return leaks
 
 
-def _files(target, ignore):
+def _files(target: os.PathLike[str], ignore: set[Path]) -> Iterator[Path]:
     root = Path(target)
     if root.is_dir():
         for dirpath, _dirs, names in os.walk(root, followlinks=False):
@@ -161,7 +172,8 @@ def _files(target, ignore):
         yield root
 
 
-def find_canary(targets, canary=None, *, ignore=()):
+def find_canary(targets: Target, canary: str | Iterable[str] | None = None, *,
+                ignore: Iterable[str | os.PathLike[str]] = ()) -> list[Leak]:
     """Every :class:`Leak` of ``canary`` (default: every planted canary) in ``targets``.
 
     A target is a ``str`` or ``bytes`` blob, a ``pathlib.Path`` (a file, or a directory searched
@@ -178,7 +190,7 @@ def find_canary(targets, canary=None, *, ignore=()):
     if not isinstance(targets, (list, tuple)):
         targets = [targets]
     skip = {Path(p).resolve() for p in ignore}
-    leaks = []
+    leaks: list[Leak] = []
     for value in canaries:
         variants = canary_variants(value)
         for index, target in enumerate(targets):
@@ -195,7 +207,8 @@ def find_canary(targets, canary=None, *, ignore=()):
     return leaks
 
 
-def assert_no_canary(targets, canary=None, *, ignore=()):
+def assert_no_canary(targets: Target, canary: str | Iterable[str] | None = None, *,
+                     ignore: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Fail with every place found if any form of the canary appears in ``targets``."""
     leaks = find_canary(targets, canary, ignore=ignore)
     if leaks:
@@ -209,21 +222,21 @@ class Canary:
 
     __slots__ = ("value", "variants")
 
-    def __init__(self, value=None):
+    def __init__(self, value: str | None = None) -> None:
         self.value = value or make_canary()
         self.variants = canary_variants(self.value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Canary {self.value[:12]}...>"
 
-    def find(self, *targets, ignore=()):
+    def find(self, *targets: Target, ignore: Sequence[str | os.PathLike[str]] = ()) -> list[Leak]:
         return find_canary(list(targets), self.value, ignore=ignore)
 
-    def assert_absent(self, *targets, ignore=()):
+    def assert_absent(self, *targets: Target, ignore: Sequence[str | os.PathLike[str]] = ()) -> None:
         assert_no_canary(list(targets), self.value, ignore=ignore)
 
 
 @pytest.fixture
-def freddy_canary():
+def freddy_canary() -> Canary:
     """A fresh :class:`Canary` per test."""
     return Canary()

@@ -132,12 +132,11 @@ def dev_login(world, call):
 
 def _refresh_claims(world, token):
     """Claims of a live refresh token, or the 401 the backend gives for it."""
+    failure: ApiError | None = None
     try:
         claims = world.tokens.decode(token)
     except ApiError as exc:
         failure = exc
-    else:
-        failure = None
     if failure is not None:
         failure.message = "Invalid refresh token" if failure.code != "TOKEN_EXPIRED" else failure.message
         raise failure

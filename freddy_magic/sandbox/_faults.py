@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import threading
 from dataclasses import dataclass
+from typing import Any, Callable
 
 KINDS = ("status", "reset", "truncate", "slow", "echo", "html")
 
@@ -29,24 +30,24 @@ class Fault:
     after_deltas: int | None = None
     delay: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.method is not None:
             self.method = self.method.upper()
 
     @classmethod
-    def parse(cls, spec):
+    def parse(cls, spec: str) -> Fault:
         """``"POST /v1/model/response status=503 times=2"`` or ``"/v1/models reset"``."""
         words = shlex.split(spec)
-        kw = {}
+        kw: dict[str, Any] = {}
         if words and not words[0].startswith("/"):
             method = words.pop(0)
             kw["method"] = None if method in ("*", "ANY") else method
         if not words or not words[0].startswith("/"):
             raise ValueError(f"fault needs a path starting with '/': {spec!r}")
         kw["path"] = words.pop(0)
-        casts = {"status": int, "retry_after": float, "after_deltas": int, "delay": float, "code": str,
+        casts: dict[str, Callable[[str], Any]] = {"status": int, "retry_after": float, "after_deltas": int, "delay": float, "code": str,
                  "times": lambda v: None if v.lower() in ("none", "forever", "inf") else int(v)}
         for word in words:
             name, eq, value = word.partition("=")
@@ -62,24 +63,24 @@ class Fault:
 class FaultList:
     """Thread-safe list of armed faults; :meth:`take` consumes one firing of the first match."""
 
-    def __init__(self):
-        self._faults = []
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def add(self, fault):
+    def add(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
         return fault
 
-    def clear(self):
+    def clear(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._lock:
             return len(self._faults)
 
-    def take(self, method, path):
+    def take(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.path == path and fault.method in (None, method):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from .._errors import ConfigError
-from ._faults import Fault
+from ._faults import Fault, FaultList
 from ._server import SandboxServer, is_loopback
 from ._world import World
 
@@ -28,31 +30,32 @@ class Sandbox:
     :meth:`set_token_lifetime`, the latency attributes / :meth:`set_latency`, ``faults.add``.
     """
 
-    def __init__(self, host="127.0.0.1", port=0, allow_remote=False, token_lifetime=3600.0,
-                 rate_limit="100/60s", latency_per_delta=0.0, latency_per_request=0.0, verbose=False,
-                 faults=(), clock=None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
+                 token_lifetime: float = 3600.0, rate_limit: str | None = "100/60s",
+                 latency_per_delta: float = 0.0, latency_per_request: float = 0.0, verbose: bool = False,
+                 faults: Iterable[Fault | str] = (), clock: Callable[[], float] | None = None) -> None:
         if not is_loopback(host) and not allow_remote:
             raise ConfigError(f"Refusing to bind the sandbox to non-loopback host {host!r} "
                               "without allow_remote=True (--allow-remote)")
+        problem: str | None = None
         try:
             self._world = World(clock=clock, token_lifetime=token_lifetime, rate_limit=rate_limit,
                                 latency_per_delta=latency_per_delta, latency_per_request=latency_per_request,
                                 verbose=verbose)
         except ValueError as exc:
             problem = str(exc)
-        else:
-            problem = None
         if problem:
             raise ConfigError(problem)
         for fault in faults:
             self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
         self._host, self._port = host, port
-        self._server = None
-        self._thread = None
-        self._log_handler = None
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+        self._log_handler: logging.Handler | None = None
+        self._log_level = logging.NOTSET
 
     # lifecycle -------------------------------------------------------------------------------
-    def start(self):
+    def start(self) -> Sandbox:
         if self._server is None:
             self._attach_stderr_log()
             self._server = SandboxServer(self._host, self._port, self._world)
@@ -61,7 +64,7 @@ class Sandbox:
             self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
@@ -70,104 +73,105 @@ class Sandbox:
         server.shutdown()
         server.server_close()
         server.close_all()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         if self._log_handler is not None:
             logger = logging.getLogger("freddy_magic")
             logger.removeHandler(self._log_handler)
             logger.setLevel(self._log_level)
             self._log_handler = None
 
-    def _attach_stderr_log(self):
+    def _attach_stderr_log(self) -> None:
         """``verbose=True`` promises an access log on stderr, even when nobody configured logging."""
         logger = logging.getLogger("freddy_magic")
         if not self._world.verbose or logger.handlers:
             return
-        self._log_handler = logging.StreamHandler(sys.stderr)
-        self._log_handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(self._log_handler)
+        handler = self._log_handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
         self._log_level = logger.level
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
 
-    def __enter__(self):
+    def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self._server is not None
 
     # connection details ----------------------------------------------------------------------
     @property
-    def url(self):
+    def url(self) -> str:
         if self._server is None:
             raise ConfigError("The sandbox is not running; call start() or use it as a context manager")
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
-    def api_key(self):
+    def api_key(self) -> str:
         return self._world.directory.api_key
 
     @property
-    def extra_keys(self):
+    def extra_keys(self) -> dict[str, str]:
         return dict(self._world.directory.extra_keys)
 
     @property
-    def email(self):
+    def email(self) -> str:
         return self._world.directory.user.email
 
     @property
-    def username(self):
+    def username(self) -> str:
         return self._world.directory.user.username
 
     @property
-    def password(self):
+    def password(self) -> str:
         return self._world.directory.user.password
 
     @property
-    def organization_id(self):
+    def organization_id(self) -> str:
         return self._world.directory.org.id
 
     @property
-    def foreign_organization_id(self):
+    def foreign_organization_id(self) -> str:
         """An organization the demo user does not belong to (for 403 tests)."""
         return self._world.directory.foreign_org.id
 
     @property
-    def teacher_email(self):
+    def teacher_email(self) -> str:
         """A user in two organizations: responses without organization_id are ambiguous (403)."""
         return self._world.directory.teacher.email
 
     @property
-    def second_organization_id(self):
+    def second_organization_id(self) -> str:
         """The teacher's second organization."""
         return self._world.directory.second_org.id
 
     @property
-    def deactivated_email(self):
+    def deactivated_email(self) -> str:
         """A user whose login answers 403 (account deactivated)."""
         return self._world.directory.deactivated.email
 
-    def credentials(self):
+    def credentials(self) -> dict[str, str]:
         """What ``--json`` prints: url, api_key, email, password, organization_id."""
         return {"url": self.url, "api_key": self.api_key, "email": self.email, "password": self.password,
                 "organization_id": self.organization_id}
 
     # observation and knobs ---------------------------------------------------------------------
-    def outbox(self, to=None):
+    def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
         return self._world.login.outbox(to)
 
     @property
-    def faults(self):
+    def faults(self) -> FaultList:
         return self._world.faults
 
-    def calls(self, path, method=None):
+    def calls(self, path: str, method: str | None = None) -> int:
         return self._world.calls(path, method.upper() if method else None)
 
-    def set_rate_limit(self, spec):
+    def set_rate_limit(self, spec: str | None) -> None:
         try:
             self._world.limiter.set(spec)
         except ValueError as exc:
@@ -176,38 +180,38 @@ class Sandbox:
             return
         raise ConfigError(problem)
 
-    def set_token_lifetime(self, seconds):
+    def set_token_lifetime(self, seconds: float) -> None:
         if not seconds > 0:
             raise ConfigError("token_lifetime must be a positive number of seconds")
         self._world.tokens.lifetime = float(seconds)
 
     @property
-    def latency_per_delta(self):
+    def latency_per_delta(self) -> float:
         return self._world.latency_per_delta
 
     @latency_per_delta.setter
-    def latency_per_delta(self, seconds):
+    def latency_per_delta(self, seconds: float) -> None:
         self._world.latency_per_delta = float(seconds)
 
     @property
-    def latency_per_request(self):
+    def latency_per_request(self) -> float:
         return self._world.latency_per_request
 
     @latency_per_request.setter
-    def latency_per_request(self, seconds):
+    def latency_per_request(self, seconds: float) -> None:
         self._world.latency_per_request = float(seconds)
 
-    def set_latency(self, per_delta=None, per_request=None):
+    def set_latency(self, per_delta: float | None = None, per_request: float | None = None) -> None:
         if per_delta is not None:
             self.latency_per_delta = per_delta
         if per_request is not None:
             self.latency_per_request = per_request
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
         return f"<Sandbox {where}>"
 
 
-def start_sandbox(**kwargs):
+def start_sandbox(**kwargs: Any) -> Sandbox:
     """A started :class:`Sandbox` on daemon threads; the caller keeps it and calls ``stop()``."""
     return Sandbox(**kwargs).start()

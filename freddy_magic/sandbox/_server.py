@@ -36,6 +36,7 @@ def _http_date():
 
 
 class KeepAliveHandler(WSGIRequestHandler):
+    server: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "freddy-sandbox"
     timeout = 300  # an idle keep-alive connection is dropped after five minutes
@@ -63,7 +64,8 @@ class KeepAliveHandler(WSGIRequestHandler):
         body = environ["wsgi.input"]
         if not environ.get("wsgi.input_terminated"):
             length = environ.get("CONTENT_LENGTH", "")
-            body = LimitedStream(self.rfile, int(length) if length.isdigit() else 0)
+            size = int(length) if length.isdigit() else 0
+            body = LimitedStream(self.rfile, size)  # type: ignore[arg-type]  # a socket file is IO[bytes]
             environ["wsgi.input"], environ["wsgi.input_terminated"] = body, True
         started = time.perf_counter()
         status = "-"

@@ -36,7 +36,7 @@ class StreamState:
 
 class ActiveStreams:
     def __init__(self):
-        self._streams = {}
+        self._streams: dict[str, StreamState] = {}
         self._lock = threading.Lock()
 
     def open(self, state):

@@ -36,7 +36,7 @@ class World:
         self.verbose = verbose
         self.last_used = {}
         self.stopping = threading.Event()
-        self._calls = Counter()
+        self._calls: Counter[tuple[str, str]] = Counter()
         self._calls_lock = threading.Lock()
 
     def stamp(self, seconds):
