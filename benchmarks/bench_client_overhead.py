@@ -1,4 +1,4 @@
-"""DESIGN §7 row 2: client overhead per non-streamed call <= 1.05x a raw ``requests.Session``.
+"""Performance target: client overhead per non-streamed call <= 1.05x a raw ``requests.Session``.
 
 Method: one sandbox in its own process (unlimited rate, no artificial latency), so what is
 timed is the client-side cost plus a real loopback round trip, and the server's threads do not
@@ -6,7 +6,7 @@ share this interpreter's GIL. The baseline is what a careful user writes by hand
 keep-alive ``requests.Session`` posting the very body the client would send (taken from
 ``client.request_preview``), with the same non-secret headers plus the ``api-key`` header,
 then ``raise_for_status()`` and ``.json()``. The client's session has ``trust_env`` off (no
-proxy variables, no .netrc: security.md), which alone saves a default Session ~0.2 ms of
+proxy variables, no .netrc), which alone saves a default Session ~0.2 ms of
 environment and .netrc lookups per request; so the target is judged against a raw Session
 with ``trust_env`` off too, and a default Session is timed alongside for reference. The
 subject is ``FreddyClient.create_response`` returning a ``Completion``. After a warm-up, the
@@ -120,7 +120,7 @@ def run(quick=False):
         _row("2b. client overhead, `GET /v1/models`", models, "get"),
         harness.Result(
             bench="2c. reference: sandbox keep-alive round trip, `GET /v1/models`",
-            target="about 1 ms (DESIGN §5; a Nagle/delayed-ACK stall would show ~40 ms)",
+            target="about 1 ms (a Nagle/delayed-ACK stall would show ~40 ms)",
             baseline="",
             measured=round_trip.fmt(digits=3),
             result="bare `http.client`, one connection",

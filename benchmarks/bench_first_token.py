@@ -1,4 +1,4 @@
-"""DESIGN §7 row 3: the first streamed token is shown <= 5 ms after its first SSE byte arrives.
+"""Performance target: the first streamed token is shown <= 5 ms after its first SSE byte arrives.
 
 The two instants live in different code paths, so both are measured from the same start
 line, the moment the request is issued, in paired trials against the same sandbox route:

@@ -1,4 +1,4 @@
-"""DESIGN §7 row 1: ``%load_ext freddy_magic`` adds <= 20 ms to a bare IPython shell.
+"""Performance target: ``%load_ext freddy_magic`` adds <= 20 ms to a bare IPython shell.
 
 Method: real ``ipython`` processes (``python -m IPython --quick -c CODE``, a throwaway
 IPYTHONDIR, history off), alternating a bare shell and one that runs ``%load_ext
@@ -26,7 +26,7 @@ import time
 
 import harness
 
-FORBIDDEN = ("requests", "ipywidgets", "werkzeug", "pandas")  # DESIGN §7, CONTRACT: first use only
+FORBIDDEN = ("requests", "ipywidgets", "werkzeug", "pandas")  # imported on first use only, never by loading
 HEAVY = ("requests", "ipywidgets", "werkzeug", "pandas", "urllib3", "jwt", "dotenv")
 CODE = """
 import json, sys, time

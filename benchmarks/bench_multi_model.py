@@ -1,4 +1,4 @@
-"""DESIGN §7 row 4: four models at 300 ms server latency each take <= 1.3x one call's wall time.
+"""Performance target: four models at 300 ms server latency each take <= 1.3x one call's wall time.
 
 Method: the sandbox (own process, unlimited rate) waits 300 ms before answering every
 ``/v1/model/response``. In one in-process IPython shell, ``%%freddy -m ftg-3.0`` (baseline)

@@ -1,4 +1,4 @@
-"""DESIGN §7 row 5: ``--over`` 200 rows against a 50 req/s limit reach >= 90 % of it, 0 failed rows.
+"""Performance target: ``--over`` 200 rows against a 50 req/s limit reach >= 90 % of it, 0 failed rows.
 
 Method: the sandbox (own process) enforces a token bucket of ``50/1s`` on the API key. Before
 each run the bucket is drained with raw requests until the sandbox answers 429, so the result

@@ -1,4 +1,4 @@
-"""DESIGN §7 row 6: a token expiring every second under 16 threads: 0 failed requests, 1 refresh per expiry.
+"""Performance target: a token expiring every second under 16 threads: 0 failed requests, 1 refresh per expiry.
 
 Method: an in-process sandbox (its request counter ``sb.calls`` is the ground truth for
 refreshes) issues access tokens that live 1 s. One ``FreddyClient`` signs in with the
@@ -9,8 +9,8 @@ refresh count.
 
 What "1 refresh per expiry" means here: every token generation is refreshed exactly once,
 however many threads find it old at the same moment (no thundering herd of 16). The client
-refreshes proactively at 80 % of a token's life (auth.py ``_Schedule``, a proportional margin,
-security.md §2.8), so a 1 s token is replaced every 0.8 s. Met means: no failed call, as many server refresh
+refreshes proactively at 80 % of a token's life (``_expiry.Schedule``, a proportional margin),
+so a 1 s token is replaced every 0.8 s. Met means: no failed call, as many server refresh
 calls as credential refreshes (no duplicates), and between one refresh per lifetime and one
 per 0.8 lifetime (+-1 for the run's edges). The baseline is the number of token lifetimes in
 the run.

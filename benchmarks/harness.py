@@ -1,6 +1,6 @@
 """Shared scaffolding for the benchmarks: statistics, result rows, sandboxes and IPython shells.
 
-Every benchmark script measures one row of DESIGN.md §7 against a baseline taken in the same
+Every benchmark script measures one performance target (the README lists them) against a baseline taken in the same
 run, and reports median, min and max. The scripts run standalone (``python benchmarks/x.py``
 prints its rows) and under ``benchmarks/run.py``, which starts each one in a fresh interpreter
 so that import state, threads and memory of one benchmark never colour another, and reads the

@@ -1,4 +1,4 @@
-"""Requests per second the sandbox serves over one keep-alive connection (DESIGN §5).
+"""Requests per second the sandbox serves over one keep-alive connection.
 
 Usage: ``.venv/bin/python benchmarks/sandbox_rps.py [--requests 2000] [--runs 5]``
 
