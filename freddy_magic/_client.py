@@ -1,8 +1,8 @@
 """FreddyClient: every call a notebook makes to the Freddy API goes through here.
 
-One ``requests.Session`` per client, the transport policy of :mod:`.transport`, the credential
-state machine of :mod:`.auth`, the shared limiter of :mod:`.ratelimit` and the retry/replay
-decisions of :mod:`.sender`. This module is the endpoint surface: which path, which body, which
+One ``requests.Session`` per client, the transport policy of :mod:`._transport`, the credential
+state machine of :mod:`._auth`, the shared limiter of :mod:`._ratelimit`, the retry rules of
+:mod:`._retry` and the send loop of :mod:`._sender` that applies them. This module is the endpoint surface: which path, which body, which
 result object. Usable from plain Python; it imports nothing from IPython.
 """
 
@@ -17,6 +17,7 @@ from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseForm
 from ._payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
                        check_id, completion_from_json)
 from ._ratelimit import RateLimiter, RateLimitStatus
+from ._retry import RetryPolicy
 from ._sender import ERROR_BODY_CAP, Sender
 from ._sse import MAX_LINE
 from ._stream import ResponseStream, StreamEvent
@@ -26,7 +27,6 @@ __all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "Login
            "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]
 
 RESPONSES = "/v1/model/response"
-_RETRY_5XX = frozenset({500, 502, 503, 504})
 
 
 class FreddyClient:
@@ -36,20 +36,17 @@ class FreddyClient:
                  timeouts=None, session=None, clock=time.monotonic, sleep=time.sleep,
                  max_retries=2, max_retry_after=60.0, ca_bundle=None, max_body=MAX_BODY):
         self._base = check_base_url(base_url)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 10:
-            raise ConfigError("max_retries must be a whole number from 0 to 10")
-        if not isinstance(max_retry_after, (int, float)) or max_retry_after < 0:
-            raise ConfigError("max_retry_after must be a number of seconds >= 0")
+        self._policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleep)
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
         self.organization_id = None if organization_id is None else check_id(organization_id, "organization_id")
         self._timeouts = Timeouts.coerce(timeouts)
         self._clock = clock
-        self._session = make_session(sleep, max_retries, float(max_retry_after), session)
+        self._session = make_session(session)
         self._limiter = RateLimiter(clock=clock, sleep=sleep)
         # TLS verification is always on; a CA bundle path only changes which roots are trusted.
         self._sender = Sender(self._base, self._session, self._limiter, self._timeouts, clock,
-                              sleep, max_retries, float(max_retry_after), ca_bundle or True, max_body)
+                              self._policy, ca_bundle or True, max_body)
         self._credential = None
         self._sandbox = None
         self.credential = credential
@@ -147,7 +144,8 @@ class FreddyClient:
         failure = None
         try:
             return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,
-                              body={"refresh_token": refresh_token}, retry_statuses=_RETRY_5XX)
+                              body={"refresh_token": refresh_token},
+                              retry_statuses=self._policy.token_statuses)
         except APIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise

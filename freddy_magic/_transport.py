@@ -2,9 +2,9 @@
 
 HTTPS only except loopback, no userinfo or query in the base URL, TLS verification always on,
 no ``.netrc`` or proxy variables (``trust_env=False``), redirects never followed, explicit
-timeouts plus an overall deadline, capped bodies. Connect-phase failures (all methods) and
-idempotent GETs (read errors, 502/503/504) are retried by urllib3's ``Retry`` on the mounted
-adapter; its sleep goes through the client's injectable ``sleep``.
+timeouts plus an overall deadline, capped bodies. The mounted adapter makes no retries: each
+library failure is turned into a :class:`TransportFailure` (our error class and words, and how far
+the attempt got), and the sender's loop asks :class:`~._retry.RetryPolicy` whether to repeat it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -21,11 +22,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import _redaction
-from ._errors import ConfigError, ConnectionFailed, ResponseFormatError, Timeout
-from ._ratelimit import backoff_delay, parse_retry_after
+from ._errors import ConfigError, ConnectionFailed, FreddyError, ResponseFormatError, Timeout
+from ._retry import Phase
 
 __all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_debug",
-           "read_body", "transport_failure", "MAX_BODY"]
+           "read_body", "transport_failure", "TransportFailure", "MAX_BODY"]
 
 MAX_BODY = 20 * 1024 * 1024
 _log = logging.getLogger("freddy_magic")
@@ -115,42 +116,16 @@ def origin(url, base=None):
     return f"{parts.scheme or 'https'}://{host}{port}"
 
 
-class _PolicyRetry(Retry):
-    """urllib3 Retry whose sleep is injectable and jittered, and honours a capped Retry-After."""
+def make_session(session=None):
+    """One Session per client: no environment trust, our adapter on both schemes.
 
-    sleeper = None
-    max_retry_after = 60.0
-
-    def new(self, **kw):
-        retry = super().new(**kw)
-        retry.sleeper, retry.max_retry_after = self.sleeper, self.max_retry_after
-        return retry
-
-    def sleep(self, response=None):
-        wait = parse_retry_after(response.headers) if response is not None else None
-        if wait is None or wait > self.max_retry_after:
-            wait = backoff_delay(len(self.history))
-        last = self.history[-1] if self.history else None
-        _log.debug("transport retry %d of %s %s (%s) in %.2f s", len(self.history),
-                   getattr(last, "method", "?"), urlsplit(getattr(last, "url", "") or "").path,
-                   type(last.error).__name__ if last is not None and last.error else
-                   getattr(last, "status", None), wait)
-        if wait > 0:
-            self.sleeper(wait)
-
-
-def make_session(sleep, max_retries, max_retry_after, session=None):
-    """One Session per client: no environment trust, our adapter on both schemes."""
+    The adapter's ``Retry(0, read=False)`` makes urllib3 raise at the first failure instead of
+    retrying inside ``send``: a retry it made there would be invisible to the sender's policy,
+    its counts, its deadline and its shared limiter.
+    """
     session = session if session is not None else requests.Session()
     session.trust_env = False
-    retry = _PolicyRetry(
-        total=max_retries, connect=max_retries, read=max_retries, status=max_retries, other=0,
-        redirect=0, allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
-        status_forcelist=frozenset({502, 503, 504}), raise_on_redirect=False,
-        raise_on_status=False, respect_retry_after_header=False,
-    )
-    retry.sleeper, retry.max_retry_after = sleep, max_retry_after
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+    adapter = HTTPAdapter(max_retries=Retry(total=0, read=False), pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -196,30 +171,51 @@ def read_body(response, cap, deadline, clock):
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def transport_failure(exc, method, url, sent_maybe):
-    """(error class, message) for a requests/urllib3 exception; the caller raises it.
+class TransportFailure(NamedTuple):
+    """What is kept of a library exception: our error class, our words, how far the attempt got.
+
+    The exception itself is not kept: its message and frames may hold URLs and header values.
+    """
+
+    kind: type[FreddyError]
+    message: str
+    phase: Phase
+
+    def error(self):
+        return self.kind(self.message)
+
+
+def transport_failure(exc, method, url, repeatable):
+    """The :class:`TransportFailure` for a requests/urllib3 exception; the caller raises it.
 
     Only the exception's class and our own words are used: library messages carry URLs and,
-    for header errors, header values.
+    for header errors, header values. ``repeatable`` (the method may be repeated after it may
+    have been processed) decides whether a lost connection says it was not retried.
     """
     where = origin(url)
     kind = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
-        return ConnectionFailed, (f"TLS verification failed for {where} ({kind}); the "
-                                  "certificate was not trusted, so nothing was sent")
+        return TransportFailure(ConnectionFailed, f"TLS verification failed for {where} ({kind}); the "
+                                "certificate was not trusted, so nothing was sent", Phase.FATAL)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Timeout, f"Could not connect to {where} within the connect timeout"
+        return TransportFailure(Timeout, f"Could not connect to {where} within the connect timeout",
+                                Phase.CONNECT)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return Timeout, f"{method} to {where} timed out waiting for the answer"
+        return TransportFailure(Timeout, f"{method} to {where} timed out waiting for the answer",
+                                Phase.SENT)
     if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)) or (
             isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException)):
-        return ConfigError, (f"The request could not be built: the HTTP library rejected a header, "
-                             f"the URL or a JSON value ({kind})")
+        return TransportFailure(ConfigError, "The request could not be built: the HTTP library "
+                                f"rejected a header, the URL or a JSON value ({kind})", Phase.FATAL)
     lost = _connect_phase(exc)
     if lost:
-        return ConnectionFailed, f"Could not connect to {where} ({lost})"
-    tail = "; it may have been processed, so it was not retried" if sent_maybe else ""
-    return ConnectionFailed, _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
+        return TransportFailure(ConnectionFailed, f"Could not connect to {where} ({lost})", Phase.CONNECT)
+    tail = "" if repeatable else "; it may have been processed, so it was not retried"
+    message = _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
+    # Only a connection error (a reset, a dropped keep-alive) is one urllib3 would have retried
+    # for an idempotent method; anything else the adapter raised is not a network hiccup.
+    phase = Phase.SENT if isinstance(exc, requests.exceptions.ConnectionError) else Phase.FATAL
+    return TransportFailure(ConnectionFailed, message, phase)
 
 
 def _connect_phase(exc):
