@@ -13,6 +13,7 @@ import time
 from . import _redaction
 from ._apierrors import one_line
 from ._auth import Credential
+from ._body import read_body
 from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
 from ._payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
                        check_id, completion_from_json)
@@ -21,7 +22,7 @@ from ._retry import RetryPolicy
 from ._sender import ERROR_BODY_CAP, Sender
 from ._sse import MAX_LINE
 from ._stream import ResponseStream, StreamEvent
-from ._transport import MAX_BODY, Timeouts, check_base_url, make_session, read_body
+from ._transport import MAX_BODY, Timeouts, check_base_url, make_session
 
 __all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "LoginChallenge", "Page",
            "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]

@@ -19,7 +19,8 @@ import threading
 
 from ._apierrors import error_from_response, one_line
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
-from ._transport import TransportFailure, origin, read_body, refuse_wire_debug, transport_failure
+from ._body import read_body
+from ._transport import TransportFailure, origin, refuse_wire_debug, transport_failure
 
 __all__ = ["Sender", "NO_AUTH"]
 
@@ -49,7 +50,7 @@ class Sender:
         return self.json(resp, started + (kw.get("total") or self.timeouts.total))
 
     def json(self, resp, deadline):
-        body = read_body(resp, self.max_body, deadline, self.clock)
+        body = read_body(resp, self.max_body, deadline, self.clock, self.timeouts.read)
         try:
             return json.loads(body) if body else {}
         except ValueError:

@@ -4,7 +4,9 @@ Both documented event vocabularies are understood: the current
 ``response.content_delta`` family and the older OpenAI-like ``response.output_text.delta``
 family, with the event name taken from the SSE ``event:`` field or, failing that, from the
 JSON's ``event``/``type``. Nothing here retries: once text has reached the user a replay would
-duplicate it, so a cut stream raises :class:`StreamInterrupted` carrying what arrived.
+duplicate it, so a cut stream raises :class:`StreamInterrupted` carrying what arrived. The bytes
+come from the same :class:`~._body.BodyReader` as a plain answer's, with its size cap, deadline
+and idle timeout; only the error it raises differs.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import requests
-import urllib3
-
 from ._apierrors import error_from_event
-from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
+from ._body import BodyReader
+from ._errors import ResponseFormatError, StreamInterrupted
 from ._payloads import completion_from_json, text_of
 from ._sse import SSEDecoder
 
@@ -43,14 +43,13 @@ class ResponseStream:
     def __init__(self, response, *, model, started, clock, deadline, idle_timeout, retries,
                  max_line, max_stream=MAX_STREAM):
         self._response = response
+        self._body = BodyReader(response, cap=max_stream, deadline=deadline, clock=clock,
+                                idle_timeout=idle_timeout, error=self._interrupted)
         self._model = model
         self._started = started
         self._clock = clock
-        self._deadline = deadline
-        self._idle = idle_timeout
         self._retries = retries
         self._decoder = SSEDecoder(max_line)
-        self._max_stream = max_stream
         self._parts = []
         self._events = self._read()
         self.thread_id = None
@@ -87,66 +86,28 @@ class ResponseStream:
         if response is not None:
             response.close()
 
-    def _chunks(self):
-        """Raw bytes as they arrive; failures become (exception class, message) pairs."""
-        raw, total = self._response.raw, 0
-        while True:
-            problem = None
-            if self._deadline is not None and self._clock() > self._deadline:
-                problem = "the call's overall deadline passed"
-            else:
-                try:
-                    chunk = raw.read1(65536, decode_content=True)
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    timed_out = "timeout" in type(exc).__name__.lower() or isinstance(exc, TimeoutError)
-                    problem = ("no data arrived within the stream idle timeout" if timed_out
-                               else f"the connection was lost ({type(exc).__name__})")
-            if problem is None:
-                if not chunk:
-                    return
-                total += len(chunk)
-                if total > self._max_stream:
-                    problem = f"the stream exceeded {self._max_stream // (1024 * 1024)} MB"
-            if problem is not None:
-                yield problem
-                return
-            yield chunk
+    def _interrupted(self, kind, reason):
+        """The body reader's error for a stream: whatever cut it, the partial text is kept."""
+        return StreamInterrupted(f"The answer stream stopped early: {reason}; the partial text is "
+                                 "kept", partial_text=self.text)
 
     def _read(self):
-        failure = None
-        for chunk in self._chunks():
-            if isinstance(chunk, str):
-                failure = StreamInterrupted(f"The answer stream stopped early: {chunk}; the partial "
-                                            "text is kept", partial_text=self.text)
-                break
-            try:
-                frames = self._decoder.feed(chunk)
-            except FreddyError as exc:
-                failure = exc
-                break
-            for name, data in frames:
-                event = self._event(name, data)
-                if isinstance(event, FreddyError):
-                    failure = event
-                    break
-                if event is not None:
+        try:
+            for chunk in self._body:
+                for name, data in self._decoder.feed(chunk):
+                    event = self._event(name, data)
                     yield event
                     if event.type in DONE_EVENTS:
-                        self.close()
                         return
-            if failure is not None:
-                break
-        self.close()
-        if failure is None:
-            failure = StreamInterrupted("The answer stream ended without response.completed; the "
-                                        "partial text is kept", partial_text=self.text)
-        raise failure
+        finally:
+            self.close()
+        raise StreamInterrupted("The answer stream ended without response.completed; the "
+                                "partial text is kept", partial_text=self.text)
 
     def _event(self, name, data):
-        try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
-            return ResponseFormatError("A stream event carried data that is not JSON")
+        payload = _decode(data)
+        if payload is _NOT_JSON:
+            raise ResponseFormatError("A stream event carried data that is not JSON")
         if not isinstance(payload, dict):
             payload = {"value": payload}
         if name == "message":
@@ -159,10 +120,10 @@ class ResponseStream:
             self._parts.append(delta)
             return StreamEvent(name, payload, delta)
         if name in ERROR_EVENTS:
-            return error_from_event(payload)
+            raise error_from_event(payload)
         if name == "response.cancelled":
-            return StreamInterrupted("The answer was cancelled; the partial text is kept",
-                                     partial_text=self.text, code="cancelled")
+            raise StreamInterrupted("The answer was cancelled; the partial text is kept",
+                                    partial_text=self.text, code="cancelled")
         self.thread_id = payload.get("thread_id") or self.thread_id
         self.response_id = payload.get("response_id") or self.response_id
         if name in DONE_EVENTS:
@@ -176,3 +137,15 @@ class ResponseStream:
         text = self.text or text_of(payload) or ""
         return completion_from_json(payload, model=self._model, retries=self._retries,
                                     latency_s=self._clock() - self._started, ttft_s=ttft, text=text)
+
+
+_NOT_JSON = object()
+
+
+def _decode(data):
+    """The event's JSON, or ``_NOT_JSON``; the caller raises, outside this ``except``, because
+    the decode error keeps the whole event text in ``.doc`` and would ride along as context."""
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        return _NOT_JSON

@@ -2,9 +2,10 @@
 
 HTTPS only except loopback, no userinfo or query in the base URL, TLS verification always on,
 no ``.netrc`` or proxy variables (``trust_env=False``), redirects never followed, explicit
-timeouts plus an overall deadline, capped bodies. The mounted adapter makes no retries: each
-library failure is turned into a :class:`TransportFailure` (our error class and words, and how far
-the attempt got), and the sender's loop asks :class:`~._retry.RetryPolicy` whether to repeat it.
+timeouts; the overall deadline and the body caps are enforced while reading (:mod:`._body`).
+The mounted adapter makes no retries: each library failure is turned into a
+:class:`TransportFailure` (our error class and words, and how far the attempt got), and the
+sender's loop asks :class:`~._retry.RetryPolicy` whether to repeat it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import _redaction
-from ._errors import ConfigError, ConnectionFailed, FreddyError, ResponseFormatError, Timeout
+from ._errors import ConfigError, ConnectionFailed, FreddyError, Timeout
 from ._retry import Phase
 
 __all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_debug",
-           "read_body", "transport_failure", "TransportFailure", "MAX_BODY"]
+           "transport_failure", "TransportFailure", "MAX_BODY"]
 
 MAX_BODY = 20 * 1024 * 1024
 _log = logging.getLogger("freddy_magic")
@@ -139,36 +140,6 @@ def refuse_wire_debug():
                           "Authorization header to the output. Set "
                           "http.client.HTTPConnection.debuglevel = 0 and use "
                           "logging.getLogger('freddy_magic').setLevel('DEBUG') instead")
-
-
-def read_body(response, cap, deadline, clock):
-    """The whole (decoded) body, read as it arrives; ResponseFormatError past ``cap`` bytes."""
-    raw = response.raw
-    parts = []
-    size = 0
-    problem = None
-    while True:
-        try:
-            chunk = raw.read1(65536, decode_content=True)
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            problem = (Timeout if "Timeout" in type(exc).__name__ else ConnectionFailed,
-                       f"The connection broke while the answer was arriving ({type(exc).__name__})")
-            break
-        if not chunk:
-            break
-        size += len(chunk)
-        parts.append(chunk)
-        if size > cap:
-            problem = (ResponseFormatError,
-                       f"The response body is larger than {cap // (1024 * 1024)} MB; stopped reading")
-        elif deadline is not None and clock() > deadline:
-            problem = (Timeout, "The call's overall deadline passed while the answer was arriving")
-        if problem:
-            break
-    if problem:
-        response.close()
-        raise problem[0](problem[1])
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class TransportFailure(NamedTuple):
