@@ -142,7 +142,6 @@ class FreddyClient:
         A 4xx (invalid_grant, revoked, expired, user gone) means only a new sign-in helps, so it
         becomes AuthError; 5xx and timeouts were retried (bounded) and stay what they are.
         """
-        failure = None
         try:
             return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,
                               body={"refresh_token": refresh_token},
@@ -153,6 +152,8 @@ class FreddyClient:
             failure = AuthError(f"Your session could not be renewed ({exc}): sign in again with "
                                 "%freddy_auth --login", status=exc.status, code=exc.code,
                                 trace_id=exc.trace_id)
+        # Raised outside the except, so the APIError does not ride along as __context__ (a
+        # second, confusing traceback under the one that says what to do).
         raise failure
 
     def logout(self):
@@ -160,16 +161,12 @@ class FreddyClient:
         cred, self._credential = self._credential, None
         if cred is None:
             return
-        failure = None
-        if cred.method == "bearer" and cred.session_token():
-            try:
+        try:
+            if cred.method == "bearer" and cred.session_token():
                 self._sender.call("POST", "/v1/auth/logout", cred=cred, total=self._timeouts.token,
                                   body={"refresh_token": cred.session_token()})
-            except Exception as exc:  # noqa: BLE001 - forgetting locally must happen regardless
-                failure = exc
-        cred.clear()
-        if failure is not None:
-            raise failure
+        finally:  # forgetting locally must happen regardless, even on Ctrl-C
+            cred.clear()
 
     def close(self):
         self._session.close()

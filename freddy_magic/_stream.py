@@ -86,7 +86,7 @@ class ResponseStream:
         if response is not None:
             response.close()
 
-    def _interrupted(self, kind, reason):
+    def _interrupted(self, _kind, reason):
         """The body reader's error for a stream: whatever cut it, the partial text is kept."""
         return StreamInterrupted(f"The answer stream stopped early: {reason}; the partial text is "
                                  "kept", partial_text=self.text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import logging
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -30,7 +29,6 @@ __all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_
            "transport_failure", "TransportFailure", "MAX_BODY"]
 
 MAX_BODY = 20 * 1024 * 1024
-_log = logging.getLogger("freddy_magic")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
