@@ -18,6 +18,8 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from . import _redaction
 from ._errors import AuthError, ConfigError, NotAuthenticated
@@ -92,8 +94,10 @@ class Credential:
         return cred
 
     @classmethod
-    def bearer(cls, access, refresh_token=None, expires_in=None, refresher=None, *,
-               clock=time.monotonic, wall=time.time):
+    def bearer(cls, access: str, refresh_token: str | None = None, expires_in: float | None = None,
+               refresher: Callable[[str], Any] | None = None, *,
+               clock: Callable[[], float] = time.monotonic,
+               wall: Callable[[], float] = time.time) -> Credential:
         """Bearer tokens; refreshable when both ``refresh_token`` and ``refresher`` are given.
 
         ``refresher(refresh_token) -> dict`` returns the token endpoint's JSON
@@ -113,19 +117,19 @@ class Credential:
     # -- what callers may read ---------------------------------------------------------------
 
     @property
-    def method(self):
+    def method(self) -> str:
         return self._method
 
     @property
-    def fingerprint(self):
+    def fingerprint(self) -> str:
         return self._fp
 
     @property
-    def refreshes(self):
+    def refreshes(self) -> int:
         return self._refreshes
 
     @property
-    def can_refresh(self):
+    def can_refresh(self) -> bool:
         return bool(self._refresh_token and self._refresher and self._state is not None)
 
     def expires_in(self):
@@ -160,16 +164,16 @@ class Credential:
 
     # -- used by the client ------------------------------------------------------------------
 
-    def bind_refresher(self, refresher):
+    def bind_refresher(self, refresher: Callable[[str], Any]) -> None:
         """Give a bearer credential that has a refresh token a way to use it (if it has none)."""
         if self._method == "bearer" and self._refresher is None:
             self._refresher = refresher
 
-    def session_token(self):
+    def session_token(self) -> str | None:
         """The refresh token, for the logout call that revokes it server-side; None if absent."""
         return self._refresh_token
 
-    def authorize(self, headers):
+    def authorize(self, headers: dict[str, str]) -> int:
         """Put the auth header into ``headers``; return the token generation that was used.
 
         Refreshes first when the token is near expiry. The generation lets a 401 handler tell
@@ -186,14 +190,14 @@ class Credential:
         headers["Authorization"] = "Bearer " + state.token
         return state.gen
 
-    def refresh_after_401(self, gen):
+    def refresh_after_401(self, gen: int) -> bool:
         """Renew after a 401 on a request sent with generation ``gen``; False if impossible."""
         if not self.can_refresh:
             return False
         self._refresh(gen)
         return True
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget every secret (logout, replacement, unload)."""
         with self._lock:
             state, self._state = self._state, None

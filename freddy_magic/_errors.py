@@ -20,18 +20,23 @@ Every message is passed through :func:`freddy_magic._redaction.redact` by whoeve
 errors are raised outside ``except`` blocks so no library exception rides along as context.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class FreddyError(Exception):
     """Base of every error freddy_magic raises on purpose."""
 
-    def __init__(self, message, *, status=None, code=None, trace_id=None):
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 trace_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.trace_id = trace_id
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
@@ -54,7 +59,7 @@ class PermissionDenied(FreddyError):
 class RateLimited(FreddyError):
     """Too many requests, and waiting was not possible within the configured bounds."""
 
-    def __init__(self, message, *, retry_after=None, **kw):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
@@ -78,7 +83,7 @@ class Timeout(TransportError):
 class StreamInterrupted(FreddyError):
     """A streamed answer stopped before ``response.completed``; ``partial_text`` keeps what arrived."""
 
-    def __init__(self, message, *, partial_text="", **kw):
+    def __init__(self, message: str, *, partial_text: str = "", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.partial_text = partial_text
 

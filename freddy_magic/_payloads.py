@@ -9,7 +9,9 @@ the documented block list, a plain string, and the older OpenAI-like shapes all 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._errors import ConfigError, ResponseFormatError
 
@@ -61,7 +63,7 @@ class LoginChallenge:
     email: str | None = None
 
 
-def check_id(value, name):
+def check_id(value: object, name: str) -> str:
     """IDs travel in URL paths, so their shape is checked before any URL is built."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ConfigError(f"{name} must be an id such as thread_abc123 (letters, digits, _ . : -)")
@@ -94,9 +96,12 @@ def _messages(inputs):
     return out
 
 
-def build_response_body(inputs, *, model=None, instructions=None, temperature=None, top_p=None,
-                        max_output_tokens=None, thread_id=None, organization_id=None,
-                        output_mode=None, reasoning=None, stream=False):
+def build_response_body(inputs: str | Sequence[dict[str, Any]], *, model: str | None = None,
+                        instructions: str | None = None, temperature: float | None = None,
+                        top_p: float | None = None, max_output_tokens: int | None = None,
+                        thread_id: str | None = None, organization_id: str | None = None,
+                        output_mode: str | None = None, reasoning: str | dict[str, Any] | None = None,
+                        stream: bool = False) -> dict[str, Any]:
     """The JSON body for ``POST /v1/model/response``; ConfigError names any bad parameter."""
     body = {"inputs": _messages(inputs)}
     if model is not None:
@@ -142,7 +147,7 @@ def _reasoning(reasoning):
     return reasoning
 
 
-def text_of(payload):
+def text_of(payload: dict[str, Any]) -> str | None:
     """The answer text of a response payload, whichever documented shape it has."""
     resp = payload.get("response")
     if isinstance(resp, str):
@@ -165,7 +170,8 @@ def _usage(payload):
     return usage.get("input_tokens"), usage.get("output_tokens")
 
 
-def completion_from_json(payload, *, model, retries, latency_s, ttft_s=None, text=None):
+def completion_from_json(payload: object, *, model: str | None, retries: int, latency_s: float | None,
+                         ttft_s: float | None = None, text: str | None = None) -> Completion:
     """A :class:`Completion` from a non-streamed answer or a ``response.completed`` event."""
     if not isinstance(payload, dict):
         raise ResponseFormatError("The response JSON is not an object")

@@ -35,19 +35,19 @@ _PATTERNS = [
 _KEY_PREFIX = re.compile(r"^(?:ak|oak|sk|fl_user|rtok)[_-]|^eyJ|^sk-frdy-", re.I)
 
 
-def fingerprint(secret):
+def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible label for a secret: ``fp=`` and 8 hex digits of SHA-256."""
     return "fp=" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
 
 
-def register(secret):
+def register(secret: str | None) -> None:
     """Make ``secret`` redactable everywhere until :func:`forget` is called."""
     if secret and len(secret) >= MIN_SECRET_LENGTH:
         with _lock:
             _live[secret] = fingerprint(secret)
 
 
-def forget(secret):
+def forget(secret: str | None) -> None:
     with _lock:
         _live.pop(secret, None)
 
@@ -61,7 +61,7 @@ def _variants(secret):
     yield base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
 
 
-def redact(text):
+def redact(text: str) -> str:
     """Return ``text`` with every live secret and every secret-shaped string replaced."""
     if not text:
         return text
@@ -151,7 +151,7 @@ _FILTERED_LOGGERS = (
 _FILTERED_ROOTS = ("freddy_magic", "urllib3", "requests")
 
 
-def install_log_filters():
+def install_log_filters() -> None:
     """Attach one :class:`RedactingFilter` to our logger and the transport loggers (idempotent)."""
     existing = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _FILTERED_ROOTS]
     for name in {*_FILTERED_LOGGERS, *existing}:
