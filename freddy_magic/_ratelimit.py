@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ._errors import RateLimited
@@ -42,20 +43,22 @@ class RateLimiter:
     caps the estimate, in case the server's clock and ours disagree.
     """
 
-    def __init__(self, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
         self._lock = threading.Lock()
-        self.status = None
-        self._tokens = None  # unknown until the server reports; no limiting until then
+        self.status: RateLimitStatus | None = None
+        self._tokens: float | None = None  # unknown until the server reports; no limiting until then
         self._stamp = 0.0
-        self._rate = None
+        self._rate: float | None = None
         self._cap = math.inf
         self._outstanding = 0
         self._newest_sent = -math.inf
 
-    def acquire(self, deadline=None):
+    def acquire(self, deadline: float | None = None) -> None:
         """Wait for a token; ``release()`` must follow once the answer (or failure) is in."""
         with self._lock:
             self._outstanding += 1
@@ -73,11 +76,11 @@ class RateLimiter:
                                   "this call's deadline", retry_after=wait)
             self._sleep(wait)
 
-    def release(self):
+    def release(self) -> None:
         with self._lock:
             self._outstanding -= 1
 
-    def observe(self, headers, sent_at=None):
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
         """Learn from a response's ``X-RateLimit-*`` headers (call before ``release()``).
 
         ``sent_at`` orders answers: one overtaken by the answer to a later request reports an
@@ -105,7 +108,7 @@ class RateLimiter:
                         self._newest_sent = sent_at
                 self._tokens = min(self._tokens, target + 1.0)
 
-    def throttled(self, wait):
+    def throttled(self, wait: float) -> None:
         """A 429 arrived (call after ``release()``): hold everyone back for ``wait`` seconds."""
         with self._lock:
             self._refill()
@@ -119,15 +122,16 @@ class RateLimiter:
             fresh = 1.0 - wait * self._rate - self._outstanding
             self._tokens = fresh if self._tokens is None else min(self._tokens, fresh)
 
-    def _refill(self):
+    def _refill(self) -> float:
         now = self._clock()
         if self._tokens is not None and self._rate:
-            limit = self.status.limit if self.status is not None else math.inf
-            self._tokens = min(float(limit), self._tokens + (now - self._stamp) * self._rate)
+            limit = self.status.limit if self.status is not None else None
+            full = math.inf if limit is None else float(limit)
+            self._tokens = min(full, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         return now
 
-    def _learn_rate(self, limit, remaining, reset_at):
+    def _learn_rate(self, limit: float, remaining: float, reset_at: float | None) -> None:
         if reset_at is None:
             return
         horizon = reset_at - self._wall()

@@ -106,7 +106,7 @@ def parse_retry_after(headers: Mapping[str, str], wall: Callable[[], float] = ti
 def backoff_delay(retry_number: int, rng: Callable[[], float] = random.random,
                   base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(n-1))]."""
-    return rng() * min(cap, base * 2 ** max(retry_number - 1, 0))
+    return rng() * min(cap, base * 2.0 ** max(retry_number - 1, 0))
 
 
 def _seconds(value: object, message: str) -> float:

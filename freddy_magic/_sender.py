@@ -16,11 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
 
 from ._apierrors import error_from_response, one_line
+from ._auth import Credential
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
+from ._ratelimit import RateLimiter
+from ._retry import RetryPolicy
 from ._body import read_body
-from ._transport import TransportFailure, origin, refuse_wire_debug, transport_failure
+from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
 __all__ = ["Sender", "NO_AUTH"]
 
@@ -33,23 +40,26 @@ _log = logging.getLogger("freddy_magic")
 class Sender:
     """Sends requests for one client; holds no credential of its own."""
 
-    def __init__(self, base, session, limiter, timeouts, clock, policy, verify, max_body):
+    def __init__(self, base: str, session: requests.Session, limiter: RateLimiter, timeouts: Timeouts,
+                 clock: Callable[[], float], policy: RetryPolicy, verify: bool | str,
+                 max_body: int) -> None:
         self.base, self.session, self.limiter, self.timeouts = base, session, limiter, timeouts
         self.clock, self.policy, self.verify = clock, policy, verify
         self.max_body = max_body
         self.counts = {"requests": 0, "retries": 0}
         self._count_lock = threading.Lock()
 
-    def _count(self, name, n=1):
+    def _count(self, name: str, n: int = 1) -> None:
         with self._count_lock:
             self.counts[name] += n
 
-    def call(self, method, path, **kw):
+    def call(self, method: str, path: str, **kw: Any) -> Any:
         """Send and return the decoded JSON answer."""
         resp, _, started = self.send(method, path, **kw)
         return self.json(resp, started + (kw.get("total") or self.timeouts.total))
 
-    def json(self, resp, deadline):
+    def json(self, resp: requests.Response, deadline: float) -> Any:
+        """The decoded JSON of a plain answer (an empty body is ``{}``)."""
         body = read_body(resp, self.max_body, deadline, self.clock, self.timeouts.read)
         try:
             return json.loads(body) if body else {}
@@ -59,8 +69,10 @@ class Sender:
         raise ResponseFormatError(f"The server's answer is not valid JSON ({one_line(kind, 60)}): "
                                   f"{one_line(body[:2048].decode('utf-8', 'replace'))}")
 
-    def send(self, method, path, *, cred=None, auth=True, body=None, params=None, stream=False,
-             retry_statuses=frozenset(), total=None):
+    def send(self, method: str, path: str, *, cred: Credential | None = None, auth: bool = True,
+             body: Any = None, params: Mapping[str, Any] | None = None, stream: bool = False,
+             retry_statuses: frozenset[int] = frozenset(), total: float | None = None,
+             ) -> tuple[requests.Response, int, float]:
         """Send with the retry/replay policy; returns (response, retries, start time).
 
         ``retry_statuses`` are repeated whatever the method (the token endpoint passes
@@ -123,12 +135,12 @@ class Sender:
                                   auth_method=cred.method if cred is not None else None,
                                   retry_after=policy.retry_after(resp.headers))
 
-    def _retrying(self, retries):
+    def _retrying(self, retries: int) -> int:
         """Count one more retry, for this call and for the client's stats."""
         self._count("retries")
         return retries + 1
 
-    def _drain(self, resp, deadline):
+    def _drain(self, resp: requests.Response, deadline: float) -> None:
         """Read a small error body before a retry so the keep-alive connection can be reused."""
         try:
             read_body(resp, 65536, deadline, self.clock)
@@ -136,9 +148,11 @@ class Sender:
             pass
         resp.close()
 
-    def _attempt(self, method, url, body, params, cred, stream, deadline):
-        """One request through the limiter: (response, token generation, send time), or the
-        :class:`TransportFailure` for the caller to decide on and raise.
+    def _attempt(self, method: str, url: str, body: Any, params: Mapping[str, Any] | None,
+                 cred: Credential | None, stream: bool, deadline: float,
+                 ) -> tuple[requests.Response, int, float] | TransportFailure:
+        """One request through the limiter: (response, token generation (0 without a credential),
+        send time), or the :class:`TransportFailure` for the caller to decide on and raise.
 
         The header dict carrying the secret lives only inside the ``try`` and is dropped before
         anything leaves this frame, so no traceback frame (``%xmode Verbose`` prints locals)
@@ -148,7 +162,7 @@ class Sender:
         t = self.timeouts
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         try:
-            gen = cred.authorize(headers) if cred is not None else None
+            gen = cred.authorize(headers) if cred is not None else 0
             sent_at = self.clock()
             remaining = max(deadline - sent_at, 0.001)
             timeout = (min(t.connect, remaining), min(t.stream_idle if stream else t.read, remaining))
@@ -162,9 +176,9 @@ class Sender:
             return transport_failure(exc, method, url, self.policy.is_idempotent(method))
         else:
             # The prepared request holds the auth header; an answer kept by a caller must not.
-            resp.request = None
+            resp.request = None  # type: ignore[assignment]
             self.limiter.observe(resp.headers, sent_at)
             return resp, gen, sent_at
         finally:
-            headers = None
+            del headers
             self.limiter.release()

@@ -12,12 +12,17 @@ and idle timeout; only the error it raises differs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import requests
 
 from ._apierrors import error_from_event
 from ._body import BodyReader
-from ._errors import ResponseFormatError, StreamInterrupted
-from ._payloads import completion_from_json, text_of
+from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
+from ._payloads import Completion, completion_from_json, text_of
 from ._sse import SSEDecoder
 
 __all__ = ["StreamEvent", "ResponseStream", "MAX_STREAM"]
@@ -33,16 +38,17 @@ class StreamEvent:
     """One event: ``type`` is the event name; ``delta`` is set for text deltas."""
 
     type: str
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     delta: str | None = None
 
 
 class ResponseStream:
     """Context manager and iterator of :class:`StreamEvent`; see :meth:`text_deltas`."""
 
-    def __init__(self, response, *, model, started, clock, deadline, idle_timeout, retries,
-                 max_line, max_stream=MAX_STREAM):
-        self._response = response
+    def __init__(self, response: requests.Response, *, model: str | None, started: float,
+                 clock: Callable[[], float], deadline: float | None, idle_timeout: float | None,
+                 retries: int, max_line: int, max_stream: int = MAX_STREAM) -> None:
+        self._response: requests.Response | None = response
         self._body = BodyReader(response, cap=max_stream, deadline=deadline, clock=clock,
                                 idle_timeout=idle_timeout, error=self._interrupted)
         self._model = model
@@ -50,48 +56,48 @@ class ResponseStream:
         self._clock = clock
         self._retries = retries
         self._decoder = SSEDecoder(max_line)
-        self._parts = []
+        self._parts: list[str] = []
         self._events = self._read()
-        self.thread_id = None
-        self.response_id = None
-        self.completion = None
-        self.first_delta_at = None
+        self.thread_id: str | None = None
+        self.response_id: str | None = None
+        self.completion: Completion | None = None
+        self.first_delta_at: float | None = None
 
     @property
-    def text(self):
+    def text(self) -> str:
         """The text received so far."""
         return "".join(self._parts)
 
-    def __enter__(self):
+    def __enter__(self) -> ResponseStream:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
-        return False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[StreamEvent]:
         return self._events
 
-    def __next__(self):
+    def __next__(self) -> StreamEvent:
         return next(self._events)
 
-    def text_deltas(self):
+    def text_deltas(self) -> Iterator[str]:
         """Only the text pieces, in order, each as soon as it arrives."""
         for event in self._events:
             if event.delta:
                 yield event.delta
 
-    def close(self):
+    def close(self) -> None:
         response, self._response = self._response, None
         if response is not None:
             response.close()
 
-    def _interrupted(self, _kind, reason):
+    def _interrupted(self, _kind: type[FreddyError], reason: str) -> FreddyError:
         """The body reader's error for a stream: whatever cut it, the partial text is kept."""
         return StreamInterrupted(f"The answer stream stopped early: {reason}; the partial text is "
                                  "kept", partial_text=self.text)
 
-    def _read(self):
+    def _read(self) -> Iterator[StreamEvent]:
         try:
             for chunk in self._body:
                 for name, data in self._decoder.feed(chunk):
@@ -104,12 +110,11 @@ class ResponseStream:
         raise StreamInterrupted("The answer stream ended without response.completed; the "
                                 "partial text is kept", partial_text=self.text)
 
-    def _event(self, name, data):
-        payload = _decode(data)
-        if payload is _NOT_JSON:
+    def _event(self, name: str, data: str) -> StreamEvent:
+        decoded = _decode(data)
+        if decoded is _NOT_JSON:
             raise ResponseFormatError("A stream event carried data that is not JSON")
-        if not isinstance(payload, dict):
-            payload = {"value": payload}
+        payload: dict[str, Any] = decoded if isinstance(decoded, dict) else {"value": decoded}
         if name == "message":
             name = str(payload.get("event") or payload.get("type") or name)
         if name in DELTA_EVENTS:
@@ -130,7 +135,7 @@ class ResponseStream:
             self.completion = self._complete(payload)
         return StreamEvent(name, payload)
 
-    def _complete(self, payload):
+    def _complete(self, payload: dict[str, Any]) -> Completion:
         payload.setdefault("thread_id", self.thread_id)
         ttft = None if self.first_delta_at is None else self.first_delta_at - self._started
         # Deltas are the answer; a final payload's text counts only when nothing was streamed.
@@ -142,7 +147,7 @@ class ResponseStream:
 _NOT_JSON = object()
 
 
-def _decode(data):
+def _decode(data: str) -> object:
     """The event's JSON, or ``_NOT_JSON``; the caller raises, outside this ``except``, because
     the decode error keeps the whole event text in ``.doc`` and would ride along as context."""
     try:

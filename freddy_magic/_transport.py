@@ -14,7 +14,7 @@ import http.client
 import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 import urllib3
@@ -42,14 +42,16 @@ class Timeouts:
     stream_idle: float = 120.0
     token: float = 15.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("connect", "read", "total", "stream_idle", "token"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"timeouts.{name} must be a positive number of seconds")
 
     @classmethod
-    def coerce(cls, value):
+    def coerce(cls, value: Timeouts | dict[str, float | None] | float | None) -> Timeouts:
+        """A Timeouts from what a caller may pass: None (defaults), a dict of fields, or a number
+        of seconds for the whole call (the read timeout then never exceeds it)."""
         if value is None:
             return cls()
         if isinstance(value, cls):
@@ -64,7 +66,7 @@ class Timeouts:
         raise ConfigError("timeouts must be a Timeouts, a dict of its fields, or a positive number of seconds")
 
 
-def _is_loopback(host):
+def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:
@@ -73,10 +75,11 @@ def _is_loopback(host):
         return False
 
 
-def check_base_url(url):
+def check_base_url(url: str) -> str:
     """Return the normalised base URL or raise ConfigError saying which rule it breaks."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("base_url must be a URL such as https://api.freddy.aitronos.com")
+    parts: SplitResult | None
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -102,7 +105,7 @@ def check_base_url(url):
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def origin(url, base=None):
+def origin(url: str | None, base: str | None = None) -> str:
     """scheme://host[:port] of ``url`` (relative URLs resolve against ``base``); nothing more."""
     try:
         parts = urlsplit(url or "")
@@ -115,7 +118,7 @@ def origin(url, base=None):
     return f"{parts.scheme or 'https'}://{host}{port}"
 
 
-def make_session(session=None):
+def make_session(session: requests.Session | None = None) -> requests.Session:
     """One Session per client: no environment trust, our adapter on both schemes.
 
     The adapter's ``Retry(0, read=False)`` makes urllib3 raise at the first failure instead of
@@ -130,7 +133,7 @@ def make_session(session=None):
     return session
 
 
-def refuse_wire_debug():
+def refuse_wire_debug() -> None:
     """http.client wire debugging prints raw request headers with print(): no filter sees it."""
     if http.client.HTTPConnection.debuglevel > 0 or urllib3.connection.HTTPConnection.debuglevel > 0:
         raise ConfigError("Refusing to send: http.client wire debugging is on "
@@ -150,11 +153,11 @@ class TransportFailure(NamedTuple):
     message: str
     phase: Phase
 
-    def error(self):
+    def error(self) -> FreddyError:
         return self.kind(self.message)
 
 
-def transport_failure(exc, method, url, repeatable):
+def transport_failure(exc: BaseException, method: str, url: str, repeatable: bool) -> TransportFailure:
     """The :class:`TransportFailure` for a requests/urllib3 exception; the caller raises it.
 
     Only the exception's class and our own words are used: library messages carry URLs and,
@@ -187,7 +190,8 @@ def transport_failure(exc, method, url, repeatable):
     return TransportFailure(ConnectionFailed, message, phase)
 
 
-def _connect_phase(exc):
+def _connect_phase(exc: BaseException) -> str | None:
+    """Why the connection was never made, if the exception's chain says so (DNS, refused)."""
     seen = exc
     for _ in range(6):
         if isinstance(seen, urllib3.exceptions.NameResolutionError):
