@@ -52,7 +52,7 @@ class BodyReader:
     timeout the request was sent with, used only to word the error when it expires.
     """
 
-    __slots__ = ("_response", "_cap", "_deadline", "_clock", "_idle", "_error")
+    __slots__ = ("_cap", "_clock", "_deadline", "_error", "_idle", "_response")
 
     def __init__(self, response: requests.Response, *, cap: int, deadline: float | None,
                  clock: Callable[[], float], idle_timeout: float | None = None,

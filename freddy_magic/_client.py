@@ -2,8 +2,9 @@
 
 One ``requests.Session`` per client, the transport policy of :mod:`._transport`, the credential
 state machine of :mod:`._auth`, the shared limiter of :mod:`._ratelimit`, the retry rules of
-:mod:`._retry` and the send loop of :mod:`._sender` that applies them. This module is the endpoint surface: which path, which body, which
-result object. Usable from plain Python; it imports nothing from IPython.
+:mod:`._retry` and the send loop of :mod:`._sender` that applies them. This module is the
+endpoint surface: which path, which body, which result object. Usable from plain Python; it
+imports nothing from IPython.
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ class FreddyClient:
         """The refresher handed to bearer credentials: POST /v1/auth/refresh, no auth header.
 
         A 4xx (invalid_grant, revoked, expired, user gone) means only a new sign-in helps, so it
-        becomes AuthError; 5xx and timeouts were retried (bounded) and stay what they are.
+        becomes AuthError. A 5xx (repeated first, per ``policy.token_statuses``) or a transport
+        failure stays what it is: the old token may still work.
         """
         try:
             return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,

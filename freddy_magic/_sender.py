@@ -23,10 +23,10 @@ import requests
 
 from ._apierrors import error_from_response, one_line
 from ._auth import Credential
+from ._body import read_body
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
-from ._body import read_body
 from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
 __all__ = ["Sender", "NO_AUTH"]
@@ -172,7 +172,7 @@ class Sender:
                                         verify=self.verify)
         except FreddyError:  # from authorize (expired bare token, failed refresh): already ours
             raise
-        except Exception as exc:  # the transport boundary: only the class name survives
+        except Exception as exc:  # noqa: BLE001 - the transport boundary: only the class name survives
             return transport_failure(exc, method, url, self.policy.is_idempotent(method))
         else:
             # The prepared request holds the auth header; an answer kept by a caller must not.

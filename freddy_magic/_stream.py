@@ -98,6 +98,8 @@ class ResponseStream:
                                  "kept", partial_text=self.text)
 
     def _read(self) -> Iterator[StreamEvent]:
+        """Events as their frames complete; the connection is closed however iteration ends
+        (completed, failed, or the iterator dropped early)."""
         try:
             for chunk in self._body:
                 for name, data in self._decoder.feed(chunk):

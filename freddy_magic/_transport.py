@@ -184,8 +184,8 @@ def transport_failure(exc: BaseException, method: str, url: str, repeatable: boo
         return TransportFailure(ConnectionFailed, f"Could not connect to {where} ({lost})", Phase.CONNECT)
     tail = "" if repeatable else "; it may have been processed, so it was not retried"
     message = _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
-    # Only a connection error (a reset, a dropped keep-alive) is one urllib3 would have retried
-    # for an idempotent method; anything else the adapter raised is not a network hiccup.
+    # Only a connection error (a reset, a dropped keep-alive) is a network hiccup worth repeating
+    # for an idempotent method; anything else an adapter raises, repeating will not fix.
     phase = Phase.SENT if isinstance(exc, requests.exceptions.ConnectionError) else Phase.FATAL
     return TransportFailure(ConnectionFailed, message, phase)
 
