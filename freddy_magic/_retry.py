@@ -139,7 +139,7 @@ class RetryPolicy:
         retries = self.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
             raise ConfigError("max_retries must be a whole number from 0 to 10")
-        # frozen: the validated, normalised values are stored the way dataclass itself does
+        # The dataclass is frozen: normalised values are stored the way its own __init__ does.
         object.__setattr__(self, "max_retry_after", _seconds(
             self.max_retry_after, "max_retry_after must be a number of seconds >= 0"))
         base = _seconds(self.backoff_base, "backoff_base must be a number of seconds >= 0")
