@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from typing import Any
 
 from . import _redaction
 from ._errors import APIError, AuthError, PermissionDenied, RateLimited
@@ -52,7 +53,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 EXCERPT = 200
 
 
-def one_line(text, limit=EXCERPT):
+def one_line(text: object, limit: int = EXCERPT) -> str:
     """Collapse ``text`` to one redacted line of at most ``limit`` characters."""
     text = _SPACE.sub(" ", _CONTROL.sub(" ", str(text))).strip()
     text = _redaction.redact(text)
@@ -146,7 +147,7 @@ def _join(advice, server, tag):
     return _redaction.redact(f"{advice}{server_part} [{tag}]")
 
 
-def error_from_event(data):
+def error_from_event(data: Any) -> RateLimited | AuthError | PermissionDenied | APIError:
     """The FreddyError for a ``response.error`` / ``response.failed`` stream event."""
     data = data if isinstance(data, dict) else {}
     err = data.get("error") if isinstance(data.get("error"), dict) else data

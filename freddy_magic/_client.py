@@ -1,75 +1,82 @@
 """FreddyClient: every call a notebook makes to the Freddy API goes through here.
 
-One ``requests.Session`` per client, the transport policy of :mod:`.transport`, the credential
-state machine of :mod:`.auth`, the shared limiter of :mod:`.ratelimit` and the retry/replay
-decisions of :mod:`.sender`. This module is the endpoint surface: which path, which body, which
-result object. Usable from plain Python; it imports nothing from IPython.
+One ``requests.Session`` per client, the transport policy of :mod:`._transport`, the credential
+state machine of :mod:`._auth`, the shared limiter of :mod:`._ratelimit`, the retry rules of
+:mod:`._retry` and the send loop of :mod:`._sender` that applies them. This module is the
+endpoint surface: which path, which body, which result object. Usable from plain Python; it
+imports nothing from IPython.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import requests
 
 from . import _redaction
 from ._apierrors import one_line
 from ._auth import Credential
+from ._body import read_body
 from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
 from ._payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
                        check_id, completion_from_json)
 from ._ratelimit import RateLimiter, RateLimitStatus
+from ._retry import RetryPolicy
 from ._sender import ERROR_BODY_CAP, Sender
 from ._sse import MAX_LINE
 from ._stream import ResponseStream, StreamEvent
-from ._transport import MAX_BODY, Timeouts, check_base_url, make_session, read_body
+from ._transport import MAX_BODY, Timeouts, check_base_url, make_session
 
 __all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "LoginChallenge", "Page",
            "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]
 
 RESPONSES = "/v1/model/response"
-_RETRY_5XX = frozenset({500, 502, 503, 504})
 
 
 class FreddyClient:
     """A client for one base URL and (at most) one credential; thread-safe for concurrent calls."""
 
-    def __init__(self, base_url=DEFAULT_BASE_URL, credential=None, *, organization_id=None,
-                 timeouts=None, session=None, clock=time.monotonic, sleep=time.sleep,
-                 max_retries=2, max_retry_after=60.0, ca_bundle=None, max_body=MAX_BODY):
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, credential: Credential | None = None, *,
+                 organization_id: str | None = None,
+                 timeouts: Timeouts | dict[str, float | None] | float | None = None,
+                 session: requests.Session | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, max_retries: int = 2,
+                 max_retry_after: float = 60.0, ca_bundle: str | None = None,
+                 max_body: int = MAX_BODY) -> None:
         self._base = check_base_url(base_url)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 10:
-            raise ConfigError("max_retries must be a whole number from 0 to 10")
-        if not isinstance(max_retry_after, (int, float)) or max_retry_after < 0:
-            raise ConfigError("max_retry_after must be a number of seconds >= 0")
+        self._policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleep)
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
         self.organization_id = None if organization_id is None else check_id(organization_id, "organization_id")
         self._timeouts = Timeouts.coerce(timeouts)
         self._clock = clock
-        self._session = make_session(sleep, max_retries, float(max_retry_after), session)
+        self._session = make_session(session)
         self._limiter = RateLimiter(clock=clock, sleep=sleep)
         # TLS verification is always on; a CA bundle path only changes which roots are trusted.
         self._sender = Sender(self._base, self._session, self._limiter, self._timeouts, clock,
-                              sleep, max_retries, float(max_retry_after), ca_bundle or True, max_body)
-        self._credential = None
-        self._sandbox = None
+                              self._policy, ca_bundle or True, max_body)
+        self._credential: Credential | None = None
+        self._sandbox: bool | None = None
         self.credential = credential
         _redaction.install_log_filters()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<FreddyClient {self._base} {self._credential!r}>"
 
     # -- state ------------------------------------------------------------------------------
 
     @property
-    def base_url(self):
+    def base_url(self) -> str:
         return self._base
 
     @property
-    def credential(self):
+    def credential(self) -> Credential | None:
         return self._credential
 
     @credential.setter
-    def credential(self, credential):
+    def credential(self, credential: Credential | None) -> None:
         if credential is not None and not isinstance(credential, Credential):
             raise ConfigError("credential must be a freddy_magic.Credential (or None)")
         if credential is not None:
@@ -77,16 +84,16 @@ class FreddyClient:
         self._credential = credential
 
     @property
-    def rate_limit(self):
+    def rate_limit(self) -> RateLimitStatus | None:
         return self._limiter.status
 
     @property
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         cred = self._credential
         return {**self._sender.counts, "refreshes": cred.refreshes if cred is not None else 0}
 
     @property
-    def is_sandbox(self):
+    def is_sandbox(self) -> bool:
         """True when the server identifies itself as the local sandbox (asked once, then cached).
 
         A status line must never mistake sandbox output for a real model, and must not fail
@@ -104,7 +111,7 @@ class FreddyClient:
 
     # -- auth -------------------------------------------------------------------------------
 
-    def login(self, email_or_username, password):
+    def login(self, email_or_username: str, password: str) -> LoginChallenge:
         """Step one of the email-code login; the server emails a 4-digit code."""
         if not isinstance(email_or_username, str) or not email_or_username.strip():
             raise ConfigError("email_or_username must not be empty")
@@ -120,7 +127,7 @@ class FreddyClient:
             raise ResponseFormatError("The login answer has no email_key")
         return LoginChallenge(email_key=data["email_key"], email=data.get("email"))
 
-    def verify(self, challenge, code):
+    def verify(self, challenge: LoginChallenge, code: str | int) -> Credential:
         """Step two: exchange the emailed code for tokens; installs and returns the credential."""
         if not isinstance(challenge, LoginChallenge):
             raise ConfigError("verify() needs the LoginChallenge returned by login()")
@@ -138,56 +145,56 @@ class FreddyClient:
         self.credential = cred
         return cred
 
-    def _refresh_tokens(self, refresh_token):
+    def _refresh_tokens(self, refresh_token: str) -> Any:
         """The refresher handed to bearer credentials: POST /v1/auth/refresh, no auth header.
 
         A 4xx (invalid_grant, revoked, expired, user gone) means only a new sign-in helps, so it
-        becomes AuthError; 5xx and timeouts were retried (bounded) and stay what they are.
+        becomes AuthError. A 5xx (repeated first, per ``policy.token_statuses``) or a transport
+        failure stays what it is: the old token may still work.
         """
-        failure = None
         try:
             return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,
-                              body={"refresh_token": refresh_token}, retry_statuses=_RETRY_5XX)
+                              body={"refresh_token": refresh_token},
+                              retry_statuses=self._policy.token_statuses)
         except APIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             failure = AuthError(f"Your session could not be renewed ({exc}): sign in again with "
                                 "%freddy_auth --login", status=exc.status, code=exc.code,
                                 trace_id=exc.trace_id)
+        # Raised outside the except, so the APIError does not ride along as __context__ (a
+        # second, confusing traceback under the one that says what to do).
         raise failure
 
-    def logout(self):
+    def logout(self) -> None:
         """Revoke the session server-side where the API allows it, then forget the credential."""
         cred, self._credential = self._credential, None
         if cred is None:
             return
-        failure = None
-        if cred.method == "bearer" and cred.session_token():
-            try:
+        try:
+            if cred.method == "bearer" and cred.session_token():
                 self._sender.call("POST", "/v1/auth/logout", cred=cred, total=self._timeouts.token,
                                   body={"refresh_token": cred.session_token()})
-            except Exception as exc:  # noqa: BLE001 - forgetting locally must happen regardless
-                failure = exc
-        cred.clear()
-        if failure is not None:
-            raise failure
+        finally:  # forgetting locally must happen regardless, even on Ctrl-C
+            cred.clear()
 
-    def close(self):
+    def close(self) -> None:
         self._session.close()
 
     # -- read-only endpoints ----------------------------------------------------------------
 
-    def validate(self):
+    def validate(self) -> Any:
         return self._call("GET", "/v1/auth/validate")
 
-    def me(self):
+    def me(self) -> Any:
         return self._call("GET", "/v1/user/me")
 
-    def organizations(self):
+    def organizations(self) -> Any:
         data = self._call("GET", "/v1/organizations")
         return data.get("organizations", []) if isinstance(data, dict) else data
 
-    def models(self, include_details=False, include_deprecated=False, **flags):
+    def models(self, include_details: bool = False, include_deprecated: bool = False,
+               **flags: bool) -> Any:
         flags.update(include_details=include_details, include_deprecated=include_deprecated)
         params = {k: "true" if v else "false" for k, v in flags.items() if isinstance(v, bool)}
         if len(params) != len(flags):
@@ -195,13 +202,14 @@ class FreddyClient:
         data = self._call("GET", "/v1/models", params=params)
         return data.get("models", []) if isinstance(data, dict) else data
 
-    def threads(self, **query):
+    def threads(self, **query: Any) -> Page:
         """One page of threads; ``query`` takes the API's filters (limit, order, after, ...)."""
         params = {k: ("true" if v else "false") if isinstance(v, bool) else v
                   for k, v in query.items() if v is not None}
         return _page(self._call("GET", "/v1/threads", params=params or None))
 
-    def messages(self, thread_id, limit=20, order="desc", after=None, before=None):
+    def messages(self, thread_id: str, limit: int = 20, order: str = "desc", after: str | None = None,
+                 before: str | None = None) -> Page:
         check_id(thread_id, "thread_id")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ConfigError("limit must be a whole number from 1 to 100")
@@ -213,20 +221,21 @@ class FreddyClient:
                 query[name] = check_id(value, name)
         return _page(self._call("GET", f"/v1/threads/{thread_id}/messages", params=query))
 
-    def cancel(self, thread_id):
+    def cancel(self, thread_id: str) -> Any:
         return self._call("POST", f"{RESPONSES}/{check_id(thread_id, 'thread_id')}/cancel")
 
     # -- responses --------------------------------------------------------------------------
 
-    def _call(self, method, path, **kw):
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
         return self._sender.call(method, path, cred=self._credential, **kw)
 
-    def _body(self, inputs, params, stream):
+    def _body(self, inputs: str | Sequence[dict[str, Any]], params: dict[str, Any],
+              stream: bool) -> dict[str, Any]:
         if params.get("organization_id") is None:
             params["organization_id"] = self.organization_id
         return build_response_body(inputs, stream=stream, **params)
 
-    def create_response(self, inputs, **params):
+    def create_response(self, inputs: str | Sequence[dict[str, Any]], **params: Any) -> Completion:
         """One answer, not streamed. Parameters: see :func:`.payloads.build_response_body`."""
         body = self._body(inputs, params, False)
         resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body)
@@ -234,7 +243,7 @@ class FreddyClient:
         return completion_from_json(payload, model=body.get("model"), retries=retries,
                                     latency_s=self._clock() - started)
 
-    def stream_response(self, inputs, **params):
+    def stream_response(self, inputs: str | Sequence[dict[str, Any]], **params: Any) -> ResponseStream:
         """A :class:`ResponseStream`; HTTP errors raise here, before any text is delivered."""
         body = self._body(inputs, params, True)
         resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential,
@@ -247,7 +256,8 @@ class FreddyClient:
                               deadline=started + self._timeouts.total,
                               idle_timeout=self._timeouts.stream_idle, retries=retries, max_line=MAX_LINE)
 
-    def request_preview(self, inputs, *, stream=False, **params):
+    def request_preview(self, inputs: str | Sequence[dict[str, Any]], *, stream: bool = False,
+                        **params: Any) -> dict[str, Any]:
         """What would be sent, with secrets redacted; sends nothing (for ``--dry-run``)."""
         body = self._body(inputs, params, stream)
         headers = {"Content-Type": "application/json",
@@ -259,7 +269,7 @@ class FreddyClient:
             headers["Authorization"] = f"Bearer [REDACTED:{cred.fingerprint}]"
         return {"method": "POST", "url": self._base + RESPONSES, "headers": headers, "json": body}
 
-def _page(data):
+def _page(data: Any) -> Page:
     if not isinstance(data, dict):
         raise ResponseFormatError("Expected a list object with 'data'")
     return Page(data=list(data.get("data") or []), has_more=bool(data.get("has_more")),

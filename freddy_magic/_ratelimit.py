@@ -1,27 +1,25 @@
-"""Client-side rate limiting and retry timing, so a batch slows down before the server says 429.
+"""Client-side rate limiting, so a batch slows down before the server says 429.
 
 The server is a token bucket that tells us its state on every response
 (``X-RateLimit-Limit/Remaining/Reset``) and, on a 429, exactly how long to wait
 (``retry-after-ms``, ``Retry-After``). The limiter mirrors that bucket so a batch paces itself
 at the refill rate instead of discovering the limit by being refused. One limiter per client,
-shared by every thread of a ``--over`` batch.
+shared by every thread of a ``--over`` batch. What a 429 itself means for the call that got it
+(wait and repeat, or fail fast) is the retry policy's business (:mod:`._retry`).
 """
 
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 from ._errors import RateLimited
+from ._retry import header_number
 
-__all__ = ["RateLimitStatus", "RateLimiter", "parse_retry_after", "backoff_delay"]
-
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
+__all__ = ["RateLimitStatus", "RateLimiter"]
 
 
 @dataclass(frozen=True)
@@ -31,44 +29,6 @@ class RateLimitStatus:
     limit: int | None
     remaining: int | None
     reset_at: float | None
-
-
-def _number(text):
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def parse_retry_after(headers, wall=time.time):
-    """Seconds the server asks us to wait, or None when absent, negative or unparseable.
-
-    Order as in the official SDK: ``retry-after-ms`` (precise), then ``Retry-After`` as
-    seconds or an HTTP date, then the documented ``X-RateLimit-Retry-After``.
-    """
-    ms = _number(headers.get("retry-after-ms"))
-    if ms is not None and ms >= 0:
-        return ms / 1000.0
-    value = headers.get("Retry-After")
-    if value:
-        seconds = _number(value)
-        if seconds is None:
-            try:
-                seconds = parsedate_to_datetime(value).timestamp() - wall()
-            except (TypeError, ValueError, IndexError, OverflowError):
-                seconds = None
-        if seconds is not None and seconds >= 0:
-            return seconds
-    seconds = _number(headers.get("X-RateLimit-Retry-After"))
-    if seconds is not None and seconds > 0:
-        return seconds
-    return None
-
-
-def backoff_delay(retry_number, rng=random.random):
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(n-1))]."""
-    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(retry_number - 1, 0))
 
 
 class RateLimiter:
@@ -83,20 +43,22 @@ class RateLimiter:
     caps the estimate, in case the server's clock and ours disagree.
     """
 
-    def __init__(self, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
         self._lock = threading.Lock()
-        self.status = None
-        self._tokens = None  # unknown until the server reports; no limiting until then
+        self.status: RateLimitStatus | None = None
+        self._tokens: float | None = None  # unknown until the server reports; no limiting until then
         self._stamp = 0.0
-        self._rate = None
+        self._rate: float | None = None
         self._cap = math.inf
         self._outstanding = 0
         self._newest_sent = -math.inf
 
-    def acquire(self, deadline=None):
+    def acquire(self, deadline: float | None = None) -> None:
         """Wait for a token; ``release()`` must follow once the answer (or failure) is in."""
         with self._lock:
             self._outstanding += 1
@@ -114,21 +76,21 @@ class RateLimiter:
                                   "this call's deadline", retry_after=wait)
             self._sleep(wait)
 
-    def release(self):
+    def release(self) -> None:
         with self._lock:
             self._outstanding -= 1
 
-    def observe(self, headers, sent_at=None):
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
         """Learn from a response's ``X-RateLimit-*`` headers (call before ``release()``).
 
         ``sent_at`` orders answers: one overtaken by the answer to a later request reports an
         older, fuller bucket, so it may only lower the mirror, never raise it.
         """
-        limit = _number(headers.get("X-RateLimit-Limit"))
-        remaining = _number(headers.get("X-RateLimit-Remaining"))
+        limit = header_number(headers.get("X-RateLimit-Limit"))
+        remaining = header_number(headers.get("X-RateLimit-Remaining"))
         if limit is None or remaining is None:
             return
-        reset_at = _number(headers.get("X-RateLimit-Reset"))
+        reset_at = header_number(headers.get("X-RateLimit-Reset"))
         self.status = RateLimitStatus(int(limit), int(remaining), reset_at)
         with self._lock:
             self._learn_rate(limit, remaining, reset_at)
@@ -146,7 +108,7 @@ class RateLimiter:
                         self._newest_sent = sent_at
                 self._tokens = min(self._tokens, target + 1.0)
 
-    def throttled(self, wait):
+    def throttled(self, wait: float) -> None:
         """A 429 arrived (call after ``release()``): hold everyone back for ``wait`` seconds."""
         with self._lock:
             self._refill()
@@ -160,15 +122,16 @@ class RateLimiter:
             fresh = 1.0 - wait * self._rate - self._outstanding
             self._tokens = fresh if self._tokens is None else min(self._tokens, fresh)
 
-    def _refill(self):
+    def _refill(self) -> float:
         now = self._clock()
         if self._tokens is not None and self._rate:
-            limit = self.status.limit if self.status is not None else math.inf
-            self._tokens = min(float(limit), self._tokens + (now - self._stamp) * self._rate)
+            limit = self.status.limit if self.status is not None else None
+            full = math.inf if limit is None else float(limit)
+            self._tokens = min(full, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         return now
 
-    def _learn_rate(self, limit, remaining, reset_at):
+    def _learn_rate(self, limit: float, remaining: float, reset_at: float | None) -> None:
         if reset_at is None:
             return
         horizon = reset_at - self._wall()

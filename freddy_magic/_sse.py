@@ -22,15 +22,15 @@ class SSEDecoder:
 
     __slots__ = ("_pending", "_skip_lf", "_started", "_event", "_data", "_max_line")
 
-    def __init__(self, max_line=MAX_LINE):
+    def __init__(self, max_line: int = MAX_LINE) -> None:
         self._pending = b""
         self._skip_lf = False
         self._started = False
         self._event = ""
-        self._data = []
+        self._data: list[str] = []
         self._max_line = max_line
 
-    def feed(self, chunk):
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         if not chunk:
             return []
         if self._skip_lf:
@@ -55,7 +55,7 @@ class SSEDecoder:
                 events.append(event)
         return events
 
-    def _line(self, line):
+    def _line(self, line: str) -> tuple[str, str] | None:
         if not self._started:
             self._started = True
             if line.startswith(_BOM):
@@ -73,7 +73,7 @@ class SSEDecoder:
             self._event = value
         return None
 
-    def _dispatch(self):
+    def _dispatch(self) -> tuple[str, str] | None:
         data, event = self._data, self._event or "message"
         self._data, self._event = [], ""
         if not data:

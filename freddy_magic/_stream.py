@@ -4,20 +4,25 @@ Both documented event vocabularies are understood: the current
 ``response.content_delta`` family and the older OpenAI-like ``response.output_text.delta``
 family, with the event name taken from the SSE ``event:`` field or, failing that, from the
 JSON's ``event``/``type``. Nothing here retries: once text has reached the user a replay would
-duplicate it, so a cut stream raises :class:`StreamInterrupted` carrying what arrived.
+duplicate it, so a cut stream raises :class:`StreamInterrupted` carrying what arrived. The bytes
+come from the same :class:`~._body.BodyReader` as a plain answer's, with its size cap, deadline
+and idle timeout; only the error it raises differs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
 
 import requests
-import urllib3
 
 from ._apierrors import error_from_event
+from ._body import BodyReader
 from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
-from ._payloads import completion_from_json, text_of
+from ._payloads import Completion, completion_from_json, text_of
 from ._sse import SSEDecoder
 
 __all__ = ["StreamEvent", "ResponseStream", "MAX_STREAM"]
@@ -33,122 +38,85 @@ class StreamEvent:
     """One event: ``type`` is the event name; ``delta`` is set for text deltas."""
 
     type: str
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     delta: str | None = None
 
 
 class ResponseStream:
     """Context manager and iterator of :class:`StreamEvent`; see :meth:`text_deltas`."""
 
-    def __init__(self, response, *, model, started, clock, deadline, idle_timeout, retries,
-                 max_line, max_stream=MAX_STREAM):
-        self._response = response
+    def __init__(self, response: requests.Response, *, model: str | None, started: float,
+                 clock: Callable[[], float], deadline: float | None, idle_timeout: float | None,
+                 retries: int, max_line: int, max_stream: int = MAX_STREAM) -> None:
+        self._response: requests.Response | None = response
+        self._body = BodyReader(response, cap=max_stream, deadline=deadline, clock=clock,
+                                idle_timeout=idle_timeout, error=self._interrupted)
         self._model = model
         self._started = started
         self._clock = clock
-        self._deadline = deadline
-        self._idle = idle_timeout
         self._retries = retries
         self._decoder = SSEDecoder(max_line)
-        self._max_stream = max_stream
-        self._parts = []
+        self._parts: list[str] = []
         self._events = self._read()
-        self.thread_id = None
-        self.response_id = None
-        self.completion = None
-        self.first_delta_at = None
+        self.thread_id: str | None = None
+        self.response_id: str | None = None
+        self.completion: Completion | None = None
+        self.first_delta_at: float | None = None
 
     @property
-    def text(self):
+    def text(self) -> str:
         """The text received so far."""
         return "".join(self._parts)
 
-    def __enter__(self):
+    def __enter__(self) -> ResponseStream:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
-        return False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[StreamEvent]:
         return self._events
 
-    def __next__(self):
+    def __next__(self) -> StreamEvent:
         return next(self._events)
 
-    def text_deltas(self):
+    def text_deltas(self) -> Iterator[str]:
         """Only the text pieces, in order, each as soon as it arrives."""
         for event in self._events:
             if event.delta:
                 yield event.delta
 
-    def close(self):
+    def close(self) -> None:
         response, self._response = self._response, None
         if response is not None:
             response.close()
 
-    def _chunks(self):
-        """Raw bytes as they arrive; failures become (exception class, message) pairs."""
-        raw, total = self._response.raw, 0
-        while True:
-            problem = None
-            if self._deadline is not None and self._clock() > self._deadline:
-                problem = "the call's overall deadline passed"
-            else:
-                try:
-                    chunk = raw.read1(65536, decode_content=True)
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    timed_out = "timeout" in type(exc).__name__.lower() or isinstance(exc, TimeoutError)
-                    problem = ("no data arrived within the stream idle timeout" if timed_out
-                               else f"the connection was lost ({type(exc).__name__})")
-            if problem is None:
-                if not chunk:
-                    return
-                total += len(chunk)
-                if total > self._max_stream:
-                    problem = f"the stream exceeded {self._max_stream // (1024 * 1024)} MB"
-            if problem is not None:
-                yield problem
-                return
-            yield chunk
+    def _interrupted(self, _kind: type[FreddyError], reason: str) -> FreddyError:
+        """The body reader's error for a stream: whatever cut it, the partial text is kept."""
+        return StreamInterrupted(f"The answer stream stopped early: {reason}; the partial text is "
+                                 "kept", partial_text=self.text)
 
-    def _read(self):
-        failure = None
-        for chunk in self._chunks():
-            if isinstance(chunk, str):
-                failure = StreamInterrupted(f"The answer stream stopped early: {chunk}; the partial "
-                                            "text is kept", partial_text=self.text)
-                break
-            try:
-                frames = self._decoder.feed(chunk)
-            except FreddyError as exc:
-                failure = exc
-                break
-            for name, data in frames:
-                event = self._event(name, data)
-                if isinstance(event, FreddyError):
-                    failure = event
-                    break
-                if event is not None:
+    def _read(self) -> Iterator[StreamEvent]:
+        """Events as their frames complete; the connection is closed however iteration ends
+        (completed, failed, or the iterator dropped early)."""
+        try:
+            for chunk in self._body:
+                for name, data in self._decoder.feed(chunk):
+                    event = self._event(name, data)
                     yield event
                     if event.type in DONE_EVENTS:
-                        self.close()
                         return
-            if failure is not None:
-                break
-        self.close()
-        if failure is None:
-            failure = StreamInterrupted("The answer stream ended without response.completed; the "
-                                        "partial text is kept", partial_text=self.text)
-        raise failure
+        finally:
+            self.close()
+        raise StreamInterrupted("The answer stream ended without response.completed; the "
+                                "partial text is kept", partial_text=self.text)
 
-    def _event(self, name, data):
-        try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
-            return ResponseFormatError("A stream event carried data that is not JSON")
-        if not isinstance(payload, dict):
-            payload = {"value": payload}
+    def _event(self, name: str, data: str) -> StreamEvent:
+        decoded = _decode(data)
+        if decoded is _NOT_JSON:
+            raise ResponseFormatError("A stream event carried data that is not JSON")
+        payload: dict[str, Any] = decoded if isinstance(decoded, dict) else {"value": decoded}
         if name == "message":
             name = str(payload.get("event") or payload.get("type") or name)
         if name in DELTA_EVENTS:
@@ -159,20 +127,32 @@ class ResponseStream:
             self._parts.append(delta)
             return StreamEvent(name, payload, delta)
         if name in ERROR_EVENTS:
-            return error_from_event(payload)
+            raise error_from_event(payload)
         if name == "response.cancelled":
-            return StreamInterrupted("The answer was cancelled; the partial text is kept",
-                                     partial_text=self.text, code="cancelled")
+            raise StreamInterrupted("The answer was cancelled; the partial text is kept",
+                                    partial_text=self.text, code="cancelled")
         self.thread_id = payload.get("thread_id") or self.thread_id
         self.response_id = payload.get("response_id") or self.response_id
         if name in DONE_EVENTS:
             self.completion = self._complete(payload)
         return StreamEvent(name, payload)
 
-    def _complete(self, payload):
+    def _complete(self, payload: dict[str, Any]) -> Completion:
         payload.setdefault("thread_id", self.thread_id)
         ttft = None if self.first_delta_at is None else self.first_delta_at - self._started
         # Deltas are the answer; a final payload's text counts only when nothing was streamed.
         text = self.text or text_of(payload) or ""
         return completion_from_json(payload, model=self._model, retries=self._retries,
                                     latency_s=self._clock() - self._started, ttft_s=ttft, text=text)
+
+
+_NOT_JSON = object()
+
+
+def _decode(data: str) -> object:
+    """The event's JSON, or ``_NOT_JSON``; the caller raises, outside this ``except``, because
+    the decode error keeps the whole event text in ``.doc`` and would ride along as context."""
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        return _NOT_JSON

@@ -2,18 +2,19 @@
 
 HTTPS only except loopback, no userinfo or query in the base URL, TLS verification always on,
 no ``.netrc`` or proxy variables (``trust_env=False``), redirects never followed, explicit
-timeouts plus an overall deadline, capped bodies. Connect-phase failures (all methods) and
-idempotent GETs (read errors, 502/503/504) are retried by urllib3's ``Retry`` on the mounted
-adapter; its sleep goes through the client's injectable ``sleep``.
+timeouts; the overall deadline and the body caps are enforced while reading (:mod:`._body`).
+The mounted adapter makes no retries: each library failure is turned into a
+:class:`TransportFailure` (our error class and words, and how far the attempt got), and the
+sender's loop asks :class:`~._retry.RetryPolicy` whether to repeat it.
 """
 
 from __future__ import annotations
 
 import http.client
 import ipaddress
-import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 import urllib3
@@ -21,14 +22,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import _redaction
-from ._errors import ConfigError, ConnectionFailed, ResponseFormatError, Timeout
-from ._ratelimit import backoff_delay, parse_retry_after
+from ._errors import ConfigError, ConnectionFailed, FreddyError, Timeout
+from ._retry import Phase
 
 __all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_debug",
-           "read_body", "transport_failure", "MAX_BODY"]
+           "transport_failure", "TransportFailure", "MAX_BODY"]
 
 MAX_BODY = 20 * 1024 * 1024
-_log = logging.getLogger("freddy_magic")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
@@ -42,14 +42,16 @@ class Timeouts:
     stream_idle: float = 120.0
     token: float = 15.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("connect", "read", "total", "stream_idle", "token"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"timeouts.{name} must be a positive number of seconds")
 
     @classmethod
-    def coerce(cls, value):
+    def coerce(cls, value: Timeouts | dict[str, float | None] | float | None) -> Timeouts:
+        """A Timeouts from what a caller may pass: None (defaults), a dict of fields, or a number
+        of seconds for the whole call (the read timeout then never exceeds it)."""
         if value is None:
             return cls()
         if isinstance(value, cls):
@@ -64,7 +66,7 @@ class Timeouts:
         raise ConfigError("timeouts must be a Timeouts, a dict of its fields, or a positive number of seconds")
 
 
-def _is_loopback(host):
+def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
     try:
@@ -73,10 +75,11 @@ def _is_loopback(host):
         return False
 
 
-def check_base_url(url):
+def check_base_url(url: str) -> str:
     """Return the normalised base URL or raise ConfigError saying which rule it breaks."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("base_url must be a URL such as https://api.freddy.aitronos.com")
+    parts: SplitResult | None
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -102,7 +105,7 @@ def check_base_url(url):
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def origin(url, base=None):
+def origin(url: str | None, base: str | None = None) -> str:
     """scheme://host[:port] of ``url`` (relative URLs resolve against ``base``); nothing more."""
     try:
         parts = urlsplit(url or "")
@@ -115,48 +118,22 @@ def origin(url, base=None):
     return f"{parts.scheme or 'https'}://{host}{port}"
 
 
-class _PolicyRetry(Retry):
-    """urllib3 Retry whose sleep is injectable and jittered, and honours a capped Retry-After."""
+def make_session(session: requests.Session | None = None) -> requests.Session:
+    """One Session per client: no environment trust, our adapter on both schemes.
 
-    sleeper = None
-    max_retry_after = 60.0
-
-    def new(self, **kw):
-        retry = super().new(**kw)
-        retry.sleeper, retry.max_retry_after = self.sleeper, self.max_retry_after
-        return retry
-
-    def sleep(self, response=None):
-        wait = parse_retry_after(response.headers) if response is not None else None
-        if wait is None or wait > self.max_retry_after:
-            wait = backoff_delay(len(self.history))
-        last = self.history[-1] if self.history else None
-        _log.debug("transport retry %d of %s %s (%s) in %.2f s", len(self.history),
-                   getattr(last, "method", "?"), urlsplit(getattr(last, "url", "") or "").path,
-                   type(last.error).__name__ if last is not None and last.error else
-                   getattr(last, "status", None), wait)
-        if wait > 0:
-            self.sleeper(wait)
-
-
-def make_session(sleep, max_retries, max_retry_after, session=None):
-    """One Session per client: no environment trust, our adapter on both schemes."""
+    The adapter's ``Retry(0, read=False)`` makes urllib3 raise at the first failure instead of
+    retrying inside ``send``: a retry it made there would be invisible to the sender's policy,
+    its counts, its deadline and its shared limiter.
+    """
     session = session if session is not None else requests.Session()
     session.trust_env = False
-    retry = _PolicyRetry(
-        total=max_retries, connect=max_retries, read=max_retries, status=max_retries, other=0,
-        redirect=0, allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
-        status_forcelist=frozenset({502, 503, 504}), raise_on_redirect=False,
-        raise_on_status=False, respect_retry_after_header=False,
-    )
-    retry.sleeper, retry.max_retry_after = sleep, max_retry_after
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+    adapter = HTTPAdapter(max_retries=Retry(total=0, read=False), pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
 
 
-def refuse_wire_debug():
+def refuse_wire_debug() -> None:
     """http.client wire debugging prints raw request headers with print(): no filter sees it."""
     if http.client.HTTPConnection.debuglevel > 0 or urllib3.connection.HTTPConnection.debuglevel > 0:
         raise ConfigError("Refusing to send: http.client wire debugging is on "
@@ -166,63 +143,55 @@ def refuse_wire_debug():
                           "logging.getLogger('freddy_magic').setLevel('DEBUG') instead")
 
 
-def read_body(response, cap, deadline, clock):
-    """The whole (decoded) body, read as it arrives; ResponseFormatError past ``cap`` bytes."""
-    raw = response.raw
-    parts = []
-    size = 0
-    problem = None
-    while True:
-        try:
-            chunk = raw.read1(65536, decode_content=True)
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            problem = (Timeout if "Timeout" in type(exc).__name__ else ConnectionFailed,
-                       f"The connection broke while the answer was arriving ({type(exc).__name__})")
-            break
-        if not chunk:
-            break
-        size += len(chunk)
-        parts.append(chunk)
-        if size > cap:
-            problem = (ResponseFormatError,
-                       f"The response body is larger than {cap // (1024 * 1024)} MB; stopped reading")
-        elif deadline is not None and clock() > deadline:
-            problem = (Timeout, "The call's overall deadline passed while the answer was arriving")
-        if problem:
-            break
-    if problem:
-        response.close()
-        raise problem[0](problem[1])
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+class TransportFailure(NamedTuple):
+    """What is kept of a library exception: our error class, our words, how far the attempt got.
+
+    The exception itself is not kept: its message and frames may hold URLs and header values.
+    """
+
+    kind: type[FreddyError]
+    message: str
+    phase: Phase
+
+    def error(self) -> FreddyError:
+        return self.kind(self.message)
 
 
-def transport_failure(exc, method, url, sent_maybe):
-    """(error class, message) for a requests/urllib3 exception; the caller raises it.
+def transport_failure(exc: BaseException, method: str, url: str, repeatable: bool) -> TransportFailure:
+    """The :class:`TransportFailure` for a requests/urllib3 exception; the caller raises it.
 
     Only the exception's class and our own words are used: library messages carry URLs and,
-    for header errors, header values.
+    for header errors, header values. ``repeatable`` (the method may be repeated after it may
+    have been processed) decides whether a lost connection says it was not retried.
     """
     where = origin(url)
     kind = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
-        return ConnectionFailed, (f"TLS verification failed for {where} ({kind}); the "
-                                  "certificate was not trusted, so nothing was sent")
+        return TransportFailure(ConnectionFailed, f"TLS verification failed for {where} ({kind}); the "
+                                "certificate was not trusted, so nothing was sent", Phase.FATAL)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Timeout, f"Could not connect to {where} within the connect timeout"
+        return TransportFailure(Timeout, f"Could not connect to {where} within the connect timeout",
+                                Phase.CONNECT)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return Timeout, f"{method} to {where} timed out waiting for the answer"
+        return TransportFailure(Timeout, f"{method} to {where} timed out waiting for the answer",
+                                Phase.SENT)
     if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)) or (
             isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException)):
-        return ConfigError, (f"The request could not be built: the HTTP library rejected a header, "
-                             f"the URL or a JSON value ({kind})")
+        return TransportFailure(ConfigError, "The request could not be built: the HTTP library "
+                                f"rejected a header, the URL or a JSON value ({kind})", Phase.FATAL)
     lost = _connect_phase(exc)
     if lost:
-        return ConnectionFailed, f"Could not connect to {where} ({lost})"
-    tail = "; it may have been processed, so it was not retried" if sent_maybe else ""
-    return ConnectionFailed, _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
+        return TransportFailure(ConnectionFailed, f"Could not connect to {where} ({lost})", Phase.CONNECT)
+    tail = "" if repeatable else "; it may have been processed, so it was not retried"
+    message = _redaction.redact(f"The connection to {where} was lost during {method} ({kind}){tail}")
+    # Only a connection error (a reset, a dropped keep-alive) is a network hiccup worth repeating
+    # for an idempotent method; anything else an adapter raises, repeating will not fix.
+    phase = Phase.SENT if isinstance(exc, requests.exceptions.ConnectionError) else Phase.FATAL
+    return TransportFailure(ConnectionFailed, message, phase)
 
 
-def _connect_phase(exc):
+def _connect_phase(exc: BaseException) -> str | None:
+    """Why the connection was never made, if the exception's chain says so (DNS, refused)."""
     seen = exc
     for _ in range(6):
         if isinstance(seen, urllib3.exceptions.NameResolutionError):

@@ -11,8 +11,8 @@ import pytest
 from client_fixtures import FakeClock, Sleeper
 
 from freddy_magic._errors import RateLimited
-from freddy_magic._ratelimit import (BACKOFF_CAP, RateLimiter, RateLimitStatus, backoff_delay,
-                                    parse_retry_after)
+from freddy_magic._ratelimit import RateLimiter, RateLimitStatus
+from freddy_magic._retry import BACKOFF_CAP, backoff_delay, parse_retry_after
 
 
 @pytest.mark.parametrize("headers, expected", [

@@ -45,9 +45,10 @@ class ActiveStreams:
         state.thread["status"] = "streaming"
 
     def close(self, state):
+        key = state.thread["id"]
         with self._lock:
-            if self._streams.get(state.thread["id"]) is state:
-                del self._streams[state.thread["id"]]
+            if self._streams.get(key) is state:
+                del self._streams[key]
         state.thread["status"] = "inactive"
 
     def get(self, thread_id):

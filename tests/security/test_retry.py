@@ -79,7 +79,7 @@ def test_j3_retry_after_over_the_cap_fails_fast(sandbox, sleeps):
 
 
 def test_j4_backoff_is_bounded_jittered_and_spread():
-    from freddy_magic._ratelimit import BACKOFF_CAP, backoff_delay
+    from freddy_magic._retry import BACKOFF_CAP, backoff_delay
 
     for attempt in range(6):
         values = []
