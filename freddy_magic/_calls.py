@@ -70,16 +70,13 @@ def call(client, job, *, stream=True, on_delta=None, stop=None, clock=time.monot
     created_at, started = now_iso(), clock()
     row_args = dict(created_at=created_at, extra=job.extra)
     if not stream:
-        failure, completion = None, None
         try:
             completion = client.create_response(job.prompt, model=job.model, **job.params)
         except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
             return make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
                             latency_s=clock() - started, **row_args)
         except FreddyError as exc:
-            failure = exc
-        if failure is not None:
-            return make_row(job.model, job.prompt, status="error", error=describe(failure),
+            return make_row(job.model, job.prompt, status="error", error=describe(exc),
                             latency_s=clock() - started, **row_args)
         return make_row(job.model, job.prompt, completion=completion, **row_args)
     return _call_streaming(client, job, on_delta, stop, clock, started, row_args)

@@ -15,9 +15,6 @@ from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
 from ._results import Rows, Status, model_rows
 
-FORMATS = ("markdown", "text", "json")
-MAX_CONCURRENCY = 64
-
 
 def _identifier(name, option):
     if not name.isidentifier() or keyword.iskeyword(name):
@@ -25,8 +22,12 @@ def _identifier(name, option):
     return name
 
 
-def check_options(args, default_model):
-    """Validate option combinations before anything is evaluated or sent; return the models."""
+def check_options(args, default_model, concurrency_trait):
+    """Validate option combinations before anything is evaluated or sent; return the models.
+
+    ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
+    configured default and the per-cell override can never disagree about what is allowed.
+    """
     if args.command:
         if args.command in ("models", "log", "reset"):
             raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
@@ -37,8 +38,9 @@ def check_options(args, default_model):
     for value, option in ((args.output, "-o"), (args.over, "--over")):
         if value is not None:
             _identifier(value, option)
-    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+    low, high = concurrency_trait.min, concurrency_trait.max
+    if args.concurrency is not None and not low <= args.concurrency <= high:
+        raise ConfigError(f"--concurrency must be between {low} and {high}")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
     if args.all:
@@ -85,7 +87,7 @@ def build_jobs(args, cell, namespace, models, thread_id):
 
 def run_cell(magics, args, cell):
     session = magics.session
-    models = check_options(args, magics.model)
+    models = check_options(args, magics.model, magics.traits()["concurrency"])
     thread_id = session.thread_id if args.chat else None
     jobs = build_jobs(args, cell, magics.shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream

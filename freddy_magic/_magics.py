@@ -115,7 +115,7 @@ class FreddyMagics(Magics):
         try:
             return function(*args)
         except FreddyError as exc:
-            problem = _one_line(exc) or type(exc).__name__
+            problem = _one_line(exc)
         raise UsageError(problem)
 
     def show(self, obj):

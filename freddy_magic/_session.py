@@ -7,13 +7,10 @@ credential is validated against the API on a *new* client before it replaces the
 mistyped key must not disconnect a working session.
 """
 
-import logging
 import time
 
 from ._errors import FreddyError, NotAuthenticated
 from ._results import Rows, Status
-
-log = logging.getLogger("freddy_magic")
 
 HOW_TO_AUTH = (
     "Not authenticated: run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) "
@@ -46,14 +43,11 @@ class Session:
 
     def _install(self, client, source):
         """Validate ``client`` and make it current; on failure forget it and keep the old one."""
-        failure = None
         try:
             client.validate()
-        except FreddyError as exc:
-            failure = exc
-        if failure is not None:
+        except FreddyError:
             _discard(client)
-            raise failure
+            raise
         old, self.client, self.source = self.client, client, source
         self.organization = _current_organization(client)
         if old is not None and old is not client:
@@ -67,14 +61,12 @@ class Session:
         """Connect with an API key (from the widget, getpass, env, .env or Colab)."""
         from ._auth import Credential
 
-        credential, client, failure = Credential.api_key(key), None, None
+        credential = Credential.api_key(key)
         try:
             client = self.new_client(credential)
-        except FreddyError as exc:  # e.g. a bad FreddyMagics.base_url: the key must not linger
-            failure = exc
-        if failure is not None:
+        except FreddyError:  # e.g. a bad FreddyMagics.base_url: the key must not linger
             credential.clear()
-            raise failure
+            raise
         return self._install(client, source)
 
     def connect_sandbox(self):
@@ -97,14 +89,11 @@ class Session:
     def begin_login(self, user, password):
         """Step 1 of ``--login``: returns the message to show above the code field."""
         client = self.new_client(None, base_url=self.login_base_url())
-        failure = None
         try:
             challenge = client.login(user, password)
-        except FreddyError as exc:
-            failure = exc
-        if failure is not None:
+        except FreddyError:
             _discard(client)
-            raise failure
+            raise
         self._pending_login = (client, challenge)
         where = getattr(challenge, "email", None) or "your email address"
         return f"A 4-digit code was sent to {where}. Type it below and press Enter."
