@@ -13,7 +13,6 @@ from ._batch import run_jobs
 from ._calls import Job, call, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
-from ._results import Rows, Status, model_rows
 
 
 def _identifier(name, option):
@@ -28,10 +27,6 @@ def check_options(args, default_model, concurrency_trait):
     ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
     configured default and the per-cell override can never disagree about what is allowed.
     """
-    if args.command:
-        if args.command in ("models", "log", "reset"):
-            raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
-        raise ConfigError("%%freddy takes no positional argument: options on the first line, the prompt below it")
     models = [m.strip() for m in (args.model or default_model).split(",")]
     if not all(models):
         raise ConfigError("-m takes model keys separated by commas, e.g. -m ftg-3.0,gpt-4o")
@@ -43,8 +38,6 @@ def check_options(args, default_model, concurrency_trait):
         raise ConfigError(f"--concurrency must be between {low} and {high}")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
-    if args.all:
-        raise ConfigError("--all belongs to `%freddy models`")
     return models
 
 
@@ -164,19 +157,3 @@ def run_many(magics, client, jobs, stream, args):
         return rows
     return rows.mark_shown(" | ".join(row.summary() for row in rows) if terminal else None)
 
-
-def subcommand(magics, args):
-    """``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``."""
-    session, command = magics.session, args.command
-    if command == "models":
-        models = session.require_client().models(include_deprecated=args.all, include_legacy=args.all)
-        rows = model_rows(models)
-        rows.display_limit = magics.display_limit
-        return rows
-    if command == "log":
-        return Rows(session.log, display_limit=magics.display_limit)
-    if command == "reset":
-        session.thread_id = None
-        return Status(title="Chat", state="the next --chat cell starts a new conversation thread")
-    raise ConfigError("%freddy takes a command (models [--all], log, reset); "
-                      "for a prompt use the cell form: %%freddy on the first line, the prompt below")

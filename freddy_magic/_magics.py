@@ -16,12 +16,13 @@ import shlex
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
 
 from ._errors import FreddyError
 from ._payloads import DEFAULT_BASE_URL
 from ._redaction import looks_like_secret, redact
+from ._subcommands import command_help, epilog, option_help, resolve
 
 DEFAULT_MODEL = "ftg-3.0"
 
@@ -159,7 +160,8 @@ class FreddyMagics(Magics):
         return self._guard(authenticate, self, args)
 
     @magic_arguments()
-    @argument("command", nargs="?", help="Line form only: models | log | reset.")
+    @kwds(epilog=epilog())
+    @argument("command", nargs="?", help=command_help())
     @argument("-m", "--model", help="Model key, or several separated by commas (run concurrently).")
     @argument("-t", "--temperature", type=float, help="Sampling temperature.")
     @argument("--max-tokens", type=int, help="Maximum output tokens.")
@@ -171,7 +173,7 @@ class FreddyMagics(Magics):
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
     @argument("--dry-run", action="store_true", help="Show the exact request (secrets redacted); send nothing.")
-    @argument("--all", action="store_true", help="With `%%freddy models`: include deprecated and legacy models.")
+    @argument("--all", action="store_true", help=option_help("--all"))
     @line_cell_magic
     def freddy(self, line="", cell=None):
         """Ask a model; the answer streams into the cell and comes back as a row (a dict).
@@ -181,11 +183,12 @@ class FreddyMagics(Magics):
             %%freddy -m ftg-3.0,gpt-4o -t 0.2 -o answers
             Explain {topic} to a first-year student.
 
-        Line form: ``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``.
+        The line form runs a command (listed at the end of this help).
         """
         args = self._parse(self.freddy, line)
-        from . import _cellrun
+        command = self._guard(resolve, args, self.freddy.parser, cell is not None)
+        if command is not None:
+            return self._guard(command.run, self, args)
+        from ._cellrun import run_cell
 
-        if cell is None:
-            return self._guard(_cellrun.subcommand, self, args)
-        return self._guard(_cellrun.run_cell, self, args, cell)
+        return self._guard(run_cell, self, args, cell)
