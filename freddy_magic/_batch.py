@@ -57,25 +57,36 @@ def run_jobs(client, jobs, *, concurrency, stream=False, on_delta=None, on_done=
             pool.submit(_work, client, job, index, events, stop, stream)
 
     feed(2 * workers)
-    remaining, interrupted = len(jobs), False
+    interrupted = False
     try:
-        while remaining:
-            kind, index, payload = _next(events)
-            if kind == "idle" and on_idle is not None:
-                on_idle()
-            elif kind == "delta" and on_delta is not None:
-                on_delta(index, payload)
-            elif kind == "done":
-                rows[index], remaining = payload, remaining - 1
-                feed(1)
-                if on_done is not None:
-                    on_done(index, payload)
+        _collect(events, rows, feed, on_delta, on_done, on_idle)
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
     pool.shutdown(wait=not interrupted, cancel_futures=True)
+    _fill_unfinished(rows, jobs)
+    return Rows(rows, display_limit=display_limit), interrupted
+
+
+def _collect(events, rows, feed, on_delta, on_done, on_idle):
+    """Wait on the queue until every job has its row, handing each event to its hook."""
+    remaining = len(rows)
+    while remaining:
+        kind, index, payload = _next(events)
+        if kind == "done":
+            rows[index], remaining = payload, remaining - 1
+            feed(1)
+            if on_done is not None:
+                on_done(index, payload)
+        elif kind == "delta" and on_delta is not None:
+            on_delta(index, payload)
+        elif kind == "idle" and on_idle is not None:
+            on_idle()
+
+
+def _fill_unfinished(rows, jobs):
+    """A job that never finished (Ctrl-C) is still a row, so rows keep matching the input."""
     for index, job in enumerate(jobs):
         if rows[index] is None:
             rows[index] = make_row(job.model, job.prompt, status="cancelled",
                                    error="not finished: interrupted by the user", extra=job.extra)
-    return Rows(rows, display_limit=display_limit), interrupted

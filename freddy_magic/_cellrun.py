@@ -127,33 +127,56 @@ def run_single(magics, client, job, stream, args):
 
 
 def run_many(magics, client, jobs, stream, args):
-    session, terminal = magics.session, magics.terminal
+    """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
     over = args.over is not None
-    concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
     if over:
-        progress = ProgressView(len(jobs), terminal=terminal)
-        views, hooks = [], {"on_done": lambda index, row: progress.step(row)}
+        presenter = _Progress(len(jobs), magics.terminal)
     else:
-        views = [AnswerView(terminal=terminal, fmt=args.format, title=job.model, live=stream and not terminal)
-                 for job in jobs]
-        for view in views:
-            view.open()
-        hooks = {"on_delta": lambda index, piece: views[index].delta(piece),
-                 "on_done": lambda index, row: views[index].finish(row),
-                 "on_idle": lambda: [view.flush() for view in views]}
+        presenter = _Answers(jobs, magics.terminal, args.format, stream)
+    concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
     rows, interrupted = run_jobs(client, jobs, concurrency=concurrency, stream=stream and not over,
-                                 display_limit=magics.display_limit, **hooks)
-    session.log.extend(rows)
-    finished = sum(row["status"] != "cancelled" for row in rows)
-    if over:
-        progress.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
-    elif interrupted:
-        for view, row in zip(views, rows):
-            if row["status"] == "cancelled":
-                view.finish(row)
+                                 display_limit=magics.display_limit, **presenter.hooks())
+    magics.session.log.extend(rows)
+    result = presenter.finish(rows, interrupted)
     if rows and all(row["status"] == "error" for row in rows):
         raise FreddyError(f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
-    if over:
-        return rows
-    return rows.mark_shown(" | ".join(row.summary() for row in rows) if terminal else None)
+    return result
 
+
+class _Progress:
+    """``--over``: one progress bar for all rows; the rows themselves are shown as a table."""
+
+    def __init__(self, total, terminal):
+        self.view = ProgressView(total, terminal=terminal)
+
+    def hooks(self):
+        return {"on_done": lambda index, row: self.view.step(row)}
+
+    def finish(self, rows, interrupted):
+        finished = sum(row["status"] != "cancelled" for row in rows)
+        self.view.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
+        return rows
+
+
+class _Answers:
+    """``-m a,b,c``: one live answer per model, placed in the order the models were asked for."""
+
+    def __init__(self, jobs, terminal, fmt, stream):
+        self.terminal = terminal
+        self.views = [AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal)
+                      for job in jobs]
+        for view in self.views:
+            view.open()
+
+    def hooks(self):
+        views = self.views
+        return {"on_delta": lambda index, piece: views[index].delta(piece),
+                "on_done": lambda index, row: views[index].finish(row),
+                "on_idle": lambda: [view.flush() for view in views]}
+
+    def finish(self, rows, interrupted):
+        if interrupted:  # rows that never finished still get their place filled in
+            for view, row in zip(self.views, rows):
+                if row["status"] == "cancelled":
+                    view.finish(row)
+        return rows.mark_shown(" | ".join(row.summary() for row in rows) if self.terminal else None)
