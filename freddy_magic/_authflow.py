@@ -17,14 +17,11 @@ import sys
 
 from ._errors import ConfigError, NotAuthenticated
 from ._redaction import redact
+from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
 from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
 
-NO_PROMPT = (
-    "Cannot ask for a key here: this front end has no stdin and may render no widgets "
-    "(a headless run?). Set FREDDY_API_KEY in the environment or a .env file and run "
-    "%freddy_auth --env, or run %freddy_auth --sandbox. "
-    "(%config FreddyMagics.key_prompt = 'widget' forces the widget.)"
-)
+CANNOT_ASK = ("Cannot ask for a key here: this front end has no stdin and may render no widgets "
+              "(a headless run?)")
 _MODES = ("login", "env", "sandbox", "status", "logout")
 PUBLIC_SESSION = (
     "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
@@ -58,8 +55,7 @@ def authenticate(magics, args):
         return session.connect_sandbox()
     if args.env:
         why = f" ({source})" if source else ""
-        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}; "
-                               "set it, or use %freddy_auth for the key widget or --sandbox")
+        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
     return ask_key(magics)
 
 
@@ -108,9 +104,9 @@ def ask_key(magics):
     if kind == "getpass":
         key = _ask("Freddy API key (input hidden): ", secret=True)
         if not key:
-            raise NotAuthenticated("No key entered: nothing changed")
+            raise NotAuthenticated("No key entered: nothing changed", code=CANCELLED)
         return session.connect_key(key, "key typed at the getpass prompt")
-    raise NotAuthenticated(NO_PROMPT)
+    raise NotAuthenticated(CANNOT_ASK, code=NO_PROMPT)
 
 
 def ask_login(magics):
@@ -126,10 +122,10 @@ def ask_login(magics):
         user = _ask("Email or username: ", secret=False)
         password = _ask("Password (input hidden): ", secret=True) if user else None
         if not user or not password:
-            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+            raise NotAuthenticated("Sign-in cancelled: nothing changed", code=CANCELLED)
         magics.show_text(session.begin_login(user.strip(), password))
         code = _ask("Code from the email: ", secret=True)
         if not code:
-            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+            raise NotAuthenticated("Sign-in cancelled: nothing changed", code=CANCELLED)
         return session.finish_login(code.strip())
-    raise NotAuthenticated(NO_PROMPT)
+    raise NotAuthenticated(CANNOT_ASK, code=NO_PROMPT)

@@ -76,7 +76,7 @@ def call(client, job, *, stream=True, on_delta=None, stop=None, clock=time.monot
             return make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
                             latency_s=clock() - started, **row_args)
         except FreddyError as exc:
-            return make_row(job.model, job.prompt, status="error", error=describe(exc),
+            return make_row(job.model, job.prompt, status="error", error=describe(exc), failure=exc,
                             latency_s=clock() - started, **row_args)
         return make_row(job.model, job.prompt, completion=completion, **row_args)
     return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
@@ -109,6 +109,6 @@ def _call_streaming(client, job, on_delta, stop, clock, started, row_args):
         row["thread_id"] = thread_id
         return row
     if failure is not None:
-        return make_row(job.model, job.prompt, status="error", error=describe(failure),
+        return make_row(job.model, job.prompt, status="error", error=describe(failure), failure=failure,
                         text=text or None, latency_s=clock() - started, **row_args)
     return make_row(job.model, job.prompt, completion=completion, **row_args)

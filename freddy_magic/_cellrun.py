@@ -117,13 +117,19 @@ def run_single(magics, client, job, stream, args):
     row = call(client, job, stream=stream, on_delta=view.delta)
     session.log.append(row)
     if row["status"] == "error" and not row.get("text"):
-        raise FreddyError(row["error"])
+        raise _failure(row, row["error"])
     view.finish(row)
     if args.chat and row.get("thread_id"):
         session.thread_id = row["thread_id"]
     if row["status"] == "error":
-        raise FreddyError(f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
+        raise _failure(row, f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
     return row.mark_shown(row.summary() if magics.terminal else None)
+
+
+def _failure(row, message):
+    """An error of the failed call's own class and code, so the boundary can add its remedy."""
+    kind, code = row.failure or (FreddyError, None)
+    return kind(message, code=code)
 
 
 def run_many(magics, client, jobs, stream, args):
@@ -139,7 +145,7 @@ def run_many(magics, client, jobs, stream, args):
     magics.session.log.extend(rows)
     result = presenter.finish(rows, interrupted)
     if rows and all(row["status"] == "error" for row in rows):
-        raise FreddyError(f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
+        raise _failure(rows[0], f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
     return result
 
 

@@ -1,7 +1,8 @@
 """``FreddyMagics``: configuration and the magics, each a thin adapter (parse, call, present).
 
-The boundary rule lives here: library code raises ``FreddyError``; the magics turn it into a
-one-line ``UsageError`` raised outside any ``except`` block, so the cell fails (nbclient,
+The boundary rule lives here: library code raises ``FreddyError`` with a neutral message; the
+magics turn it into a one-line ``UsageError`` that ends with the notebook remedy for its class
+and code (:mod:`._remedies`), raised outside any ``except`` block, so the cell fails (nbclient,
 papermill and CI notice) without a traceback wall and without a library exception riding along
 as ``__context__``. ``UsageError`` is never subclassed: IPython prints only that exact type
 briefly (ipython/ipython#14024).
@@ -22,6 +23,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
 from ._errors import FreddyError
 from ._payloads import DEFAULT_BASE_URL
 from ._redaction import looks_like_secret, redact
+from ._remedies import CONNECT, explain
 from ._subcommands import command_help, epilog, option_help, resolve
 
 DEFAULT_MODEL = "ftg-3.0"
@@ -29,8 +31,7 @@ DEFAULT_MODEL = "ftg-3.0"
 ROTATE = (
     "That argument looks like a key or token. freddy_magic never takes a secret on a magic "
     "line, and this one is now stored in the notebook and in IPython history: revoke it and "
-    "create a new one. Use the widget (%freddy_auth), FREDDY_API_KEY in env or .env "
-    "(%freddy_auth --env), or %freddy_auth --sandbox."
+    f"create a new one. To connect: {CONNECT}."
 )
 
 
@@ -116,7 +117,7 @@ class FreddyMagics(Magics):
         try:
             return function(*args)
         except FreddyError as exc:
-            problem = _one_line(exc)
+            problem = _one_line(explain(exc))
         raise UsageError(problem)
 
     def show(self, obj):

@@ -30,11 +30,13 @@ def now_iso():
 
 
 def make_row(model, prompt, *, completion=None, status="ok", error=None, text=None,
-             created_at=None, latency_s=None, extra=None):
+             created_at=None, latency_s=None, extra=None, failure=None):
     """One flat row: input columns (``extra``) first, then exactly :data:`ROW_COLUMNS`.
 
     An input column whose name collides with a result column is kept as ``input_<name>`` so
-    neither side is silently overwritten.
+    neither side is silently overwritten. ``failure`` is the error behind a failed row: only its
+    class and code are kept, beside the columns rather than in them, so the magic can still say
+    how to fix it while the row stays the plain data it is documented to be.
     """
     row = Row()
     for key, value in (extra or {}).items():
@@ -50,6 +52,8 @@ def make_row(model, prompt, *, completion=None, status="ok", error=None, text=No
     if latency_s is not None and result["latency_s"] is None:
         result["latency_s"] = round(latency_s, 4)
     row.update(result)
+    if failure is not None:
+        row._failure = (type(failure), getattr(failure, "code", None))
     return row
 
 
@@ -100,7 +104,12 @@ class _ShowOnce:
 class Row(_ShowOnce, dict):
     """One call's result: a plain ``dict`` of scalars that displays as its answer."""
 
-    __slots__ = ("_shown",)
+    __slots__ = ("_failure", "_shown")
+
+    @property
+    def failure(self):
+        """``(error class, code)`` of the error behind a failed row, or None."""
+        return getattr(self, "_failure", None)
 
     def summary(self):
         """One line of provenance: model, status, tokens, latency."""

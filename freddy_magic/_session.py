@@ -10,12 +10,8 @@ mistyped key must not disconnect a working session.
 import time
 
 from ._errors import FreddyError, NotAuthenticated
+from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
-
-HOW_TO_AUTH = (
-    "Not authenticated: run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) "
-    "and run %freddy_auth --env, or run %freddy_auth --sandbox for the offline sandbox."
-)
 
 
 class Session:
@@ -101,7 +97,8 @@ class Session:
     def finish_login(self, code):
         """Step 2 of ``--login``: verify the emailed code; the client installs refreshing tokens."""
         if self._pending_login is None:
-            raise NotAuthenticated("No sign-in in progress: run %freddy_auth --login again.")
+            raise NotAuthenticated("No sign-in in progress (it was cancelled or replaced by a newer one)",
+                                   code=NO_LOGIN_PENDING)
         client, challenge = self._pending_login
         client.verify(challenge, code)
         self._pending_login = None
@@ -117,7 +114,7 @@ class Session:
 
     def require_client(self):
         if self.client is None:
-            raise NotAuthenticated(HOW_TO_AUTH)
+            raise NotAuthenticated("Not authenticated")
         return self.client
 
     def _organization(self):
@@ -127,7 +124,7 @@ class Session:
     def status(self, brief=False):
         """The connection as data: fingerprint only, never a secret."""
         if self.client is None:
-            return Status(title="Freddy", state="not connected", how=HOW_TO_AUTH.split(": ", 1)[1])
+            return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
         status = Status(title="Connected" if brief else "Freddy status",
                         method=getattr(cred, "method", None), key=getattr(cred, "fingerprint", None),
