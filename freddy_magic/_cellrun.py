@@ -1,27 +1,43 @@
 """``%%freddy``: from parsed options and a cell to displayed answers and returned rows.
 
 One model streams on the main thread (no thread hop between the first SSE byte and the first
-display update). Several models, or ``--over`` rows, go through :mod:`batch`. A single failed
+display update). Several models, or ``--over`` rows, go through :mod:`._batch`. A single failed
 call fails the cell (one-line ``UsageError``, so papermill and CI notice); in a batch a failed
 row is just a row with status ``"error"``, and only a batch in which every row failed fails
 the cell. ``--dry-run`` builds the exact requests and sends nothing.
 """
 
+from __future__ import annotations
+
 import keyword
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._batch import run_jobs
 from ._calls import Job, call, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
 
+if TYPE_CHECKING:
+    from argparse import Namespace
 
-def _identifier(name, option):
+    from traitlets import Int
+
+    from ._client import FreddyClient
+    from ._magics import FreddyMagics
+    from ._results import Row, Rows
+    from ._session import Session
+
+    Preview = dict[str, Any]
+
+
+def _identifier(name: str, option: str) -> str:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ConfigError(f"{option} needs a Python variable name (letters, digits and _)")
     return name
 
 
-def check_options(args, default_model, concurrency_trait):
+def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -> list[str]:
     """Validate option combinations before anything is evaluated or sent; return the models.
 
     ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
@@ -41,13 +57,13 @@ def check_options(args, default_model, concurrency_trait):
     return models
 
 
-def _params(args, thread_id):
+def _params(args: Namespace, thread_id: str | None) -> dict[str, Any]:
     params = {"temperature": args.temperature, "max_output_tokens": args.max_tokens,
               "instructions": args.system, "thread_id": thread_id}
     return {key: value for key, value in params.items() if value is not None}
 
 
-def over_records(namespace, name):
+def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
     """The ``--over`` input as a list of dicts: a DataFrame (by duck type) or a list of dicts."""
     if name not in namespace:
         raise ConfigError(f"--over {name}: no variable of that name in the notebook")
@@ -63,7 +79,10 @@ def over_records(namespace, name):
     return [{str(key): item for key, item in record.items()} for record in records]
 
 
-def build_jobs(args, cell, namespace, models, thread_id):
+def build_jobs(args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str],
+               thread_id: str | None) -> list[Job]:
+    """One job per model, or per model and ``--over`` row; placeholders are filled here, so a
+    bad ``{expr}`` fails the cell before anything is sent."""
     template = cell.strip("\n")
     if not template.strip():
         raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
@@ -71,16 +90,17 @@ def build_jobs(args, cell, namespace, models, thread_id):
     if args.over is None:
         prompt = fill_placeholders(template, namespace)
         return [Job(model, prompt, dict(params)) for model in models]
-    jobs = []
+    jobs: list[Job] = []
     for record in over_records(namespace, args.over):
         prompt = fill_placeholders(template, {**namespace, **record})
         jobs.extend(Job(model, prompt, dict(params), record) for model in models)
     return jobs
 
 
-def run_cell(magics, args, cell):
+def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | Preview | list[Preview]:
+    """Run a ``%%freddy`` cell: a row for one call, rows for several, previews for ``--dry-run``."""
     session = magics.session
-    models = check_options(args, magics.model, magics.traits()["concurrency"])
+    models = check_options(args, magics.model, type(magics).concurrency)
     thread_id = session.thread_id if args.chat else None
     jobs = build_jobs(args, cell, magics.shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream
@@ -97,7 +117,7 @@ def run_cell(magics, args, cell):
     return result
 
 
-def dry_run(session, jobs, stream):
+def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[Preview]:
     """The exact request of every job, headers redacted by the client; nothing is sent."""
     client, temporary = session.client, session.client is None
     if temporary:
@@ -111,7 +131,8 @@ def dry_run(session, jobs, stream):
     return previews[0] if len(previews) == 1 else previews
 
 
-def run_single(magics, client, job, stream, args):
+def run_single(magics: FreddyMagics, client: FreddyClient, job: Job, stream: bool, args: Namespace) -> Row:
+    """One call streamed on the main thread; a failure fails the cell after logging its row."""
     session = magics.session
     view = AnswerView(terminal=magics.terminal, fmt=args.format)
     row = call(client, job, stream=stream, on_delta=view.delta)
@@ -126,15 +147,17 @@ def run_single(magics, client, job, stream, args):
     return row.mark_shown(row.summary() if magics.terminal else None)
 
 
-def _failure(row, message):
+def _failure(row: Row, message: str) -> FreddyError:
     """An error of the failed call's own class and code, so the boundary can add its remedy."""
     kind, code = row.failure or (FreddyError, None)
     return kind(message, code=code)
 
 
-def run_many(magics, client, jobs, stream, args):
+def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool,
+             args: Namespace) -> Rows:
     """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
     over = args.over is not None
+    presenter: _Progress | _Answers
     if over:
         presenter = _Progress(len(jobs), magics.terminal)
     else:
@@ -152,13 +175,13 @@ def run_many(magics, client, jobs, stream, args):
 class _Progress:
     """``--over``: one progress bar for all rows; the rows themselves are shown as a table."""
 
-    def __init__(self, total, terminal):
+    def __init__(self, total: int, terminal: bool) -> None:
         self.view = ProgressView(total, terminal=terminal)
 
-    def hooks(self):
+    def hooks(self) -> dict[str, Callable[..., object]]:
         return {"on_done": lambda index, row: self.view.step(row)}
 
-    def finish(self, rows, interrupted):
+    def finish(self, rows: Rows, interrupted: bool) -> Rows:
         finished = sum(row["status"] != "cancelled" for row in rows)
         self.view.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
         return rows
@@ -167,20 +190,24 @@ class _Progress:
 class _Answers:
     """``-m a,b,c``: one live answer per model, placed in the order the models were asked for."""
 
-    def __init__(self, jobs, terminal, fmt, stream):
+    def __init__(self, jobs: list[Job], terminal: bool, fmt: str, stream: bool) -> None:
         self.terminal = terminal
         self.views = [AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal)
                       for job in jobs]
         for view in self.views:
             view.open()
 
-    def hooks(self):
+    def hooks(self) -> dict[str, Callable[..., object]]:
         views = self.views
         return {"on_delta": lambda index, piece: views[index].delta(piece),
                 "on_done": lambda index, row: views[index].finish(row),
-                "on_idle": lambda: [view.flush() for view in views]}
+                "on_idle": self._flush}
 
-    def finish(self, rows, interrupted):
+    def _flush(self) -> None:
+        for view in self.views:
+            view.flush()
+
+    def finish(self, rows: Rows, interrupted: bool) -> Rows:
         if interrupted:  # rows that never finished still get their place filled in
             for view, row in zip(self.views, rows):
                 if row["status"] == "cancelled":

@@ -59,16 +59,12 @@ REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     (FreddyError, "AMBIGUOUS_ORGANIZATION"): ORGANIZATION,
 }
 
-_NOT_FOUND = object()
-
-
 def remedy(kind: type[FreddyError], code: str | None = None) -> str | None:
     """The notebook remedy for an error of class ``kind`` with ``code``, or None."""
-    classes = [cls for cls in kind.__mro__ if isinstance(cls, type) and issubclass(cls, FreddyError)]
+    classes = [cls for cls in kind.__mro__ if issubclass(cls, FreddyError)]
     for key in [(cls, code) for cls in classes if code is not None] + [(cls, None) for cls in classes]:
-        found = REMEDIES.get(key, _NOT_FOUND)
-        if found is not _NOT_FOUND:
-            return found
+        if key in REMEDIES:
+            return REMEDIES[key]
     return None
 
 
