@@ -15,6 +15,7 @@ whose remedy is ``None`` means "the message already says everything".
 
 from __future__ import annotations
 
+from ._apierrors import _SUSPENDED_CODES
 from ._errors import AuthError, FreddyError, NotAuthenticated, PermissionDenied
 
 # Local codes: errors the notebook layer raises before anything reaches the API.
@@ -33,9 +34,6 @@ SIGN_IN = "sign in again with %freddy_auth --login"
 ORGANIZATION = ("set %config FreddyMagics.organization_id (or FREDDY_ORGANIZATION_ID) to an "
                 "organization you belong to, or leave it empty, then run %freddy_auth again")
 
-_SUSPENDED = ("NO_ORGANIZATION_MEMBERSHIP", "ACCOUNT_DISABLED", "ACCOUNT_SUSPENDED",
-              "ACCOUNT_DEACTIVATED", "USER_DEACTIVATED", "USER_INACTIVE")
-
 REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     (NotAuthenticated, None): CONNECT,
     (NotAuthenticated, NO_PROMPT): HEADLESS,
@@ -48,14 +46,15 @@ REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     (AuthError, "INVALID_API_KEY"): NEW_KEY,
     (AuthError, "API_KEY_EXPIRED"): NEW_KEY,
     (AuthError, "API_KEY_DEACTIVATED"): NEW_KEY,
-    (AuthError, "API_KEY_PAUSED"): "or, for another key, run %freddy_auth",
+    (AuthError, "API_KEY_PAUSED"): "to use another key, run %freddy_auth",
     (AuthError, "TOKEN_EXPIRED"): SIGN_IN,
     (AuthError, "TOKEN_INVALID"): SIGN_IN,
     (AuthError, "TOKEN_MISSING_SUBJECT"): SIGN_IN,
     (AuthError, "INVALID_CREDENTIALS"): "check them and run %freddy_auth --login again",
     (PermissionDenied, None): "to connect with a key or account that has access, run %freddy_auth",
     (PermissionDenied, "ORGANIZATION_ACCESS_DENIED"): ORGANIZATION,
-    **{(PermissionDenied, code): None for code in _SUSPENDED},
+    # A suspended account is for support to fix; the message already says so.
+    **{(PermissionDenied, code): None for code in sorted(_SUSPENDED_CODES)},
     (FreddyError, "AMBIGUOUS_ORGANIZATION"): ORGANIZATION,
 }
 
