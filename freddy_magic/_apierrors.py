@@ -4,7 +4,8 @@ Three body shapes occur: the documented envelope
 (``error.code/message/system_message/status/trace_id``), FastAPI's ``detail`` (a string, or a
 list of ``{loc, msg, type}``), and non-JSON pages from proxies (an HTML 502). 401 and 403 are
 told apart by ``error.code`` and carry the troubleshooting advice of the API's authentication
-page, because "401" alone does not tell a notebook user what to do next.
+page, because "401" alone does not say what went wrong. The advice is neutral (what the server
+said and what it means), since scripts use the client too; the notebook adds its own remedy.
 """
 
 from __future__ import annotations
@@ -19,27 +20,29 @@ from ._errors import APIError, AuthError, PermissionDenied, RateLimited
 
 __all__ = ["error_from_response", "error_from_event", "one_line"]
 
-_RELOGIN = "sign in again with %freddy_auth --login"
-_NEW_KEY = "run %freddy_auth to enter a valid key (or set FREDDY_API_KEY)"
-
 _ADVICE = {
-    "INVALID_API_KEY": f"Invalid API key: verify the key is correct and not expired; {_NEW_KEY}",
-    "API_KEY_EXPIRED": f"Invalid API key: the key has expired; create a new one in Freddy Hub and {_NEW_KEY}",
+    "INVALID_API_KEY": "Invalid API key: verify the key is correct and not expired",
+    "API_KEY_EXPIRED": "Invalid API key: the key has expired; create a new one in Freddy Hub",
     "API_KEY_PAUSED": "Invalid API key: the key is paused; resume it in Freddy Hub or use another key",
-    "API_KEY_DEACTIVATED": f"Invalid API key: the key was deactivated; {_NEW_KEY}",
+    "API_KEY_DEACTIVATED": "Invalid API key: the key was deactivated; use another key",
     "AUTHENTICATION_REQUIRED": ("Missing authentication: the request carried no valid api-key or "
-                                "Authorization header; run %freddy_auth first"),
-    "TOKEN_EXPIRED": f"Your session has expired: {_RELOGIN}",
-    "TOKEN_INVALID": f"Your session is invalid: {_RELOGIN}",
-    "TOKEN_MISSING_SUBJECT": f"Your session is invalid: {_RELOGIN}",
+                                "Authorization header"),
+    "TOKEN_EXPIRED": "Your session has expired: sign in again",
+    "TOKEN_INVALID": "Your session is invalid: sign in again",
+    "TOKEN_MISSING_SUBJECT": "Your session is invalid: sign in again",
     "INVALID_CREDENTIALS": "Invalid email, username, or password",
     "INSUFFICIENT_PERMISSIONS": ("Insufficient permissions: check that your key or account has "
                                  "access to this endpoint"),
     "ORGANIZATION_ACCESS_DENIED": ("Insufficient permissions: you don't have access to this "
                                    "organization; check organization_id"),
     "ACCESS_DENIED": "Insufficient permissions: check that your key has access to this resource",
-    "AMBIGUOUS_ORGANIZATION": ("This key or account belongs to several organizations: pass "
-                               "organization_id (or set FREDDY_ORGANIZATION_ID)"),
+    "AMBIGUOUS_ORGANIZATION": ("This key or account belongs to several organizations: choose one "
+                               "with organization_id"),
+}
+_REJECTED = {  # a 401 without a known code, by what the request carried
+    "api-key": "Authentication failed: the server rejected the API key (invalid, expired or revoked)",
+    "bearer": "Your session was rejected: the access token is invalid or expired; sign in again",
+    None: "Authentication failed: the server did not accept this request without credentials",
 }
 _SUSPENDED = ("Account suspended or disabled: contact support (Freddy Hub) if your account "
               "or organization membership was disabled")
@@ -122,8 +125,7 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
     if status == 401:
         advice = _ADVICE.get(code) or (_SUSPENDED if _SUSPENDED_WORDS.search(server) else None)
         if advice is None:
-            advice = (f"Authentication failed: invalid or expired key or token; {_NEW_KEY}"
-                      if auth_method != "bearer" else f"Your session was rejected: {_RELOGIN}")
+            advice = _REJECTED.get(auth_method, _REJECTED["api-key"])
         return AuthError(_join(advice, server, tag), **kw)
     if status == 403:
         if code in _SUSPENDED_CODES or (code not in _ADVICE and _SUSPENDED_WORDS.search(server)):
@@ -159,7 +161,7 @@ def error_from_event(data: Any) -> RateLimited | AuthError | PermissionDenied | 
         return RateLimited(_redaction.redact(f"Rate limited during the stream: {message}"),
                            code=code, status=429)
     if status == 401 or (code and str(code).startswith(("TOKEN_", "INVALID_API_KEY", "API_KEY_"))):
-        advice = _ADVICE.get(code, f"Authentication failed during the stream; {_RELOGIN}")
+        advice = _ADVICE.get(code, "Authentication failed during the stream: the credential was rejected")
         return AuthError(_join(advice, message, "stream"), code=code, status=401)
     if status == 403:
         return PermissionDenied(_join(_ADVICE.get(code, "Insufficient permissions"), message, "stream"),

@@ -33,7 +33,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SECRET_LENGTH = 1024
 #: ``refresher(refresh_token) -> dict``: the token endpoint's JSON answer.
 Refresher = Callable[[str], Any]
-_AUTH_HOW = "run %freddy_auth (or set FREDDY_API_KEY) to authenticate again"
+_AUTH_HOW = "set a new Credential on the client (client.credential = ...)"
 
 
 def _clean(value: object, what: str) -> str:
@@ -255,12 +255,12 @@ class Credential:
     def _bare_expiry(self, state: Schedule, deadline: float, now: float) -> Schedule:
         if now >= deadline:
             raise AuthError("The bearer token has expired and cannot be refreshed (no refresh "
-                            "token): sign in again with %freddy_auth --login or set a new "
-                            "FREDDY_JWT_TOKEN", code="TOKEN_EXPIRED")
+                            "token): sign in again, or set a Credential with a fresh token",
+                            code="TOKEN_EXPIRED")
         if self._warned_gen != state.gen:
             self._warned_gen = state.gen
             message = (f"The bearer token expires in {deadline - now:.0f} s and cannot be "
-                       "refreshed; sign in with %freddy_auth --login for automatic renewal")
+                       "refreshed; tokens from a sign-in (login, then verify) renew automatically")
             _log.warning(message)
             warnings.warn(message, stacklevel=4)
         return state
@@ -274,8 +274,8 @@ class Credential:
             if state.gen != gen:
                 return
             if self._dead_gen == gen:
-                raise AuthError("Your session expired and could not be renewed: sign in again "
-                                "with %freddy_auth --login", code="TOKEN_EXPIRED")
+                raise AuthError("Your session expired and could not be renewed: sign in again",
+                                code="TOKEN_EXPIRED")
             self._refresh_locked(state, advisory=False)
 
     def _refresh_locked(self, state: Schedule, advisory: bool) -> None:
@@ -304,8 +304,7 @@ class Credential:
             payload = {}
         access = payload.get("access_token") or payload.get("token")
         if not access:
-            raise AuthError("The token endpoint answered without an access token: sign in again "
-                            "with %freddy_auth --login")
+            raise AuthError("The token endpoint answered without an access token: sign in again")
         access = _clean(access, "The refreshed access token")
         new_refresh = payload.get("refresh_token") or payload.get("refreshToken")
         if new_refresh and new_refresh != self._refresh_token:

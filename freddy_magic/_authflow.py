@@ -12,19 +12,25 @@ per extension instance, and never stops the flow. The sandbox gets no notice: it
 and a class running ``FREDDY_SANDBOX=1`` on Binder would only learn to ignore warnings.
 """
 
+from __future__ import annotations
+
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from ._errors import ConfigError, NotAuthenticated
 from ._redaction import redact
+from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
 from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
 
-NO_PROMPT = (
-    "Cannot ask for a key here: this front end has no stdin and may render no widgets "
-    "(a headless run?). Set FREDDY_API_KEY in the environment or a .env file and run "
-    "%freddy_auth --env, or run %freddy_auth --sandbox. "
-    "(%config FreddyMagics.key_prompt = 'widget' forces the widget.)"
-)
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from ._magics import FreddyMagics
+    from ._results import Status
+
+CANNOT_ASK = ("Cannot ask for a key here: this front end has no stdin and may render no widgets "
+              "(a headless run?)")
 _MODES = ("login", "env", "sandbox", "status", "logout")
 PUBLIC_SESSION = (
     "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
@@ -33,7 +39,7 @@ PUBLIC_SESSION = (
 )
 
 
-def authenticate(magics, args):
+def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
     """Run the mode ``args`` asks for; return a Status to show, or None when a prompt is shown."""
     session = magics.session
     chosen = [mode for mode in _MODES if getattr(args, mode)]
@@ -58,12 +64,11 @@ def authenticate(magics, args):
         return session.connect_sandbox()
     if args.env:
         why = f" ({source})" if source else ""
-        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}; "
-                               "set it, or use %freddy_auth for the key widget or --sandbox")
+        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
     return ask_key(magics)
 
 
-def warn_if_public(magics):
+def warn_if_public(magics: FreddyMagics) -> None:
     """Show the shared-session notice the first time a real credential is involved here."""
     where = hosted_session()
     if where is None or magics.public_notice_shown:
@@ -75,7 +80,7 @@ def warn_if_public(magics):
     show({"text/markdown": f"**Warning:** {text}", "text/plain": f"Warning: {text}"})
 
 
-def prompt_kind(magics):
+def prompt_kind(magics: FreddyMagics) -> str:
     """``widget``, ``getpass`` or ``none`` for this front end (``FreddyMagics.key_prompt`` can force it)."""
     if magics.key_prompt != "auto":
         return magics.key_prompt
@@ -88,7 +93,7 @@ def prompt_kind(magics):
     return "getpass" if stdin is not None and not stdin.closed and stdin.isatty() else "none"
 
 
-def _ask(question, *, secret):
+def _ask(question: str, *, secret: bool) -> str | None:
     """One line from the terminal; ``None`` when there is no stdin or the user gave up."""
     try:
         return getpass.getpass(question) if secret else input(question)
@@ -96,7 +101,9 @@ def _ask(question, *, secret):
         return None
 
 
-def ask_key(magics):
+def ask_key(magics: FreddyMagics) -> Status | None:
+    """Ask for a key the way this front end can; the widget returns at once (None) and connects
+    from its callback, because the kernel must be idle to receive the click."""
     session, kind = magics.session, prompt_kind(magics)
     if kind != "none":
         warn_if_public(magics)
@@ -108,12 +115,13 @@ def ask_key(magics):
     if kind == "getpass":
         key = _ask("Freddy API key (input hidden): ", secret=True)
         if not key:
-            raise NotAuthenticated("No key entered: nothing changed")
+            raise NotAuthenticated("No key entered: nothing changed", code=CANCELLED)
         return session.connect_key(key, "key typed at the getpass prompt")
-    raise NotAuthenticated(NO_PROMPT)
+    raise NotAuthenticated(CANNOT_ASK, code=NO_PROMPT)
 
 
-def ask_login(magics):
+def ask_login(magics: FreddyMagics) -> Status | None:
+    """The two-step sign-in (password, then the emailed code), by widget or at the terminal."""
     session, kind = magics.session, prompt_kind(magics)
     if kind != "none":
         warn_if_public(magics)
@@ -126,10 +134,10 @@ def ask_login(magics):
         user = _ask("Email or username: ", secret=False)
         password = _ask("Password (input hidden): ", secret=True) if user else None
         if not user or not password:
-            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+            raise NotAuthenticated("Sign-in cancelled: nothing changed", code=CANCELLED)
         magics.show_text(session.begin_login(user.strip(), password))
         code = _ask("Code from the email: ", secret=True)
         if not code:
-            raise NotAuthenticated("Sign-in cancelled: nothing changed")
+            raise NotAuthenticated("Sign-in cancelled: nothing changed", code=CANCELLED)
         return session.finish_login(code.strip())
-    raise NotAuthenticated(NO_PROMPT)
+    raise NotAuthenticated(CANNOT_ASK, code=NO_PROMPT)

@@ -9,18 +9,32 @@ already on the wire. Rows come back in input order whatever order they finished 
 never finished is a row with status ``"cancelled"``.
 """
 
+from __future__ import annotations
+
 import itertools
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from ._calls import call, describe
 from ._results import Rows, make_row
 
+if TYPE_CHECKING:
+    from ._calls import Job
+    from ._client import FreddyClient
+    from ._results import Row
+
+    Event = tuple[str, int | None, Any]  # ("delta" | "done" | "idle", job index, piece or row)
+    Events = queue.SimpleQueue[Event]
+
 _IDLE_S = 0.05  # how often a waiting main thread wakes up to show throttled display updates
 
 
-def _work(client, job, index, events, stop, stream):
+def _work(client: FreddyClient, job: Job, index: int, events: Events, stop: threading.Event,
+          stream: bool) -> None:
+    """One job on a worker thread: HTTP only; everything it learns goes back over ``events``."""
     if stop.is_set():
         return
     try:
@@ -31,7 +45,7 @@ def _work(client, job, index, events, stop, stream):
     events.put(("done", index, row))
 
 
-def _next(events):
+def _next(events: Events) -> Event:
     """The next event, or an ``idle`` one after a quiet moment.
 
     A helper rather than ``continue`` inside ``except queue.Empty``: on CPython 3.11 a Ctrl-C
@@ -43,39 +57,56 @@ def _next(events):
         return "idle", None, None
 
 
-def run_jobs(client, jobs, *, concurrency, stream=False, on_delta=None, on_done=None, on_idle=None,
-             display_limit=50):
+def run_jobs(client: FreddyClient, jobs: Sequence[Job], *, concurrency: int, stream: bool = False,
+             on_delta: Callable[[int, str], object] | None = None,
+             on_done: Callable[[int, Row], object] | None = None,
+             on_idle: Callable[[], object] | None = None, display_limit: int = 50) -> tuple[Rows, bool]:
     """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``."""
-    rows, events, stop = [None] * len(jobs), queue.SimpleQueue(), threading.Event()
+    rows: list[Row | None] = [None] * len(jobs)
+    events: Events = queue.SimpleQueue()
+    stop = threading.Event()
     workers = max(1, min(concurrency, len(jobs) or 1))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freddy-batch")
     pending = enumerate(jobs)
 
-    def feed(count):
+    def feed(count: int) -> None:
         # Jobs are submitted as others finish: a future per row up front costs memory on 10k rows.
         for index, job in itertools.islice(pending, count):
             pool.submit(_work, client, job, index, events, stop, stream)
 
     feed(2 * workers)
-    remaining, interrupted = len(jobs), False
+    interrupted = False
     try:
-        while remaining:
-            kind, index, payload = _next(events)
-            if kind == "idle" and on_idle is not None:
-                on_idle()
-            elif kind == "delta" and on_delta is not None:
-                on_delta(index, payload)
-            elif kind == "done":
-                rows[index], remaining = payload, remaining - 1
-                feed(1)
-                if on_done is not None:
-                    on_done(index, payload)
+        _collect(events, rows, feed, on_delta, on_done, on_idle)
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
     pool.shutdown(wait=not interrupted, cancel_futures=True)
+    _fill_unfinished(rows, jobs)
+    return Rows(rows, display_limit=display_limit), interrupted
+
+
+def _collect(events: Events, rows: list[Row | None], feed: Callable[[int], None],
+             on_delta: Callable[[int, str], object] | None, on_done: Callable[[int, Row], object] | None,
+             on_idle: Callable[[], object] | None) -> None:
+    """Wait on the queue until every job has its row, handing each event to its hook."""
+    remaining = len(rows)
+    while remaining:
+        kind, index, payload = _next(events)
+        if kind == "done":
+            rows[index], remaining = payload, remaining - 1
+            feed(1)
+            if on_done is not None:
+                on_done(index, payload)
+        elif kind == "delta" and on_delta is not None:
+            on_delta(index, payload)
+        elif kind == "idle" and on_idle is not None:
+            on_idle()
+
+
+def _fill_unfinished(rows: list[Row | None], jobs: Sequence[Job]) -> None:
+    """A job that never finished (Ctrl-C) is still a row, so rows keep matching the input."""
     for index, job in enumerate(jobs):
         if rows[index] is None:
             rows[index] = make_row(job.model, job.prompt, status="cancelled",
                                    error="not finished: interrupted by the user", extra=job.extra)
-    return Rows(rows, display_limit=display_limit), interrupted

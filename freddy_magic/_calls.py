@@ -8,13 +8,23 @@ stop event (worker threads) is cancelled server-side too, because the server wou
 keep generating, and billing, an answer nobody reads.
 """
 
+from __future__ import annotations
+
 import logging
+import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, FreddyError, StreamInterrupted
 from ._redaction import redact
 from ._results import make_row, now_iso
+
+if TYPE_CHECKING:
+    from ._client import FreddyClient
+    from ._results import Row
+    from ._stream import ResponseStream
 
 log = logging.getLogger("freddy_magic")
 
@@ -27,11 +37,11 @@ class Job:
 
     model: str
     prompt: str
-    params: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def fill_placeholders(template, namespace):
+def fill_placeholders(template: str, namespace: Mapping[str, Any]) -> str:
     """Replace each ``{expr}`` with its value evaluated in ``namespace`` (``{{``/``}}`` escape)."""
     from string import Formatter
 
@@ -50,13 +60,13 @@ def fill_placeholders(template, namespace):
     raise ConfigError(redact(problem))
 
 
-def describe(error):
+def describe(error: BaseException) -> str:
     """The one-line text of an error row: the class name says what kind of failure it was."""
     first = (str(error).splitlines() or [""])[0]
     return redact(f"{type(error).__name__}: {first}")
 
 
-def _cancel(client, thread_id):
+def _cancel(client: FreddyClient, thread_id: str | None) -> None:
     if not thread_id:
         return
     try:
@@ -65,28 +75,33 @@ def _cancel(client, thread_id):
         log.debug("cancel of %s failed: %s", thread_id, describe(exc))
 
 
-def call(client, job, *, stream=True, on_delta=None, stop=None, clock=time.monotonic):
+def call(client: FreddyClient, job: Job, *, stream: bool = True,
+         on_delta: Callable[[str], object] | None = None, stop: threading.Event | None = None,
+         clock: Callable[[], float] = time.monotonic) -> Row:
     """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives."""
     created_at, started = now_iso(), clock()
-    row_args = dict(created_at=created_at, extra=job.extra)
+    row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra}
     if not stream:
-        failure, completion = None, None
         try:
             completion = client.create_response(job.prompt, model=job.model, **job.params)
         except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
             return make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
                             latency_s=clock() - started, **row_args)
         except FreddyError as exc:
-            failure = exc
-        if failure is not None:
-            return make_row(job.model, job.prompt, status="error", error=describe(failure),
+            return make_row(job.model, job.prompt, status="error", error=describe(exc), failure=exc,
                             latency_s=clock() - started, **row_args)
         return make_row(job.model, job.prompt, completion=completion, **row_args)
     return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
 
 
-def _call_streaming(client, job, on_delta, stop, clock, started, row_args):
-    pieces, response, completion, failure, cancelled = [], None, None, None, False
+def _call_streaming(client: FreddyClient, job: Job, on_delta: Callable[[str], object] | None,
+                    stop: threading.Event | None, clock: Callable[[], float], started: float,
+                    row_args: dict[str, Any]) -> Row:
+    """The streamed call. A failure is kept, not returned from inside ``with``/``except``, so the
+    partial text, the server-side cancel and the row are handled in one place, stream closed."""
+    pieces: list[str] = []
+    response: ResponseStream | None = None
+    completion, failure, cancelled = None, None, False
     try:
         with client.stream_response(job.prompt, model=job.model, **job.params) as response:
             for piece in response.text_deltas():
@@ -112,6 +127,6 @@ def _call_streaming(client, job, on_delta, stop, clock, started, row_args):
         row["thread_id"] = thread_id
         return row
     if failure is not None:
-        return make_row(job.model, job.prompt, status="error", error=describe(failure),
+        return make_row(job.model, job.prompt, status="error", error=describe(failure), failure=failure,
                         text=text or None, latency_s=clock() - started, **row_args)
     return make_row(job.model, job.prompt, completion=completion, **row_args)

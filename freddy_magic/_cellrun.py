@@ -1,58 +1,69 @@
 """``%%freddy``: from parsed options and a cell to displayed answers and returned rows.
 
 One model streams on the main thread (no thread hop between the first SSE byte and the first
-display update). Several models, or ``--over`` rows, go through :mod:`batch`. A single failed
+display update). Several models, or ``--over`` rows, go through :mod:`._batch`. A single failed
 call fails the cell (one-line ``UsageError``, so papermill and CI notice); in a batch a failed
 row is just a row with status ``"error"``, and only a batch in which every row failed fails
 the cell. ``--dry-run`` builds the exact requests and sends nothing.
 """
 
+from __future__ import annotations
+
 import keyword
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._batch import run_jobs
 from ._calls import Job, call, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
-from ._results import Rows, Status, model_rows
 
-FORMATS = ("markdown", "text", "json")
-MAX_CONCURRENCY = 64
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from traitlets import Int
+
+    from ._client import FreddyClient
+    from ._magics import FreddyMagics
+    from ._results import Row, Rows
+    from ._session import Session
+
+    Preview = dict[str, Any]
 
 
-def _identifier(name, option):
+def _identifier(name: str, option: str) -> str:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ConfigError(f"{option} needs a Python variable name (letters, digits and _)")
     return name
 
 
-def check_options(args, default_model):
-    """Validate option combinations before anything is evaluated or sent; return the models."""
-    if args.command:
-        if args.command in ("models", "log", "reset"):
-            raise ConfigError(f"`{args.command}` is a line-magic command: use `%freddy {args.command}` on its own line")
-        raise ConfigError("%%freddy takes no positional argument: options on the first line, the prompt below it")
+def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -> list[str]:
+    """Validate option combinations before anything is evaluated or sent; return the models.
+
+    ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
+    configured default and the per-cell override can never disagree about what is allowed.
+    """
     models = [m.strip() for m in (args.model or default_model).split(",")]
     if not all(models):
         raise ConfigError("-m takes model keys separated by commas, e.g. -m ftg-3.0,gpt-4o")
     for value, option in ((args.output, "-o"), (args.over, "--over")):
         if value is not None:
             _identifier(value, option)
-    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise ConfigError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+    low, high = concurrency_trait.min, concurrency_trait.max
+    if args.concurrency is not None and not low <= args.concurrency <= high:
+        raise ConfigError(f"--concurrency must be between {low} and {high}")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
-    if args.all:
-        raise ConfigError("--all belongs to `%freddy models`")
     return models
 
 
-def _params(args, thread_id):
+def _params(args: Namespace, thread_id: str | None) -> dict[str, Any]:
     params = {"temperature": args.temperature, "max_output_tokens": args.max_tokens,
               "instructions": args.system, "thread_id": thread_id}
     return {key: value for key, value in params.items() if value is not None}
 
 
-def over_records(namespace, name):
+def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
     """The ``--over`` input as a list of dicts: a DataFrame (by duck type) or a list of dicts."""
     if name not in namespace:
         raise ConfigError(f"--over {name}: no variable of that name in the notebook")
@@ -68,7 +79,10 @@ def over_records(namespace, name):
     return [{str(key): item for key, item in record.items()} for record in records]
 
 
-def build_jobs(args, cell, namespace, models, thread_id):
+def build_jobs(args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str],
+               thread_id: str | None) -> list[Job]:
+    """One job per model, or per model and ``--over`` row; placeholders are filled here, so a
+    bad ``{expr}`` fails the cell before anything is sent."""
     template = cell.strip("\n")
     if not template.strip():
         raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
@@ -76,16 +90,17 @@ def build_jobs(args, cell, namespace, models, thread_id):
     if args.over is None:
         prompt = fill_placeholders(template, namespace)
         return [Job(model, prompt, dict(params)) for model in models]
-    jobs = []
+    jobs: list[Job] = []
     for record in over_records(namespace, args.over):
         prompt = fill_placeholders(template, {**namespace, **record})
         jobs.extend(Job(model, prompt, dict(params), record) for model in models)
     return jobs
 
 
-def run_cell(magics, args, cell):
+def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | Preview | list[Preview]:
+    """Run a ``%%freddy`` cell: a row for one call, rows for several, previews for ``--dry-run``."""
     session = magics.session
-    models = check_options(args, magics.model)
+    models = check_options(args, magics.model, type(magics).concurrency)
     thread_id = session.thread_id if args.chat else None
     jobs = build_jobs(args, cell, magics.shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream
@@ -102,7 +117,7 @@ def run_cell(magics, args, cell):
     return result
 
 
-def dry_run(session, jobs, stream):
+def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[Preview]:
     """The exact request of every job, headers redacted by the client; nothing is sent."""
     client, temporary = session.client, session.client is None
     if temporary:
@@ -116,65 +131,85 @@ def dry_run(session, jobs, stream):
     return previews[0] if len(previews) == 1 else previews
 
 
-def run_single(magics, client, job, stream, args):
+def run_single(magics: FreddyMagics, client: FreddyClient, job: Job, stream: bool, args: Namespace) -> Row:
+    """One call streamed on the main thread; a failure fails the cell after logging its row."""
     session = magics.session
     view = AnswerView(terminal=magics.terminal, fmt=args.format)
     row = call(client, job, stream=stream, on_delta=view.delta)
     session.log.append(row)
     if row["status"] == "error" and not row.get("text"):
-        raise FreddyError(row["error"])
+        raise _failure(row, row["error"])
     view.finish(row)
     if args.chat and row.get("thread_id"):
         session.thread_id = row["thread_id"]
     if row["status"] == "error":
-        raise FreddyError(f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
+        raise _failure(row, f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
     return row.mark_shown(row.summary() if magics.terminal else None)
 
 
-def run_many(magics, client, jobs, stream, args):
-    session, terminal = magics.session, magics.terminal
+def _failure(row: Row, message: str) -> FreddyError:
+    """An error of the failed call's own class and code, so the boundary can add its remedy."""
+    kind, code = row.failure or (FreddyError, None)
+    return kind(message, code=code)
+
+
+def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool,
+             args: Namespace) -> Rows:
+    """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
     over = args.over is not None
-    concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
+    presenter: _Progress | _Answers
     if over:
-        progress = ProgressView(len(jobs), terminal=terminal)
-        views, hooks = [], {"on_done": lambda index, row: progress.step(row)}
+        presenter = _Progress(len(jobs), magics.terminal)
     else:
-        views = [AnswerView(terminal=terminal, fmt=args.format, title=job.model, live=stream and not terminal)
-                 for job in jobs]
-        for view in views:
-            view.open()
-        hooks = {"on_delta": lambda index, piece: views[index].delta(piece),
-                 "on_done": lambda index, row: views[index].finish(row),
-                 "on_idle": lambda: [view.flush() for view in views]}
+        presenter = _Answers(jobs, magics.terminal, args.format, stream)
+    concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
     rows, interrupted = run_jobs(client, jobs, concurrency=concurrency, stream=stream and not over,
-                                 display_limit=magics.display_limit, **hooks)
-    session.log.extend(rows)
-    finished = sum(row["status"] != "cancelled" for row in rows)
-    if over:
-        progress.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
-    elif interrupted:
-        for view, row in zip(views, rows):
-            if row["status"] == "cancelled":
-                view.finish(row)
+                                 display_limit=magics.display_limit, **presenter.hooks())
+    magics.session.log.extend(rows)
+    result = presenter.finish(rows, interrupted)
     if rows and all(row["status"] == "error" for row in rows):
-        raise FreddyError(f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
-    if over:
-        return rows
-    return rows.mark_shown(" | ".join(row.summary() for row in rows) if terminal else None)
+        raise _failure(rows[0], f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
+    return result
 
 
-def subcommand(magics, args):
-    """``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``."""
-    session, command = magics.session, args.command
-    if command == "models":
-        models = session.require_client().models(include_deprecated=args.all, include_legacy=args.all)
-        rows = model_rows(models)
-        rows.display_limit = magics.display_limit
+class _Progress:
+    """``--over``: one progress bar for all rows; the rows themselves are shown as a table."""
+
+    def __init__(self, total: int, terminal: bool) -> None:
+        self.view = ProgressView(total, terminal=terminal)
+
+    def hooks(self) -> dict[str, Callable[..., object]]:
+        return {"on_done": lambda index, row: self.view.step(row)}
+
+    def finish(self, rows: Rows, interrupted: bool) -> Rows:
+        finished = sum(row["status"] != "cancelled" for row in rows)
+        self.view.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
         return rows
-    if command == "log":
-        return Rows(session.log, display_limit=magics.display_limit)
-    if command == "reset":
-        session.thread_id = None
-        return Status(title="Chat", state="the next --chat cell starts a new conversation thread")
-    raise ConfigError("%freddy takes a command (models [--all], log, reset); "
-                      "for a prompt use the cell form: %%freddy on the first line, the prompt below")
+
+
+class _Answers:
+    """``-m a,b,c``: one live answer per model, placed in the order the models were asked for."""
+
+    def __init__(self, jobs: list[Job], terminal: bool, fmt: str, stream: bool) -> None:
+        self.terminal = terminal
+        self.views = [AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal)
+                      for job in jobs]
+        for view in self.views:
+            view.open()
+
+    def hooks(self) -> dict[str, Callable[..., object]]:
+        views = self.views
+        return {"on_delta": lambda index, piece: views[index].delta(piece),
+                "on_done": lambda index, row: views[index].finish(row),
+                "on_idle": self._flush}
+
+    def _flush(self) -> None:
+        for view in self.views:
+            view.flush()
+
+    def finish(self, rows: Rows, interrupted: bool) -> Rows:
+        if interrupted:  # rows that never finished still get their place filled in
+            for view, row in zip(self.views, rows):
+                if row["status"] == "cancelled":
+                    view.finish(row)
+        return rows.mark_shown(" | ".join(row.summary() for row in rows) if self.terminal else None)

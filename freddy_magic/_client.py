@@ -159,8 +159,8 @@ class FreddyClient:
         except APIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
-            failure = AuthError(f"Your session could not be renewed ({exc}): sign in again with "
-                                "%freddy_auth --login", status=exc.status, code=exc.code,
+            failure = AuthError(f"Your session could not be renewed ({exc}): sign in again",
+                                status=exc.status, code=exc.code,
                                 trace_id=exc.trace_id)
         # Raised outside the except, so the APIError does not ride along as __context__ (a
         # second, confusing traceback under the one that says what to do).

@@ -11,27 +11,37 @@ Display calls happen on the main thread only: worker threads of a batch hand the
 a queue, because output published from other threads can land in the wrong cell.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import time
+from collections.abc import Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.display_functions import DisplayHandle
+
+Bundle = dict[str, Any]  # a mimebundle: MIME type -> data
 
 THROTTLE_S = 0.05
 PROGRESS_THROTTLE_S = 0.1
 CURSOR = " ▍"
 
 
-def _display(bundle, **kwargs):
+def _display(bundle: Bundle, **kwargs: Any) -> DisplayHandle | None:
+    """``display(raw=True)``; IPython is imported only when something is shown."""
     from IPython.display import display
 
     return display(bundle, raw=True, **kwargs)
 
 
-def show(obj_bundle):
+def show(obj_bundle: Bundle) -> None:
     """Show a ready mimebundle once (status lines, notices, dry-run previews)."""
     _display(obj_bundle)
 
 
-def final_bundle(row, fmt, title=None):
+def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> Bundle:
     """The finished answer in the requested format: ``markdown``, ``text`` or ``json``."""
     if fmt == "json":
         return {"application/json": dict(row), "text/plain": json.dumps(row, indent=2, default=str)}
@@ -47,19 +57,22 @@ def final_bundle(row, fmt, title=None):
 class AnswerView:
     """One answer arriving: ``delta(piece)`` as pieces come, ``finish(row)`` once at the end."""
 
-    def __init__(self, *, terminal, fmt="markdown", title=None, live=True, clock=time.monotonic, out=None):
+    def __init__(self, *, terminal: bool, fmt: str = "markdown", title: str | None = None, live: bool = True,
+                 clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None) -> None:
         self.terminal, self.fmt, self.title, self.live = terminal, fmt, title, live
         self.clock, self.out = clock, out or sys.stdout
-        self.parts, self.handle = [], None
-        self.first_shown_at, self._last, self._dirty = None, 0.0, False
+        self.parts: list[str] = []
+        self.handle: DisplayHandle | None = None
+        self.first_shown_at: float | None = None
+        self._last, self._dirty = 0.0, False
 
-    def open(self):
+    def open(self) -> None:
         """Reserve this answer's place now, so several answers appear in the order asked."""
         if not self.terminal and self.live and self.handle is None:
             waiting = f"{self.title}: waiting for the first token…"
             self.handle = _display({"text/markdown": f"*{waiting}*", "text/plain": waiting}, display_id=True)
 
-    def delta(self, piece):
+    def delta(self, piece: str) -> None:
         self.parts.append(piece)
         if not self.live:
             return
@@ -72,13 +85,13 @@ class AnswerView:
         else:
             self._dirty = True
 
-    def _write(self, text):
+    def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
         if self.first_shown_at is None:
             self.first_shown_at = self.clock()
 
-    def _render(self, now):
+    def _render(self, now: float) -> None:
         text = "".join(self.parts)
         heading = f"**{self.title}**\n\n" if self.title else ""
         bundle = {"text/markdown": heading + text + CURSOR, "text/plain": text}
@@ -90,12 +103,13 @@ class AnswerView:
             self.first_shown_at = self.clock()
         self._last, self._dirty = now, False
 
-    def flush(self):
+    def flush(self) -> None:
         """Show a pending throttled update (the batch loop calls this when its queue is idle)."""
         if self._dirty and self.clock() - self._last >= THROTTLE_S:
             self._render(self.clock())
 
-    def finish(self, row):
+    def finish(self, row: Mapping[str, Any]) -> None:
+        """The final answer, once: it replaces the streamed one in place (a terminal ends the line)."""
         if self.terminal:
             if self.live and self.first_shown_at is not None and self.fmt != "json":
                 tail = "" if row.get("status") == "ok" else f"\n[{row.get('status')}: {row.get('error')}]"
@@ -113,25 +127,28 @@ class AnswerView:
 class ProgressView:
     """``k/n`` rows done, errors counted, as an HTML progress bar (or a ``\\r`` line in a terminal)."""
 
-    def __init__(self, total, *, terminal, clock=time.monotonic, out=None):
+    def __init__(self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic,
+                 out: IO[str] | None = None) -> None:
         self.total, self.terminal, self.clock = total, terminal, clock
         self.out = out or sys.stdout
         self.done = self.errors = 0
-        self.started, self._last, self.handle = clock(), 0.0, None
+        self.started, self._last = clock(), 0.0
+        self.handle: DisplayHandle | None = None
 
-    def _bundle(self, note=""):
+    def _bundle(self, note: str = "") -> Bundle:
         elapsed = self.clock() - self.started
         text = f"{self.done}/{self.total} rows · {self.errors} errors · {elapsed:.1f} s{note}"
         bar = f"<progress value='{self.done}' max='{self.total}' style='width:20em'></progress>"
         return {"text/html": f"{bar} {text}", "text/plain": text}
 
-    def step(self, row):
+    def step(self, row: Mapping[str, Any]) -> None:
+        """One more row done; shown at most every ``PROGRESS_THROTTLE_S`` (and always the last)."""
         self.done += 1
         self.errors += row.get("status") != "ok"
         if self.clock() - self._last >= PROGRESS_THROTTLE_S or self.done == self.total:
             self._show()
 
-    def _show(self, note=""):
+    def _show(self, note: str = "") -> None:
         self._last = self.clock()
         bundle = self._bundle(note)
         if self.terminal:
@@ -142,5 +159,5 @@ class ProgressView:
         else:
             self.handle.update(bundle, raw=True)
 
-    def finish(self, note=""):
+    def finish(self, note: str = "") -> None:
         self._show(note or " · done")

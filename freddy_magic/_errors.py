@@ -1,11 +1,14 @@
 """The one exception tree of freddy_magic.
 
 Library code (auth, client, results, sandbox helpers) raises only these; the magics turn any
-of them into a one-line ``UsageError`` so the cell fails without a traceback wall::
+of them into a one-line ``UsageError`` so the cell fails without a traceback wall. Messages are
+neutral, because the client also runs in plain scripts: they say what happened (and what the
+server said), never which magic to run. The notebook adds that remedy at the magic boundary,
+chosen by class and ``code``::
 
     FreddyError
     ├── ConfigError              bad base URL, bad parameter, malformed key (names the thing, never the value)
-    ├── NotAuthenticated         no credential yet: says how to authenticate
+    ├── NotAuthenticated         no credential yet (or it was cleared)
     ├── AuthError                401: key or token rejected, expired, missing; refresh failed
     ├── PermissionDenied         403: never refreshed, never retried
     ├── RateLimited              429 whose wait is over the cap, or attempts exhausted; has retry_after
@@ -24,7 +27,12 @@ from __future__ import annotations
 
 
 class FreddyError(Exception):
-    """Base of every error freddy_magic raises on purpose."""
+    """Base of every error freddy_magic raises on purpose.
+
+    ``status``, ``code`` and ``trace_id`` come from the API's error answer when there is one, so
+    a caller can act on the kind of failure without reading the message; ``code`` may also be a
+    short local code for errors raised before anything was sent.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
                  trace_id: str | None = None) -> None:

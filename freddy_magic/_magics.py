@@ -1,43 +1,60 @@
 """``FreddyMagics``: configuration and the magics, each a thin adapter (parse, call, present).
 
-The boundary rule lives here: library code raises ``FreddyError``; the magics turn it into a
-one-line ``UsageError`` raised outside any ``except`` block, so the cell fails (nbclient,
+The boundary rule lives here: library code raises ``FreddyError`` with a neutral message; the
+magics turn it into a one-line ``UsageError`` that ends with the notebook remedy for its class
+and code (:mod:`._remedies`), raised outside any ``except`` block, so the cell fails (nbclient,
 papermill and CI notice) without a traceback wall and without a library exception riding along
 as ``__context__``. ``UsageError`` is never subclassed: IPython prints only that exact type
-briefly (ipython/ipython#14024).
+briefly (it tests ``etype is UsageError``), and a subclass would get the full traceback.
 
 Magic lines are scanned for key-like words before argparse sees them, since argparse quotes
 offending arguments in its errors: a pasted key is refused without being echoed, and the user
 is told it now sits in the notebook and history and must be rotated.
 """
 
+from __future__ import annotations
+
 import os
 import shlex
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
 
 from ._errors import FreddyError
 from ._payloads import DEFAULT_BASE_URL
 from ._redaction import looks_like_secret, redact
+from ._remedies import CONNECT, explain
+from ._subcommands import command_help, epilog, option_help, resolve
+
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ._results import Status
+    from ._session import Session
+
+_T = TypeVar("_T")
 
 DEFAULT_MODEL = "ftg-3.0"
 
 ROTATE = (
     "That argument looks like a key or token. freddy_magic never takes a secret on a magic "
     "line, and this one is now stored in the notebook and in IPython history: revoke it and "
-    "create a new one. Use the widget (%freddy_auth), FREDDY_API_KEY in env or .env "
-    "(%freddy_auth --env), or %freddy_auth --sandbox."
+    f"create a new one. To connect: {CONNECT}."
 )
 
 
-def _one_line(message):
+def _one_line(message: object) -> str:
+    """The first line, redacted: a cell error must stay one line and must never show a secret."""
     return redact((str(message).strip().splitlines() or ["failed"])[0])
 
 
-def _hide_values(message, line, parser):
+def _hide_values(message: str, line: str, parser: ArgumentParser) -> str:
     """argparse quotes what it rejects (``invalid int value: '...'``, ``unrecognized arguments:
     ...``); a pasted password is not key-like, so keep only this parser's option names and
     hide every other word of the line."""
@@ -69,25 +86,25 @@ class FreddyMagics(Magics):
     ).tag(config=True)
 
     @default("base_url")
-    def _default_base_url(self):
+    def _default_base_url(self) -> str:
         return os.environ.get("FREDDY_BASE_URL") or DEFAULT_BASE_URL
 
     @default("model")
-    def _default_model(self):
+    def _default_model(self) -> str:
         return os.environ.get("FREDDY_MODEL") or DEFAULT_MODEL
 
     @default("organization_id")
-    def _default_organization_id(self):
+    def _default_organization_id(self) -> str:
         return os.environ.get("FREDDY_ORGANIZATION_ID", "")
 
-    def __init__(self, shell=None, **kwargs):
+    def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self._session = None
+        self._session: Session | None = None
         self.public_notice_shown = False  # the shared-session warning, once per extension instance
         self.terminal = any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
 
     @property
-    def session(self):
+    def session(self) -> Session:
         """Connection state and the call log, built on first use so loading stays cheap."""
         if self._session is None:
             from ._session import Session
@@ -97,7 +114,12 @@ class FreddyMagics(Magics):
 
     # -- the boundary ------------------------------------------------------------------------
 
-    def _parse(self, magic, line):
+    def _parse(self, magic: Callable[..., object], line: str) -> Namespace:
+        """The parsed line; every problem becomes a one-line ``UsageError`` that echoes no value.
+
+        Raised after the ``except`` blocks, so argparse's or shlex's exception (which may quote
+        the line) does not ride along as context.
+        """
         if any(looks_like_secret(word) for word in line.split()):
             raise UsageError(ROTATE)
         problem = None
@@ -110,25 +132,31 @@ class FreddyMagics(Magics):
         raise UsageError(problem)
 
     @staticmethod
-    def _guard(function, *args):
+    def _guard(function: Callable[..., _T], *args: object) -> _T:
+        """Run ``function``; a ``FreddyError`` becomes a one-line ``UsageError`` with its remedy.
+
+        Raised outside the ``except`` block on purpose: the library error, its traceback and
+        the frames behind it (which may hold a secret) must not travel with the cell's error.
+        """
         problem = None
         try:
             return function(*args)
         except FreddyError as exc:
-            problem = _one_line(exc) or type(exc).__name__
+            problem = _one_line(explain(exc))
         raise UsageError(problem)
 
-    def show(self, obj):
+    def show(self, obj: object) -> None:
+        """Display an object; a seam, so tests and the auth flow need no front end."""
         from IPython.display import display
 
         display(obj)
 
-    def show_text(self, text):
+    def show_text(self, text: str) -> None:
         from ._display import show
 
         show({"text/plain": text})
 
-    def forget(self):
+    def forget(self) -> None:
         """Drop every credential, the sandbox and the chat thread (unload and logout)."""
         if self._session is not None:
             self._session.forget()
@@ -143,7 +171,7 @@ class FreddyMagics(Magics):
     @argument("--status", action="store_true", help="Method, key fingerprint, base URL, organization, expiry, refreshes, rate limit.")
     @argument("--logout", action="store_true", help="Revoke server-side where possible and forget every credential.")
     @line_magic
-    def freddy_auth(self, line=""):
+    def freddy_auth(self, line: str = "") -> Status | None:
         """Connect this kernel to the Freddy API. Secrets never go on this line.
 
         With no option: uses FREDDY_API_KEY from env, a .env file or Colab secrets when present
@@ -159,7 +187,8 @@ class FreddyMagics(Magics):
         return self._guard(authenticate, self, args)
 
     @magic_arguments()
-    @argument("command", nargs="?", help="Line form only: models | log | reset.")
+    @kwds(epilog=epilog())
+    @argument("command", nargs="?", help=command_help())
     @argument("-m", "--model", help="Model key, or several separated by commas (run concurrently).")
     @argument("-t", "--temperature", type=float, help="Sampling temperature.")
     @argument("--max-tokens", type=int, help="Maximum output tokens.")
@@ -171,9 +200,9 @@ class FreddyMagics(Magics):
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
     @argument("--dry-run", action="store_true", help="Show the exact request (secrets redacted); send nothing.")
-    @argument("--all", action="store_true", help="With `%%freddy models`: include deprecated and legacy models.")
+    @argument("--all", action="store_true", help=option_help("--all"))
     @line_cell_magic
-    def freddy(self, line="", cell=None):
+    def freddy(self, line: str = "", cell: str | None = None) -> object:
         """Ask a model; the answer streams into the cell and comes back as a row (a dict).
 
         ``{expr}`` in the cell is filled from the notebook (``{{``/``}}`` for literal braces)::
@@ -181,11 +210,12 @@ class FreddyMagics(Magics):
             %%freddy -m ftg-3.0,gpt-4o -t 0.2 -o answers
             Explain {topic} to a first-year student.
 
-        Line form: ``%freddy models [--all]``, ``%freddy log``, ``%freddy reset``.
+        The line form runs a command (listed at the end of this help).
         """
         args = self._parse(self.freddy, line)
-        from . import _cellrun
+        command = self._guard(resolve, args, self.freddy.parser, cell is not None)
+        if command is not None:
+            return self._guard(command.run, self, args)
+        from ._cellrun import run_cell
 
-        if cell is None:
-            return self._guard(_cellrun.subcommand, self, args)
-        return self._guard(_cellrun.run_cell, self, args, cell)
+        return self._guard(run_cell, self, args, cell)

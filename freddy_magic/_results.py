@@ -9,9 +9,21 @@ displayhook does not print the same answer a second time; the value still lands 
 ``Out`` and displays normally the next time someone asks for it.
 """
 
+from __future__ import annotations
+
 import html
 import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.lib.pretty import RepresentationPrinter
+    from typing_extensions import Self
+
+    from ._errors import FreddyError
+
+    Bundle = dict[str, Any]
 
 ROW_COLUMNS = (
     "model", "prompt", "text", "response_id", "thread_id", "stop_reason", "status", "error",
@@ -24,17 +36,21 @@ _COMPLETION_FIELDS = (
 _CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
 
 
-def now_iso():
+def now_iso() -> str:
     """The current time as an ISO-8601 UTC string, the ``created_at`` of a row."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def make_row(model, prompt, *, completion=None, status="ok", error=None, text=None,
-             created_at=None, latency_s=None, extra=None):
+def make_row(model: str, prompt: str, *, completion: object = None, status: str = "ok",
+             error: str | None = None, text: str | None = None, created_at: str | None = None,
+             latency_s: float | None = None, extra: Mapping[str, Any] | None = None,
+             failure: FreddyError | None = None) -> Row:
     """One flat row: input columns (``extra``) first, then exactly :data:`ROW_COLUMNS`.
 
     An input column whose name collides with a result column is kept as ``input_<name>`` so
-    neither side is silently overwritten.
+    neither side is silently overwritten. ``failure`` is the error behind a failed row: only its
+    class and code are kept, beside the columns rather than in them, so the magic can still say
+    how to fix it while the row stays the plain data it is documented to be.
     """
     row = Row()
     for key, value in (extra or {}).items():
@@ -50,10 +66,12 @@ def make_row(model, prompt, *, completion=None, status="ok", error=None, text=No
     if latency_s is not None and result["latency_s"] is None:
         result["latency_s"] = round(latency_s, 4)
     row.update(result)
+    if failure is not None:
+        row._failure = (type(failure), getattr(failure, "code", None))
     return row
 
 
-def flatten(record):
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """A dict of scalars from an API object: lists of scalars joined, nested values as JSON."""
     flat = {}
     for key, value in record.items():
@@ -65,7 +83,7 @@ def flatten(record):
     return flat
 
 
-def model_rows(models):
+def model_rows(models: Iterable[Mapping[str, Any]]) -> Rows:
     """The model catalog as rows, ``key`` first because it is what ``-m`` takes."""
     rows = Rows()
     for model in models:
@@ -83,11 +101,11 @@ class _ShowOnce:
 
     __slots__ = ()
 
-    def mark_shown(self, note=None):
+    def mark_shown(self, note: str | None = None) -> Self:
         self._shown = note or True
         return self
 
-    def _ipython_display_(self):
+    def _ipython_display_(self) -> None:
         from IPython.display import display
 
         shown, self._shown = getattr(self, "_shown", False), False
@@ -100,15 +118,20 @@ class _ShowOnce:
 class Row(_ShowOnce, dict):
     """One call's result: a plain ``dict`` of scalars that displays as its answer."""
 
-    __slots__ = ("_shown",)
+    __slots__ = ("_failure", "_shown")
 
-    def summary(self):
+    @property
+    def failure(self) -> tuple[type[FreddyError], str | None] | None:
+        """``(error class, code)`` of the error behind a failed row, or None."""
+        return getattr(self, "_failure", None)
+
+    def summary(self) -> str:
         """One line of provenance: model, status, tokens, latency."""
         tokens = f"{self.get('input_tokens') or 0}+{self.get('output_tokens') or 0} tokens"
         latency = f"{self['latency_s']:.2f} s" if self.get("latency_s") is not None else ""
         return " · ".join(part for part in (self.get("model"), self.get("status"), tokens, latency) if part)
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
         text = self.get("text")
         if text is None or "prompt" not in self:
             return {"text/plain": repr(dict(self)), "application/json": dict(self)}
@@ -121,23 +144,24 @@ class Rows(_ShowOnce, list):
 
     __slots__ = ("_shown", "display_limit")
 
-    def __init__(self, rows=(), display_limit=50):
+    def __init__(self, rows: Iterable[Row] = (), display_limit: int = 50) -> None:
         super().__init__(rows)
         self.display_limit = display_limit
 
-    def _columns(self):
+    def _columns(self) -> list[str]:
+        """Every column of every row, in first-seen order: rows of a batch may differ."""
         columns = {}
         for row in self:
             columns.update(dict.fromkeys(row))
         return list(columns)
 
-    def _truncation_note(self):
+    def _truncation_note(self) -> str:
         if len(self) <= self.display_limit:
             return ""
         return (f"Showing the first {self.display_limit} of {len(self)} rows "
                 f"(FreddyMagics.display_limit); the value holds all of them.")
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         columns = self._columns()
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
         body = []
@@ -149,7 +173,7 @@ class Rows(_ShowOnce, list):
         return (f"<table class='freddy-rows'><thead><tr>{head}</tr></thead>"
                 f"<tbody>{''.join(body)}</tbody></table>{caption}")
 
-    def _repr_text(self):
+    def _repr_text(self) -> str:
         if not self:
             return "(no rows)"
         lines = []
@@ -161,14 +185,14 @@ class Rows(_ShowOnce, list):
         note = self._truncation_note()
         return "\n".join(lines + ([note] if note else []))
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
         return {"text/html": self._repr_html_(), "text/plain": self._repr_text()}
 
 
 class Status(dict):
     """Where the kernel is connected: plain data (fingerprints only) with a one-line display."""
 
-    def line(self):
+    def line(self) -> str:
         parts = [f"{key}: {value}" for key, value in self.items()
                  if value is not None and key not in ("title", "sandbox", "notice")]
         text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
@@ -178,13 +202,13 @@ class Status(dict):
             text += f"\n{self['notice']}"
         return text
 
-    def _repr_markdown_(self):
+    def _repr_markdown_(self) -> str:
         head, _, notice = self.line().partition("\n")
         if self.get("sandbox"):
             head = head.replace("SANDBOX: answers are fake", "**SANDBOX: answers are fake**")
         return head + (f"\n\n*{notice}*" if notice else "")
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         head, _, notice = self.line().partition("\n")
         head = html.escape(head)
         if self.get("sandbox"):
@@ -192,16 +216,16 @@ class Status(dict):
             head = head.replace(loud, f"<strong style='color:#b00020'>{loud}</strong>")
         return head + (f"<br><em>{html.escape(notice)}</em>" if notice else "")
 
-    def _repr_pretty_(self, printer, cycle):
+    def _repr_pretty_(self, printer: RepresentationPrinter, cycle: bool) -> None:
         printer.text(self.line())
 
 
-def _one_line(text, limit):
+def _one_line(text: object, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _cell(value):
+def _cell(value: object) -> str:
     if value is None:
         return ""
     return html.escape(_one_line(value, _CELL_CHARS))

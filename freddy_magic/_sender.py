@@ -32,8 +32,8 @@ from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, t
 __all__ = ["Sender", "NO_AUTH"]
 
 ERROR_BODY_CAP = 1024 * 1024
-NO_AUTH = ("Not authenticated: run %freddy_auth (widget), set FREDDY_API_KEY, or use "
-           "%freddy_auth --sandbox")
+NO_AUTH = ("No credential: pass credential=Credential.api_key(...) to FreddyClient, or set "
+           "client.credential")
 _log = logging.getLogger("freddy_magic")
 
 

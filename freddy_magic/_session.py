@@ -7,36 +7,41 @@ credential is validated against the API on a *new* client before it replaces the
 mistyped key must not disconnect a working session.
 """
 
-import logging
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 from ._errors import FreddyError, NotAuthenticated
+from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
 
-log = logging.getLogger("freddy_magic")
-
-HOW_TO_AUTH = (
-    "Not authenticated: run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) "
-    "and run %freddy_auth --env, or run %freddy_auth --sandbox for the offline sandbox."
-)
+if TYPE_CHECKING:
+    from ._auth import Credential
+    from ._client import FreddyClient
+    from ._magics import FreddyMagics
+    from ._payloads import LoginChallenge
+    from ._ratelimit import RateLimitStatus
+    from .sandbox import Sandbox
 
 
 class Session:
     """Connection state and the calls log of one ``FreddyMagics`` instance."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: FreddyMagics) -> None:
         self.settings = settings  # the FreddyMagics instance: base_url, organization_id, timeouts
-        self.client = None
-        self.sandbox = None
-        self.source = None
-        self.thread_id = None
+        self.client: FreddyClient | None = None
+        self.sandbox: Sandbox | None = None
+        self.source: str | None = None
+        self.thread_id: str | None = None
         self.log = Rows()
-        self.organization = None
-        self._pending_login = None
+        self.organization: str | None = None
+        self._pending_login: tuple[FreddyClient, LoginChallenge] | None = None
 
     # -- connecting --------------------------------------------------------------------------
 
-    def new_client(self, credential, base_url=None):
+    def new_client(self, credential: Credential | None, base_url: str | None = None) -> FreddyClient:
+        """A client with this extension's settings (read now, so ``%config`` changes apply)."""
         from ._client import FreddyClient
 
         s = self.settings
@@ -44,16 +49,13 @@ class Session:
         return FreddyClient(base_url or s.base_url, credential, organization_id=s.organization_id or None,
                             timeouts=timeouts, max_retries=s.max_retries)
 
-    def _install(self, client, source):
+    def _install(self, client: FreddyClient, source: str) -> Status:
         """Validate ``client`` and make it current; on failure forget it and keep the old one."""
-        failure = None
         try:
             client.validate()
-        except FreddyError as exc:
-            failure = exc
-        if failure is not None:
+        except FreddyError:
             _discard(client)
-            raise failure
+            raise
         old, self.client, self.source = self.client, client, source
         self.organization = _current_organization(client)
         if old is not None and old is not client:
@@ -63,21 +65,19 @@ class Session:
         self.thread_id = None
         return self.status(brief=True)
 
-    def connect_key(self, key, source):
+    def connect_key(self, key: str, source: str) -> Status:
         """Connect with an API key (from the widget, getpass, env, .env or Colab)."""
         from ._auth import Credential
 
-        credential, client, failure = Credential.api_key(key), None, None
+        credential = Credential.api_key(key)
         try:
             client = self.new_client(credential)
-        except FreddyError as exc:  # e.g. a bad FreddyMagics.base_url: the key must not linger
-            failure = exc
-        if failure is not None:
+        except FreddyError:  # e.g. a bad FreddyMagics.base_url: the key must not linger
             credential.clear()
-            raise failure
+            raise
         return self._install(client, source)
 
-    def connect_sandbox(self):
+    def connect_sandbox(self) -> Status:
         """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
         from ._auth import Credential
 
@@ -91,34 +91,33 @@ class Session:
                             "for testing and teaching. Connect a real key for real model output.")
         return status
 
-    def login_base_url(self):
+    def login_base_url(self) -> str | None:
+        """Sign in against the running sandbox if there is one, else the configured API."""
         return self.sandbox.url if self.sandbox is not None else None
 
-    def begin_login(self, user, password):
+    def begin_login(self, user: str, password: str) -> str:
         """Step 1 of ``--login``: returns the message to show above the code field."""
         client = self.new_client(None, base_url=self.login_base_url())
-        failure = None
         try:
             challenge = client.login(user, password)
-        except FreddyError as exc:
-            failure = exc
-        if failure is not None:
+        except FreddyError:
             _discard(client)
-            raise failure
+            raise
         self._pending_login = (client, challenge)
         where = getattr(challenge, "email", None) or "your email address"
         return f"A 4-digit code was sent to {where}. Type it below and press Enter."
 
-    def finish_login(self, code):
+    def finish_login(self, code: str) -> Status:
         """Step 2 of ``--login``: verify the emailed code; the client installs refreshing tokens."""
         if self._pending_login is None:
-            raise NotAuthenticated("No sign-in in progress: run %freddy_auth --login again.")
+            raise NotAuthenticated("No sign-in in progress (it was cancelled or replaced by a newer one)",
+                                   code=NO_LOGIN_PENDING)
         client, challenge = self._pending_login
         client.verify(challenge, code)
         self._pending_login = None
         return self._install(client, "email/password sign-in (bearer tokens, refreshed automatically)")
 
-    def cancel_login(self):
+    def cancel_login(self) -> None:
         """Drop a sign-in stopped between its two steps (the prompt's Cancel)."""
         pending, self._pending_login = self._pending_login, None
         if pending is not None:
@@ -126,19 +125,20 @@ class Session:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def require_client(self):
+    def require_client(self) -> FreddyClient:
+        """The connected client; not being connected is the remedy table's most common case."""
         if self.client is None:
-            raise NotAuthenticated(HOW_TO_AUTH)
+            raise NotAuthenticated("Not authenticated")
         return self.client
 
-    def _organization(self):
+    def _organization(self) -> str:
         return (self.settings.organization_id or self.organization
                 or "chosen by the server (set FreddyMagics.organization_id to pick one)")
 
-    def status(self, brief=False):
+    def status(self, brief: bool = False) -> Status:
         """The connection as data: fingerprint only, never a secret."""
         if self.client is None:
-            return Status(title="Freddy", state="not connected", how=HOW_TO_AUTH.split(": ", 1)[1])
+            return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
         status = Status(title="Connected" if brief else "Freddy status",
                         method=getattr(cred, "method", None), key=getattr(cred, "fingerprint", None),
@@ -156,7 +156,7 @@ class Session:
 
     # -- forgetting --------------------------------------------------------------------------
 
-    def logout(self):
+    def logout(self) -> Status:
         """Revoke server-side where possible, then forget every credential and the sandbox."""
         failure = None
         if self.client is not None:
@@ -168,7 +168,8 @@ class Session:
         note = f" (server-side revoke failed: {failure})" if failure is not None else ""
         return Status(title="Logged out", state="every credential forgotten in this kernel" + note)
 
-    def forget(self):
+    def forget(self) -> None:
+        """Drop the clients (clearing their credentials), the pending sign-in and the sandbox."""
         if self.client is not None:
             _discard(self.client)
         if self._pending_login is not None:
@@ -176,13 +177,13 @@ class Session:
         self.client = self._pending_login = self.source = self.thread_id = self.organization = None
         self._stop_sandbox()
 
-    def _stop_sandbox(self):
+    def _stop_sandbox(self) -> None:
         sandbox, self.sandbox = self.sandbox, None
         if sandbox is not None:
             sandbox.stop()
 
 
-def _current_organization(client):
+def _current_organization(client: FreddyClient) -> str | None:
     """The organization requests are scoped to, for the status line; None when not visible."""
     if client.organization_id:
         return client.organization_id
@@ -192,14 +193,15 @@ def _current_organization(client):
         return None
 
 
-def _discard(client):
+def _discard(client: FreddyClient) -> None:
+    """Clear the client's credential before closing it: a dropped client must hold no secret."""
     credential = client.credential
     if credential is not None:
         credential.clear()
     client.close()
 
 
-def _rate_limit_text(limit):
+def _rate_limit_text(limit: RateLimitStatus | None) -> str:
     if limit is None:
         return "not reported yet (no request made, or the server sends no X-RateLimit-* headers)"
     reset = getattr(limit, "reset_at", None)

@@ -12,9 +12,12 @@ A hosted session (Binder, JupyterHub) is recognised from the variables those ser
 a heuristic, so it only ever feeds a warning, never a refusal.
 """
 
+from __future__ import annotations
+
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 KEY_NAME = "FREDDY_API_KEY"
@@ -24,13 +27,13 @@ _HUB_VARS = ("JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX
 GIT_TIMEOUT_S = 2.0  # a slow or wedged git must not stall %freddy_auth; no answer means no warning
 
 
-def sandbox_requested(environ=None):
+def sandbox_requested(environ: Mapping[str, str] | None = None) -> bool:
     """True when ``FREDDY_SANDBOX`` asks for the local sandbox (Binder and ``make demo`` set it)."""
     environ = os.environ if environ is None else environ
     return environ.get("FREDDY_SANDBOX", "").strip().lower() in _TRUE
 
 
-def hosted_session(environ=None):
+def hosted_session(environ: Mapping[str, str] | None = None) -> str | None:
     """``"Binder"`` or ``"JupyterHub"`` when this kernel looks reachable through a shared URL, else None."""
     environ = os.environ if environ is None else environ
     if any(environ.get(name) for name in _BINDER_VARS):
@@ -40,11 +43,12 @@ def hosted_session(environ=None):
     return None
 
 
-def in_colab():
+def in_colab() -> bool:
+    """Colab is recognised by its module being loaded, so no import is attempted elsewhere."""
     return "google.colab" in sys.modules
 
 
-def find_dotenv_file(start=None):
+def find_dotenv_file(start: str | os.PathLike[str] | None = None) -> Path | None:
     """The nearest ``.env`` from ``start`` (default: the working directory) up to the root."""
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
@@ -54,11 +58,14 @@ def find_dotenv_file(start=None):
     return None
 
 
-def _dotenv_disabled(environ):
+def _dotenv_disabled(environ: Mapping[str, str]) -> bool:
     return environ.get("PYTHON_DOTENV_DISABLED", "").strip().lower() in _TRUE
 
 
-def from_dotenv(name, *, start=None, environ=None):
+def from_dotenv(name: str, *, start: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """``(secret, source)`` from the nearest ``.env``; the source warns about a file others can
+    read or that git tracks, because either one has already exposed the key."""
     environ = os.environ if environ is None else environ
     path = None if _dotenv_disabled(environ) else find_dotenv_file(start)
     if path is None:
@@ -77,7 +84,7 @@ def from_dotenv(name, *, start=None, environ=None):
     return value, source
 
 
-def tracked_by_git(path, timeout=GIT_TIMEOUT_S):
+def tracked_by_git(path: Path, timeout: float = GIT_TIMEOUT_S) -> bool:
     """True only when git positively says it tracks ``path``; no git, no repo or a hang is False."""
     import subprocess
 
@@ -90,7 +97,7 @@ def tracked_by_git(path, timeout=GIT_TIMEOUT_S):
     return answer.returncode == 0
 
 
-def from_colab(name):
+def from_colab(name: str) -> tuple[str | None, str | None]:
     """A Colab secret, or ``(None, reason)`` when Colab has none or access is not granted."""
     if not in_colab():
         return None, None
@@ -106,7 +113,8 @@ def from_colab(name):
     return None, reason
 
 
-def find_key(name=KEY_NAME, *, start=None, environ=None):
+def find_key(name: str = KEY_NAME, *, start: str | os.PathLike[str] | None = None,
+             environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
     """``(secret, source)`` from env, then ``.env``, then Colab; ``(None, why_not)`` if none."""
     environ = os.environ if environ is None else environ
     value = (environ.get(name) or "").strip()

@@ -3,26 +3,35 @@
 A ``Password`` widget is a leak waiting to happen: its value syncs in plain
 text, ipywidgets 8 echoes every front-end update to all connected front ends, and a saved widget
 state keeps whatever is still in ``value``. So the secret field here is never echoed
-(``echo_update=False``), syncs once on Enter or blur rather than per keystroke (which also fixes
-the click-overtakes-value race, e2e.md), and is read, cleared and closed in that order.
+(``echo_update=False``), syncs once on Enter or blur rather than per keystroke (which also stops
+a click on Connect from arriving before the last keystrokes did), and is read, cleared and
+closed in that order.
 
 Submitting is observed on ``value`` (Enter or leaving the field) and on the button; whichever
 comes first consumes the value, the other finds it empty and does nothing. The prompts know
 nothing about HTTP: they hand the secret to a callback, show its one-line status on success, its
-one-line reason on failure (field ready for another try), and any unexpected error in an
-``Output`` so it is never lost in the kernel log. The magic displays them and returns at once:
-the kernel must be idle to receive the click.
+one-line reason on failure (with the field ready for another try, which is the remedy here, so
+no "run %freddy_auth" is added), and any unexpected error in an ``Output`` so it is never lost in
+the kernel log. The magic displays them and returns at once: the kernel must be idle to receive
+the click.
 """
+
+from __future__ import annotations
 
 import html
 import logging
 import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
 from ._redaction import redact, register
+
+if TYPE_CHECKING:
+    from ipywidgets import Widget
 
 log = logging.getLogger("freddy_magic")
 
@@ -31,11 +40,11 @@ class _DropSecretFieldTraffic(logging.Filter):
     """The ``comm`` package logs every inbound comm message, typed value included, at DEBUG on
     logger "Comm" before any handler runs; drop those records for our secret fields."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.comm_ids = set()
+        self.comm_ids: set[str] = set()
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
         return not (args and args[0] in self.comm_ids)
 
@@ -46,14 +55,14 @@ _COMM_LOG_FILTER = _DropSecretFieldTraffic()
 class SecretField(Password):
     """A ``Password`` whose value is not echoed to other front ends and syncs once."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         comm_log = logging.getLogger("Comm")
         if _COMM_LOG_FILTER not in comm_log.filters:
             comm_log.addFilter(_COMM_LOG_FILTER)
         _COMM_LOG_FILTER.comm_ids.add(self.model_id)
 
-    def close(self):
+    def close(self) -> None:
         if self.comm is not None:
             _COMM_LOG_FILTER.comm_ids.discard(self.comm.comm_id)
         super().close()
@@ -64,7 +73,7 @@ class SecretField(Password):
     continuous_update = Bool(False, help="Sync on Enter or blur only, never per keystroke.").tag(sync=True)
 
 
-def _status_html(result):
+def _status_html(result: object) -> str:
     """HTML for a callback's success value: its own ``_repr_html_`` if it has one, else escaped text."""
     render = getattr(result, "_repr_html_", None)
     return render() if callable(render) else html.escape(str(result))
@@ -73,26 +82,26 @@ def _status_html(result):
 class _Prompt:
     """Shared plumbing: a message line, an error ``Output``, busy guard, finish and cancel."""
 
-    def __init__(self, rows):
+    def __init__(self, rows: list[Widget]) -> None:
         self.message = HTML()
         self.errors = Output()
         self.cancel = Button(description="Cancel", tooltip="Close this prompt without signing in")
         self.cancel.on_click(lambda _button: self._finish("Cancelled: nothing was stored."))
         self._busy = False
-        self._inputs = []
-        self._rows = []
+        self._inputs: list[Widget] = []
+        self._rows: list[Widget] = []
         self.box = VBox(rows + [self.message, self.errors])
 
-    def _ipython_display_(self):
+    def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.box)
 
-    def _say(self, text, *, error=False):
+    def _say(self, text: str, *, error: bool = False) -> None:
         color = "#b00020" if error else "inherit"
         self.message.value = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
 
-    def _call(self, callback, *args):
+    def _call(self, callback: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
         """Run a callback; ``(True, value)`` or ``(False, None)`` after showing why it failed."""
         outcome, failure, unexpected = None, None, None
         self._busy = True
@@ -114,14 +123,15 @@ class _Prompt:
             return False, None
         return True, outcome
 
-    def _take(self, field):
+    def _take(self, field: SecretField) -> str:
         """Read and clear a field in one step, so the value never stays in widget state."""
         value = field.value
         field.value = ""
         register(value)  # whatever the callback's errors say about it is redacted from now on
         return value
 
-    def _finish(self, status):
+    def _finish(self, status: object) -> None:
+        """Replace the prompt by its outcome; every input is cleared and closed first."""
         for widget in self._inputs:
             if isinstance(widget, Text):
                 widget.value = ""
@@ -139,7 +149,8 @@ class _Prompt:
 class KeyPrompt(_Prompt):
     """``[API key ••••] [Connect] [Cancel]``: ``on_key(key)`` returns a status or raises FreddyError."""
 
-    def __init__(self, on_key, *, placeholder="Paste your Freddy API key, then press Enter"):
+    def __init__(self, on_key: Callable[[str], object], *,
+                 placeholder: str = "Paste your Freddy API key, then press Enter") -> None:
         self.on_key = on_key
         self.field = SecretField(description="API key", placeholder=placeholder)
         self.connect = Button(description="Connect", button_style="primary")
@@ -150,12 +161,12 @@ class KeyPrompt(_Prompt):
         self.field.observe(self._on_value, "value")
         self.connect.on_click(lambda _button: self._submit(self.field.value, clicked=True))
 
-    def _on_value(self, change):
+    def _on_value(self, change: dict[str, Any]) -> None:
         # Enter syncs a non-empty value; an empty one is our own clearing of the field, not a submit.
         if change["new"]:
             self._submit(change["new"])
 
-    def _submit(self, value, clicked=False):
+    def _submit(self, value: str, clicked: bool = False) -> None:
         if self._busy:
             return
         if not value:
@@ -175,7 +186,8 @@ class LoginPrompt(_Prompt):
     ``on_cancel()`` lets the caller drop a half-finished sign-in.
     """
 
-    def __init__(self, on_login, on_verify, on_cancel=None):
+    def __init__(self, on_login: Callable[[str, str], object], on_verify: Callable[[str], object],
+                 on_cancel: Callable[[], object] | None = None) -> None:
         self.on_login, self.on_verify, self.on_cancel = on_login, on_verify, on_cancel
         self.user = Text(description="Email/user", placeholder="email or username", continuous_update=False)
         self.password = SecretField(description="Password", placeholder="then press Enter")
@@ -195,7 +207,7 @@ class LoginPrompt(_Prompt):
         if on_cancel is not None:
             self.cancel.on_click(lambda _button: on_cancel())
 
-    def _submit_password(self, value):
+    def _submit_password(self, value: str) -> None:
         if not value or self._busy:
             return
         password = self._take(self.password)
@@ -210,7 +222,7 @@ class LoginPrompt(_Prompt):
             self.code_row.layout.display = None
             self._say(str(text))
 
-    def _submit_code(self, value):
+    def _submit_code(self, value: str) -> None:
         if not value or self._busy:
             return
         ok, status = self._call(self.on_verify, self._take(self.code).strip())

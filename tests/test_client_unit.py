@@ -279,7 +279,7 @@ def test_empty_inputs_are_refused(inputs, clock, sleeper):
 
 
 def test_no_credential_is_not_authenticated(rs):
-    with pytest.raises(NotAuthenticated, match="%freddy_auth"):
+    with pytest.raises(NotAuthenticated, match="pass credential=Credential.api_key"):
         FreddyClient(BASE).create_response("hi")
 
 
