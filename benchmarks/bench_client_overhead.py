@@ -71,10 +71,12 @@ def _row(name, samples, verb):
         baseline=f"raw `requests.Session.{verb}`, trust_env off: {tuned_s.fmt(digits=3)}",
         measured=f"{ours_s.fmt(digits=3)}",
         result=f"{ratio:.3f}x ({extra.median * 1e6:+.0f} µs per call paired, {extra_cpu * 1e6:+.0f} µs CPU); "
-               f"{ours_s.median / default_s.median:.3f}x a default Session",
+        f"{ours_s.median / default_s.median:.3f}x a default Session",
         verdict=harness.verdict(ratio <= 1.05),
         n=f"3x{ours_s.n}",
-        notes=[f"default `requests.Session()` (trust_env on: proxy/.netrc lookups per request): {default_s.fmt(digits=3)}"],
+        notes=[
+            f"default `requests.Session()` (trust_env on: proxy/.netrc lookups per request): {default_s.fmt(digits=3)}"
+        ],
     )
 
 

@@ -116,12 +116,14 @@ def run(quick=False):
             baseline=f"raw first SSE byte {byte_s.fmt()}; raw first delta {delta_s.fmt()}",
             measured=f"first token shown {shown_s.fmt()}",
             result=f"{gap.median * 1e3:+.2f} ms vs first byte, {gap_delta.median * 1e3:+.2f} ms vs first delta "
-                   f"(paired medians; spread {gap.min * 1e3:+.1f}..{gap.max * 1e3:+.1f} ms)",
+            f"(paired medians; spread {gap.min * 1e3:+.1f}..{gap.max * 1e3:+.1f} ms)",
             verdict=harness.verdict(gap.median <= 0.005),
             n=f"{pairs} pairs",
-            notes=[f"the client alone (stream_response, first delta yielded): {client_gap.median * 1e3:+.2f} ms "
-                   "vs the raw first byte (paired median)",
-                   f"times from request start; server waits {LATENCY * 1e3:.0f} ms before streaming; needle {needle!r}"],
+            notes=[
+                f"the client alone (stream_response, first delta yielded): {client_gap.median * 1e3:+.2f} ms "
+                "vs the raw first byte (paired median)",
+                f"times from request start; server waits {LATENCY * 1e3:.0f} ms before streaming; needle {needle!r}",
+            ],
         )
     ]
 

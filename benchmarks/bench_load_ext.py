@@ -42,7 +42,17 @@ print("LOADJSON " + json.dumps({{"load_s": t, "heavy": heavy, "new_modules": len
 def _one(load, ipython_dir):
     statement = "get_ipython().run_line_magic('load_ext', 'freddy_magic')" if load else "pass"
     code = CODE.format(load=statement, heavy=HEAVY)
-    argv = [sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=nocolor", "--HistoryManager.enabled=False", "-c", code]
+    argv = [
+        sys.executable,
+        "-m",
+        "IPython",
+        "--quick",
+        "--no-banner",
+        "--colors=nocolor",
+        "--HistoryManager.enabled=False",
+        "-c",
+        code,
+    ]
     env = dict(os.environ, IPYTHONDIR=ipython_dir)
     t = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=harness.ROOT, timeout=60)
@@ -50,7 +60,7 @@ def _one(load, ipython_dir):
     line = next((x for x in proc.stdout.splitlines() if x.startswith("LOADJSON ")), None)
     if proc.returncode or line is None:
         raise RuntimeError(f"ipython exited {proc.returncode}: {(proc.stderr + proc.stdout).strip()[-400:]}")
-    info = json.loads(line[len("LOADJSON "):])
+    info = json.loads(line[len("LOADJSON ") :])
     info["wall_s"] = wall
     return info
 
@@ -78,7 +88,8 @@ def run(quick=False):
             target="<= 20 ms added; requests/ipywidgets/werkzeug/pandas not imported at load",
             baseline=f"bare `ipython -c` process: {bare_wall.fmt(digits=0)} wall",
             measured=f"load_ext {load.fmt()}; process wall {added_wall * 1e3:+.0f} ms vs bare",
-            result=f"heavy modules imported by load: {', '.join(heavy) or 'none'}; {new_modules.median:.0f} new modules",
+            result=f"heavy modules imported by load: {', '.join(heavy) or 'none'}; "
+            f"{new_modules.median:.0f} new modules",
             verdict=harness.verdict(ok),
             n=f"{reps}+{reps}",
             notes=[f"loaded process wall {loaded_wall.fmt(digits=0)}"],

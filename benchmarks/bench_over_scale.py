@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import harness
 
@@ -71,9 +72,17 @@ def worker(n, url, out):
     cpu = time.process_time() - cpu_before
     peak = _status_kb("VmHWM")
     rows = list(result)
-    info = {"n": n, "wall_s": wall, "cpu_s": cpu, "rss_before_kb": rss_before, "peak_kb": peak,
-            "rows_bytes": deep_size(rows), "json_bytes": len(json.dumps(rows, default=str)),
-            "failed": sum(r["status"] != "ok" for r in rows), "returned": len(rows)}
+    info = {
+        "n": n,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_before_kb": rss_before,
+        "peak_kb": peak,
+        "rows_bytes": deep_size(rows),
+        "json_bytes": len(json.dumps(rows, default=str)),
+        "failed": sum(r["status"] != "ok" for r in rows),
+        "returned": len(rows),
+    }
     with open(out, "w") as f:
         json.dump(info, f)
 
@@ -81,12 +90,17 @@ def worker(n, url, out):
 def _spawn(n, url, key):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         # The key travels in the environment, not argv, where any process listing would show it.
-        proc = subprocess.run([sys.executable, __file__, "--worker", str(n), url, out.name],
-                              capture_output=True, text=True, timeout=300, cwd=harness.ROOT,
-                              env=dict(os.environ, FREDDY_API_KEY=key))
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", str(n), url, out.name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=harness.ROOT,
+            env=dict(os.environ, FREDDY_API_KEY=key),
+        )
         if proc.returncode:
             raise RuntimeError(f"worker for {n} rows exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
-        info = json.load(open(out.name))
+        info = json.loads(Path(out.name).read_text())
     if info["returned"] != n or info["failed"]:
         raise RuntimeError(f"{n} rows: {info['returned']} returned, {info['failed']} failed")
     return info
@@ -110,9 +124,11 @@ def run(quick=False):
         result=f"{flat:.2f}x per row at {big:,} vs {mid:,}; {big / (per_row[big].median * big):.0f} rows/s",
         verdict=harness.verdict(flat <= 1.2),
         n=", ".join(f"{len(runs[n])}x{n:,}" for n in sizes),
-        notes=[f"{n:,} rows wall: {harness.Stat.of(r['wall_s'] for r in runs[n]).fmt(unit='s', scale=1)}; "
-               f"CPU of the notebook process {harness.Stat.of(r['cpu_s'] / n for r in runs[n]).fmt(unit='ms/row')}"
-               for n in sizes],
+        notes=[
+            f"{n:,} rows wall: {harness.Stat.of(r['wall_s'] for r in runs[n]).fmt(unit='s', scale=1)}; "
+            f"CPU of the notebook process {harness.Stat.of(r['cpu_s'] / n for r in runs[n]).fmt(unit='ms/row')}"
+            for n in sizes
+        ],
     )
     peak = max(runs[big], key=lambda r: r["peak_kb"])
     grown = (peak["peak_kb"] - peak["rss_before_kb"]) * 1024

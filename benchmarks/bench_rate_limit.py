@@ -25,8 +25,12 @@ def _drain(url, key):
 
     with requests.Session() as session:
         for sent in range(1, 10 * LIMIT):
-            r = session.post(url + "/v1/model/response", json={"inputs": [{"role": "user", "content": "x"}]},
-                             headers={"api-key": key}, timeout=30)
+            r = session.post(
+                url + "/v1/model/response",
+                json={"inputs": [{"role": "user", "content": "x"}]},
+                headers={"api-key": key},
+                timeout=30,
+            )
             if r.status_code == 429:
                 return sent
     raise RuntimeError("the sandbox never answered 429: is its rate limit on?")
@@ -58,13 +62,14 @@ def run(quick=False):
             bench=f"5. `--over` {ROWS} rows, limit {LIMIT}/1s, concurrency {CONCURRENCY}",
             target=">= 90 % of the limit, 0 failed rows",
             baseline=f"limit {LIMIT} req/s (floor {ROWS / LIMIT:.1f} s, bucket pre-drained)",
-            measured=f"{rate.fmt(unit='req/s', scale=1, digits=1)}; wall {harness.Stat.of(walls).fmt(unit='s', scale=1)}",
+            measured=f"{rate.fmt(unit='req/s', scale=1, digits=1)}; "
+            f"wall {harness.Stat.of(walls).fmt(unit='s', scale=1)}",
             result=f"{rate.median / LIMIT:.0%} of limit (worst {rate.min / LIMIT:.0%}); "
-                   f"failed rows {max(failed)}; 429s absorbed {harness.Stat.of(retries).median:.0f}",
+            f"failed rows {max(failed)}; 429s absorbed {harness.Stat.of(retries).median:.0f}",
             verdict=harness.verdict(ok),
             n=f"{reps} runs",
             notes=[f"per-run rates {[round(r, 1) for r in rates]} req/s, failed {failed}, retries {retries}"]
-                  + [f"failed row: {e}" for e in sorted(set(errors))],
+            + [f"failed row: {e}" for e in sorted(set(errors))],
         )
     ]
 

@@ -77,7 +77,7 @@ def run(quick=False):
             baseline=f"{lifetimes:.1f} token lifetimes in {elapsed:.1f} s",
             measured=f"{sum(ok.values())} requests, {failed} failed; {server_refreshes} server refreshes",
             result=f"{server_refreshes / lifetimes:.2f} refreshes per lifetime (allowed {lowest}..{highest} "
-                   f"refreshes: 1 per token, at 80 % of its life); {duplicates} duplicate refreshes",
+            f"refreshes: 1 per token, at 80 % of its life); {duplicates} duplicate refreshes",
             verdict=harness.verdict(met),
             n=f"{THREADS} threads x {duration:g} s",
             notes=[f"failures by type: {dict(failures) or 'none'}; credential refreshes {client_refreshes}"],

@@ -67,7 +67,7 @@ def emit(results):
 def parse_emitted(stdout):
     for line in reversed(stdout.splitlines()):
         if line.startswith(JSON_MARK):
-            return [Result(**d) for d in json.loads(line[len(JSON_MARK):])]
+            return [Result(**d) for d in json.loads(line[len(JSON_MARK) :])]
     return None
 
 

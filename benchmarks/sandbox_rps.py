@@ -41,8 +41,12 @@ def _sandbox(in_process):
         with Sandbox(rate_limit=None) as sb:
             yield sb.url, sb.api_key
         return
-    proc = subprocess.Popen([sys.executable, "-m", "freddy_magic.sandbox", "--json", "--rate-limit", "none"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "freddy_magic.sandbox", "--json", "--rate-limit", "none"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         yield info["url"], info["api_key"]
@@ -89,8 +93,10 @@ def main(argv=None):
         for name, client, send in cases:
             runs = [_rps(send, args.requests) for _ in range(args.runs)]
             median = statistics.median(runs)
-            print(f"{name:25s} {client:17s} median {median:6.0f} req/s  {1000 / median:5.2f} ms/request  "
-                  f"(runs: {', '.join(f'{r:.0f}' for r in runs)})")
+            print(
+                f"{name:25s} {client:17s} median {median:6.0f} req/s  {1000 / median:5.2f} ms/request  "
+                f"(runs: {', '.join(f'{r:.0f}' for r in runs)})"
+            )
         raw.close()
 
 

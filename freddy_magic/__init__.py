@@ -19,9 +19,22 @@ __version__ = "0.1.0"
 # public name -> the private module that defines it
 _EXPORTS = {
     **dict.fromkeys(
-        ["FreddyError", "ConfigError", "NotAuthenticated", "AuthError", "PermissionDenied",
-         "RateLimited", "APIError", "TransportError", "ConnectionFailed", "Timeout",
-         "StreamInterrupted", "ResponseFormatError"], "._errors"),
+        [
+            "FreddyError",
+            "ConfigError",
+            "NotAuthenticated",
+            "AuthError",
+            "PermissionDenied",
+            "RateLimited",
+            "APIError",
+            "TransportError",
+            "ConnectionFailed",
+            "Timeout",
+            "StreamInterrupted",
+            "ResponseFormatError",
+        ],
+        "._errors",
+    ),
     "FreddyClient": "._client",
     "Credential": "._auth",
     "Completion": "._payloads",
@@ -36,16 +49,60 @@ _EXPORTS = {
     **dict.fromkeys(["Canary", "make_canary", "find_canary", "assert_no_canary"], ".testing"),
 }
 
-__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIError",
+    "AuthError",
+    "Canary",
+    "Completion",
+    "ConfigError",
+    "ConnectionFailed",
+    "Credential",
+    "Fault",
+    "FreddyClient",
+    "FreddyError",
+    "LoginChallenge",
+    "NotAuthenticated",
+    "Page",
+    "PermissionDenied",
+    "RateLimitStatus",
+    "RateLimited",
+    "ResponseFormatError",
+    "ResponseStream",
+    "Sandbox",
+    "StreamEvent",
+    "StreamInterrupted",
+    "Timeout",
+    "Timeouts",
+    "TransportError",
+    "__version__",
+    "assert_no_canary",
+    "find_canary",
+    "load_ipython_extension",
+    "make_canary",
+    "start_sandbox",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from ._auth import Credential
     from ._client import FreddyClient
-    from ._errors import (APIError, AuthError, ConfigError, ConnectionFailed, FreddyError,
-                          NotAuthenticated, PermissionDenied, RateLimited, ResponseFormatError,
-                          StreamInterrupted, Timeout, TransportError)
+    from ._errors import (
+        APIError,
+        AuthError,
+        ConfigError,
+        ConnectionFailed,
+        FreddyError,
+        NotAuthenticated,
+        PermissionDenied,
+        RateLimited,
+        ResponseFormatError,
+        StreamInterrupted,
+        Timeout,
+        TransportError,
+    )
     from ._payloads import DEFAULT_BASE_URL, Completion, LoginChallenge, Page
     from ._ratelimit import RateLimitStatus
     from ._stream import ResponseStream, StreamEvent

@@ -18,36 +18,42 @@ from typing import Any
 from . import _redaction
 from ._errors import APIError, AuthError, PermissionDenied, RateLimited
 
-__all__ = ["error_from_response", "error_from_event", "one_line"]
-
 _ADVICE = {
     "INVALID_API_KEY": "Invalid API key: verify the key is correct and not expired",
     "API_KEY_EXPIRED": "Invalid API key: the key has expired; create a new one in Freddy Hub",
     "API_KEY_PAUSED": "Invalid API key: the key is paused; resume it in Freddy Hub or use another key",
     "API_KEY_DEACTIVATED": "Invalid API key: the key was deactivated; use another key",
-    "AUTHENTICATION_REQUIRED": ("Missing authentication: the request carried no valid api-key or "
-                                "Authorization header"),
+    "AUTHENTICATION_REQUIRED": ("Missing authentication: the request carried no valid api-key or Authorization header"),
     "TOKEN_EXPIRED": "Your session has expired: sign in again",
     "TOKEN_INVALID": "Your session is invalid: sign in again",
     "TOKEN_MISSING_SUBJECT": "Your session is invalid: sign in again",
     "INVALID_CREDENTIALS": "Invalid email, username, or password",
-    "INSUFFICIENT_PERMISSIONS": ("Insufficient permissions: check that your key or account has "
-                                 "access to this endpoint"),
-    "ORGANIZATION_ACCESS_DENIED": ("Insufficient permissions: you don't have access to this "
-                                   "organization; check organization_id"),
+    "INSUFFICIENT_PERMISSIONS": (
+        "Insufficient permissions: check that your key or account has access to this endpoint"
+    ),
+    "ORGANIZATION_ACCESS_DENIED": (
+        "Insufficient permissions: you don't have access to this organization; check organization_id"
+    ),
     "ACCESS_DENIED": "Insufficient permissions: check that your key has access to this resource",
-    "AMBIGUOUS_ORGANIZATION": ("This key or account belongs to several organizations: choose one "
-                               "with organization_id"),
+    "AMBIGUOUS_ORGANIZATION": ("This key or account belongs to several organizations: choose one with organization_id"),
 }
 _REJECTED = {  # a 401 without a known code, by what the request carried
     "api-key": "Authentication failed: the server rejected the API key (invalid, expired or revoked)",
     "bearer": "Your session was rejected: the access token is invalid or expired; sign in again",
     None: "Authentication failed: the server did not accept this request without credentials",
 }
-_SUSPENDED = ("Account suspended or disabled: contact support (Freddy Hub) if your account "
-              "or organization membership was disabled")
-_SUSPENDED_CODES = {"NO_ORGANIZATION_MEMBERSHIP", "ACCOUNT_DISABLED", "ACCOUNT_SUSPENDED",
-                    "ACCOUNT_DEACTIVATED", "USER_DEACTIVATED", "USER_INACTIVE"}
+_SUSPENDED = (
+    "Account suspended or disabled: contact support (Freddy Hub) if your account "
+    "or organization membership was disabled"
+)
+_SUSPENDED_CODES = {
+    "NO_ORGANIZATION_MEMBERSHIP",
+    "ACCOUNT_DISABLED",
+    "ACCOUNT_SUSPENDED",
+    "ACCOUNT_DEACTIVATED",
+    "USER_DEACTIVATED",
+    "USER_INACTIVE",
+}
 _SUSPENDED_WORDS = re.compile(r"deactivated|suspended|disabled|removed from all organizations", re.I)
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
@@ -123,7 +129,7 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
     tag = f"HTTP {status}" + (f" {code}" if code else "") + (f", trace_id={one_line(trace_id, 80)}" if trace_id else "")
     kw = {"status": status, "code": code, "trace_id": trace_id}
     if status == 401:
-        advice = _ADVICE.get(code) or (_SUSPENDED if _SUSPENDED_WORDS.search(server) else None)
+        advice = _ADVICE.get(code or "") or (_SUSPENDED if _SUSPENDED_WORDS.search(server) else None)
         if advice is None:
             advice = _REJECTED.get(auth_method, _REJECTED["api-key"])
         return AuthError(_join(advice, server, tag), **kw)
@@ -131,8 +137,9 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
         if code in _SUSPENDED_CODES or (code not in _ADVICE and _SUSPENDED_WORDS.search(server)):
             advice = _SUSPENDED
         else:
-            advice = _ADVICE.get(code) or ("Insufficient permissions: check that your key has "
-                                           "access to this endpoint")
+            advice = _ADVICE.get(code or "") or (
+                "Insufficient permissions: check that your key has access to this endpoint"
+            )
         return PermissionDenied(_join(advice, server, tag), **kw)
     if status == 429:
         wait = retry_after
@@ -157,14 +164,15 @@ def error_from_event(data: Any) -> RateLimited | AuthError | PermissionDenied | 
     message = one_line(err.get("message") or err.get("system_message") or "the stream reported an error")
     status = err.get("status") if isinstance(err.get("status"), int) else None
     low = f"{code} {message}".lower()
-    if status == 429 or "rate" in low and "limit" in low:
-        return RateLimited(_redaction.redact(f"Rate limited during the stream: {message}"),
-                           code=code, status=429)
+    if status == 429 or ("rate" in low and "limit" in low):
+        return RateLimited(_redaction.redact(f"Rate limited during the stream: {message}"), code=code, status=429)
     if status == 401 or (code and str(code).startswith(("TOKEN_", "INVALID_API_KEY", "API_KEY_"))):
         advice = _ADVICE.get(code, "Authentication failed during the stream: the credential was rejected")
         return AuthError(_join(advice, message, "stream"), code=code, status=401)
     if status == 403:
-        return PermissionDenied(_join(_ADVICE.get(code, "Insufficient permissions"), message, "stream"),
-                                code=code, status=403)
-    return APIError(_redaction.redact(f"The model reported an error during the stream: {message}"),
-                    code=code, status=status)
+        return PermissionDenied(
+            _join(_ADVICE.get(code, "Insufficient permissions"), message, "stream"), code=code, status=403
+        )
+    return APIError(
+        _redaction.redact(f"The model reported an error during the stream: {message}"), code=code, status=status
+    )

@@ -18,13 +18,12 @@ import re
 import threading
 import time
 import warnings
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from . import _redaction
 from ._errors import AuthError, ConfigError, NotAuthenticated
 from ._expiry import Schedule, jwt_lifetime
-
-__all__ = ["Credential"]
 
 _log = logging.getLogger("freddy_magic")
 
@@ -46,8 +45,10 @@ def _clean(value: object, what: str) -> str:
         if not value:
             problem = f"{what} is empty"
         elif _CONTROL.search(value):
-            problem = (f"{what} contains a control character such as a line break "
-                       "(often a copy-paste artefact); paste it again")
+            problem = (
+                f"{what} contains a control character such as a line break "
+                "(often a copy-paste artefact); paste it again"
+            )
         elif not _PRINTABLE.fullmatch(value):
             problem = f"{what} contains a space or a non-ASCII character; keys and tokens never do"
         elif len(value) < _redaction.MIN_SECRET_LENGTH:
@@ -62,11 +63,28 @@ def _clean(value: object, what: str) -> str:
 class Credential:
     """An API key or bearer tokens. Build with :meth:`api_key` or :meth:`bearer`."""
 
-    __slots__ = ("_method", "_state", "_refresh_token", "_refresher", "_clock", "_wall",
-                 "_lock", "_refreshes", "_fp", "_dead_gen", "_warned_gen", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_clock",
+        "_dead_gen",
+        "_fp",
+        "_lock",
+        "_method",
+        "_refresh_token",
+        "_refresher",
+        "_refreshes",
+        "_state",
+        "_wall",
+        "_warned_gen",
+    )
 
-    def __init__(self, _method: str | None = None, *, _clock: Callable[[], float] = time.monotonic,
-                 _wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        _method: str | None = None,
+        *,
+        _clock: Callable[[], float] = time.monotonic,
+        _wall: Callable[[], float] = time.time,
+    ) -> None:
         self._method = _method
         self._state: Schedule | None = None
         self._refresh_token: str | None = None
@@ -96,9 +114,16 @@ class Credential:
         return cred
 
     @classmethod
-    def bearer(cls, access: str, refresh_token: str | None = None, expires_in: float | None = None,
-               refresher: Refresher | None = None, *, clock: Callable[[], float] = time.monotonic,
-               wall: Callable[[], float] = time.time) -> Credential:
+    def bearer(
+        cls,
+        access: str,
+        refresh_token: str | None = None,
+        expires_in: float | None = None,
+        refresher: Refresher | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> Credential:
         """Bearer tokens; refreshable when both ``refresh_token`` and ``refresher`` are given.
 
         ``refresher(refresh_token) -> dict`` returns the token endpoint's JSON
@@ -218,13 +243,17 @@ class Credential:
             lifetime = float(expires_in)
             jwt_left = jwt_lifetime(access, self._wall)
             if jwt_left is not None and jwt_left <= 0:
-                _log.warning("The new token's exp is already past by the local clock; the local "
-                             "clock may be wrong. Using the server's expires_in (%.0f s).", lifetime)
+                _log.warning(
+                    "The new token's exp is already past by the local clock; the local "
+                    "clock may be wrong. Using the server's expires_in (%.0f s).",
+                    lifetime,
+                )
         else:
             lifetime = jwt_lifetime(access, self._wall)
             if lifetime is not None and lifetime <= 0 and self._refresher is not None:
-                _log.warning("The token's exp is already past by the local clock; refreshing "
-                             "only after the server rejects it.")
+                _log.warning(
+                    "The token's exp is already past by the local clock; refreshing only after the server rejects it."
+                )
                 lifetime = None
         old = self._state
         _redaction.register(access)
@@ -254,13 +283,17 @@ class Credential:
 
     def _bare_expiry(self, state: Schedule, deadline: float, now: float) -> Schedule:
         if now >= deadline:
-            raise AuthError("The bearer token has expired and cannot be refreshed (no refresh "
-                            "token): sign in again, or set a Credential with a fresh token",
-                            code="TOKEN_EXPIRED")
+            raise AuthError(
+                "The bearer token has expired and cannot be refreshed (no refresh "
+                "token): sign in again, or set a Credential with a fresh token",
+                code="TOKEN_EXPIRED",
+            )
         if self._warned_gen != state.gen:
             self._warned_gen = state.gen
-            message = (f"The bearer token expires in {deadline - now:.0f} s and cannot be "
-                       "refreshed; tokens from a sign-in (login, then verify) renew automatically")
+            message = (
+                f"The bearer token expires in {deadline - now:.0f} s and cannot be "
+                "refreshed; tokens from a sign-in (login, then verify) renew automatically"
+            )
             _log.warning(message)
             warnings.warn(message, stacklevel=4)
         return state
@@ -274,8 +307,7 @@ class Credential:
             if state.gen != gen:
                 return
             if self._dead_gen == gen:
-                raise AuthError("Your session expired and could not be renewed: sign in again",
-                                code="TOKEN_EXPIRED")
+                raise AuthError("Your session expired and could not be renewed: sign in again", code="TOKEN_EXPIRED")
             self._refresh_locked(state, advisory=False)
 
     def _refresh_locked(self, state: Schedule, advisory: bool) -> None:
@@ -288,12 +320,11 @@ class Credential:
         except AuthError as exc:
             self._dead_gen = state.gen
             failure = exc
-        except Exception as exc:  # transient (network, 5xx): the old token may still work
+        except Exception as exc:  # noqa: BLE001 - transient (network, 5xx): the old token may still work
             failure = exc
         if failure is not None:
             if advisory:
-                _log.warning("Token refresh failed (%s); retrying closer to expiry",
-                             type(failure).__name__)
+                _log.warning("Token refresh failed (%s); retrying closer to expiry", type(failure).__name__)
                 self._state = state.postponed((self._clock() + (state.mandatory_at or 0.0)) / 2)
                 return
             raise failure

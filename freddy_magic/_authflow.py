@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from ._magics import FreddyMagics
     from ._results import Status
 
-CANNOT_ASK = ("Cannot ask for a key here: this front end has no stdin and may render no widgets "
-              "(a headless run?)")
+CANNOT_ASK = "Cannot ask for a key here: this front end has no stdin and may render no widgets (a headless run?)"
 _MODES = ("login", "env", "sandbox", "status", "logout")
 PUBLIC_SESSION = (
     "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
@@ -59,7 +58,7 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
     key, source = find_key(name)
     if key:
         warn_if_public(magics)
-        return session.connect_key(key, source)
+        return session.connect_key(key, source or name)
     if sandbox_requested():
         return session.connect_sandbox()
     if args.env:
@@ -97,7 +96,7 @@ def _ask(question: str, *, secret: bool) -> str | None:
     """One line from the terminal; ``None`` when there is no stdin or the user gave up."""
     try:
         return getpass.getpass(question) if secret else input(question)
-    except (KeyboardInterrupt, Exception):  # EOF, no stdin (StdinNotImplementedError), Ctrl-C
+    except (KeyboardInterrupt, Exception):  # noqa: BLE001 - EOF, no stdin (StdinNotImplementedError), Ctrl-C
         return None
 
 

@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._calls import call, describe
 from ._results import Rows, make_row
@@ -26,21 +26,25 @@ if TYPE_CHECKING:
     from ._client import FreddyClient
     from ._results import Row
 
-    Event = tuple[str, int | None, Any]  # ("delta" | "done" | "idle", job index, piece or row)
+    Event = tuple[str, int, Any]  # ("delta" | "done" | "idle", job index (-1 for idle), piece or row)
     Events = queue.SimpleQueue[Event]
 
 _IDLE_S = 0.05  # how often a waiting main thread wakes up to show throttled display updates
 
 
-def _work(client: FreddyClient, job: Job, index: int, events: Events, stop: threading.Event,
-          stream: bool) -> None:
+def _work(client: FreddyClient, job: Job, index: int, events: Events, stop: threading.Event, stream: bool) -> None:
     """One job on a worker thread: HTTP only; everything it learns goes back over ``events``."""
     if stop.is_set():
         return
     try:
-        row = call(client, job, stream=stream, stop=stop,
-                   on_delta=(lambda piece: events.put(("delta", index, piece))) if stream else None)
-    except Exception as exc:  # a bug in one row must not lose the others; it becomes that row's error
+        row = call(
+            client,
+            job,
+            stream=stream,
+            stop=stop,
+            on_delta=(lambda piece: events.put(("delta", index, piece))) if stream else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - a bug in one row must not lose the others; it becomes that row's error
         row = make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra)
     events.put(("done", index, row))
 
@@ -54,13 +58,20 @@ def _next(events: Events) -> Event:
     try:
         return events.get(timeout=_IDLE_S)
     except queue.Empty:
-        return "idle", None, None
+        return "idle", -1, None
 
 
-def run_jobs(client: FreddyClient, jobs: Sequence[Job], *, concurrency: int, stream: bool = False,
-             on_delta: Callable[[int, str], object] | None = None,
-             on_done: Callable[[int, Row], object] | None = None,
-             on_idle: Callable[[], object] | None = None, display_limit: int = 50) -> tuple[Rows, bool]:
+def run_jobs(
+    client: FreddyClient,
+    jobs: Sequence[Job],
+    *,
+    concurrency: int,
+    stream: bool = False,
+    on_delta: Callable[[int, str], object] | None = None,
+    on_done: Callable[[int, Row], object] | None = None,
+    on_idle: Callable[[], object] | None = None,
+    display_limit: int = 50,
+) -> tuple[Rows, bool]:
     """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``."""
     rows: list[Row | None] = [None] * len(jobs)
     events: Events = queue.SimpleQueue()
@@ -83,12 +94,17 @@ def run_jobs(client: FreddyClient, jobs: Sequence[Job], *, concurrency: int, str
         stop.set()
     pool.shutdown(wait=not interrupted, cancel_futures=True)
     _fill_unfinished(rows, jobs)
-    return Rows(rows, display_limit=display_limit), interrupted
+    return Rows(cast("list[Row]", rows), display_limit=display_limit), interrupted  # every slot filled
 
 
-def _collect(events: Events, rows: list[Row | None], feed: Callable[[int], None],
-             on_delta: Callable[[int, str], object] | None, on_done: Callable[[int, Row], object] | None,
-             on_idle: Callable[[], object] | None) -> None:
+def _collect(
+    events: Events,
+    rows: list[Row | None],
+    feed: Callable[[int], None],
+    on_delta: Callable[[int, str], object] | None,
+    on_done: Callable[[int, Row], object] | None,
+    on_idle: Callable[[], object] | None,
+) -> None:
     """Wait on the queue until every job has its row, handing each event to its hook."""
     remaining = len(rows)
     while remaining:
@@ -108,5 +124,10 @@ def _fill_unfinished(rows: list[Row | None], jobs: Sequence[Job]) -> None:
     """A job that never finished (Ctrl-C) is still a row, so rows keep matching the input."""
     for index, job in enumerate(jobs):
         if rows[index] is None:
-            rows[index] = make_row(job.model, job.prompt, status="cancelled",
-                                   error="not finished: interrupted by the user", extra=job.extra)
+            rows[index] = make_row(
+                job.model,
+                job.prompt,
+                status="cancelled",
+                error="not finished: interrupted by the user",
+                extra=job.extra,
+            )

@@ -26,8 +26,6 @@ import urllib3
 
 from ._errors import ConnectionFailed, FreddyError, ResponseFormatError, Timeout
 
-__all__ = ["BodyReader", "ErrorFactory", "read_body", "plain_error", "CHUNK"]
-
 CHUNK = 65536
 ErrorFactory = Callable[[type[FreddyError], str], FreddyError]
 _Problem = tuple[type[FreddyError], str]
@@ -54,9 +52,16 @@ class BodyReader:
 
     __slots__ = ("_cap", "_clock", "_deadline", "_error", "_idle", "_response")
 
-    def __init__(self, response: requests.Response, *, cap: int, deadline: float | None,
-                 clock: Callable[[], float], idle_timeout: float | None = None,
-                 error: ErrorFactory = plain_error) -> None:
+    def __init__(
+        self,
+        response: requests.Response,
+        *,
+        cap: int,
+        deadline: float | None,
+        clock: Callable[[], float],
+        idle_timeout: float | None = None,
+        error: ErrorFactory = plain_error,
+    ) -> None:
         self._response = response
         self._cap = cap
         self._deadline = deadline
@@ -73,7 +78,10 @@ class BodyReader:
                     return
                 size += len(chunk)
                 if size > self._cap:
-                    problem = ResponseFormatError, f"the answer exceeded the size limit (larger than {_size(self._cap)})"
+                    problem = (
+                        ResponseFormatError,
+                        f"the answer exceeded the size limit (larger than {_size(self._cap)})",
+                    )
                 elif self._deadline is not None and self._clock() > self._deadline:
                     problem = Timeout, _DEADLINE
             if problem is not None:
@@ -105,8 +113,13 @@ class BodyReader:
         return ConnectionFailed, f"the connection was lost while the answer was arriving ({type(exc).__name__})"
 
 
-def read_body(response: requests.Response, cap: int, deadline: float | None, clock: Callable[[], float],
-              idle_timeout: float | None = None) -> bytes:
+def read_body(
+    response: requests.Response,
+    cap: int,
+    deadline: float | None,
+    clock: Callable[[], float],
+    idle_timeout: float | None = None,
+) -> bytes:
     """The whole (decoded) body of a plain answer, read through :class:`BodyReader`."""
     parts = list(BodyReader(response, cap=cap, deadline=deadline, clock=clock, idle_timeout=idle_timeout))
     return parts[0] if len(parts) == 1 else b"".join(parts)

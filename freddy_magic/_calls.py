@@ -55,7 +55,7 @@ def fill_placeholders(template: str, namespace: Mapping[str, Any]) -> str:
     if problem is None:
         try:
             return FullEvalFormatter().vformat(template, (), namespace)
-        except Exception as exc:  # NameError, SyntaxError, ValueError...: the user's expression failed
+        except Exception as exc:  # noqa: BLE001 - NameError, SyntaxError, ValueError...: the user's expression failed
             problem = f"A {{placeholder}} in the cell failed: {type(exc).__name__}: {exc}; {_BRACES_HINT}"
     raise ConfigError(redact(problem))
 
@@ -75,9 +75,15 @@ def _cancel(client: FreddyClient, thread_id: str | None) -> None:
         log.debug("cancel of %s failed: %s", thread_id, describe(exc))
 
 
-def call(client: FreddyClient, job: Job, *, stream: bool = True,
-         on_delta: Callable[[str], object] | None = None, stop: threading.Event | None = None,
-         clock: Callable[[], float] = time.monotonic) -> Row:
+def call(
+    client: FreddyClient,
+    job: Job,
+    *,
+    stream: bool = True,
+    on_delta: Callable[[str], object] | None = None,
+    stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Row:
     """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives."""
     created_at, started = now_iso(), clock()
     row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra}
@@ -85,18 +91,37 @@ def call(client: FreddyClient, job: Job, *, stream: bool = True,
         try:
             completion = client.create_response(job.prompt, model=job.model, **job.params)
         except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
-            return make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
-                            latency_s=clock() - started, **row_args)
+            return make_row(
+                job.model,
+                job.prompt,
+                status="cancelled",
+                error="cancelled by the user",
+                latency_s=clock() - started,
+                **row_args,
+            )
         except FreddyError as exc:
-            return make_row(job.model, job.prompt, status="error", error=describe(exc), failure=exc,
-                            latency_s=clock() - started, **row_args)
+            return make_row(
+                job.model,
+                job.prompt,
+                status="error",
+                error=describe(exc),
+                failure=exc,
+                latency_s=clock() - started,
+                **row_args,
+            )
         return make_row(job.model, job.prompt, completion=completion, **row_args)
     return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
 
 
-def _call_streaming(client: FreddyClient, job: Job, on_delta: Callable[[str], object] | None,
-                    stop: threading.Event | None, clock: Callable[[], float], started: float,
-                    row_args: dict[str, Any]) -> Row:
+def _call_streaming(
+    client: FreddyClient,
+    job: Job,
+    on_delta: Callable[[str], object] | None,
+    stop: threading.Event | None,
+    clock: Callable[[], float],
+    started: float,
+    row_args: dict[str, Any],
+) -> Row:
     """The streamed call. A failure is kept, not returned from inside ``with``/``except``, so the
     partial text, the server-side cancel and the row are handled in one place, stream closed."""
     pieces: list[str] = []
@@ -122,11 +147,26 @@ def _call_streaming(client: FreddyClient, job: Job, on_delta: Callable[[str], ob
     if cancelled:
         thread_id = getattr(response, "thread_id", None)
         _cancel(client, thread_id)
-        row = make_row(job.model, job.prompt, status="cancelled", error="cancelled by the user",
-                       text=text, latency_s=clock() - started, **row_args)
+        row = make_row(
+            job.model,
+            job.prompt,
+            status="cancelled",
+            error="cancelled by the user",
+            text=text,
+            latency_s=clock() - started,
+            **row_args,
+        )
         row["thread_id"] = thread_id
         return row
     if failure is not None:
-        return make_row(job.model, job.prompt, status="error", error=describe(failure), failure=failure,
-                        text=text or None, latency_s=clock() - started, **row_args)
+        return make_row(
+            job.model,
+            job.prompt,
+            status="error",
+            error=describe(failure),
+            failure=failure,
+            text=text or None,
+            latency_s=clock() - started,
+            **row_args,
+        )
     return make_row(job.model, job.prompt, completion=completion, **row_args)

@@ -58,8 +58,12 @@ def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -
 
 
 def _params(args: Namespace, thread_id: str | None) -> dict[str, Any]:
-    params = {"temperature": args.temperature, "max_output_tokens": args.max_tokens,
-              "instructions": args.system, "thread_id": thread_id}
+    params = {
+        "temperature": args.temperature,
+        "max_output_tokens": args.max_tokens,
+        "instructions": args.system,
+        "thread_id": thread_id,
+    }
     return {key: value for key, value in params.items() if value is not None}
 
 
@@ -79,8 +83,9 @@ def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[str, Any]
     return [{str(key): item for key, item in record.items()} for record in records]
 
 
-def build_jobs(args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str],
-               thread_id: str | None) -> list[Job]:
+def build_jobs(
+    args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str], thread_id: str | None
+) -> list[Job]:
     """One job per model, or per model and ``--over`` row; placeholders are filled here, so a
     bad ``{expr}`` fails the cell before anything is sent."""
     template = cell.strip("\n")
@@ -102,7 +107,9 @@ def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | P
     session = magics.session
     models = check_options(args, magics.model, type(magics).concurrency)
     thread_id = session.thread_id if args.chat else None
-    jobs = build_jobs(args, cell, magics.shell.user_ns, models, thread_id)
+    shell = magics.shell
+    assert shell is not None, "magics run only inside the shell they are registered with"
+    jobs = build_jobs(args, cell, shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream
     if args.dry_run:
         result = dry_run(session, jobs, stream)
@@ -113,18 +120,16 @@ def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | P
         else:
             result = run_many(magics, client, jobs, stream, args)
     if args.output:
-        magics.shell.push({args.output: result})
+        shell.push({args.output: result})
     return result
 
 
 def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[Preview]:
     """The exact request of every job, headers redacted by the client; nothing is sent."""
-    client, temporary = session.client, session.client is None
-    if temporary:
-        client = session.new_client(None)
+    temporary = session.client is None
+    client = session.new_client(None) if session.client is None else session.client
     try:
-        previews = [client.request_preview(job.prompt, stream=stream, model=job.model, **job.params)
-                    for job in jobs]
+        previews = [client.request_preview(job.prompt, stream=stream, model=job.model, **job.params) for job in jobs]
     finally:
         if temporary:
             client.close()
@@ -153,18 +158,20 @@ def _failure(row: Row, message: str) -> FreddyError:
     return kind(message, code=code)
 
 
-def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool,
-             args: Namespace) -> Rows:
+def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool, args: Namespace) -> Rows:
     """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
     over = args.over is not None
     presenter: _Progress | _Answers
-    if over:
-        presenter = _Progress(len(jobs), magics.terminal)
-    else:
-        presenter = _Answers(jobs, magics.terminal, args.format, stream)
+    presenter = _Progress(len(jobs), magics.terminal) if over else _Answers(jobs, magics.terminal, args.format, stream)
     concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
-    rows, interrupted = run_jobs(client, jobs, concurrency=concurrency, stream=stream and not over,
-                                 display_limit=magics.display_limit, **presenter.hooks())
+    rows, interrupted = run_jobs(
+        client,
+        jobs,
+        concurrency=concurrency,
+        stream=stream and not over,
+        display_limit=magics.display_limit,
+        **presenter.hooks(),
+    )
     magics.session.log.extend(rows)
     result = presenter.finish(rows, interrupted)
     if rows and all(row["status"] == "error" for row in rows):
@@ -192,16 +199,19 @@ class _Answers:
 
     def __init__(self, jobs: list[Job], terminal: bool, fmt: str, stream: bool) -> None:
         self.terminal = terminal
-        self.views = [AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal)
-                      for job in jobs]
+        self.views = [
+            AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal) for job in jobs
+        ]
         for view in self.views:
             view.open()
 
     def hooks(self) -> dict[str, Callable[..., object]]:
         views = self.views
-        return {"on_delta": lambda index, piece: views[index].delta(piece),
-                "on_done": lambda index, row: views[index].finish(row),
-                "on_idle": self._flush}
+        return {
+            "on_delta": lambda index, piece: views[index].delta(piece),
+            "on_done": lambda index, row: views[index].finish(row),
+            "on_idle": self._flush,
+        }
 
     def _flush(self) -> None:
         for view in self.views:

@@ -10,7 +10,7 @@ imports nothing from IPython.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -20,17 +20,21 @@ from ._apierrors import one_line
 from ._auth import Credential
 from ._body import read_body
 from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
-from ._payloads import (DEFAULT_BASE_URL, Completion, LoginChallenge, Page, build_response_body,
-                       check_id, completion_from_json)
+from ._payloads import (
+    DEFAULT_BASE_URL,
+    Completion,
+    LoginChallenge,
+    Page,
+    build_response_body,
+    check_id,
+    completion_from_json,
+)
 from ._ratelimit import RateLimiter, RateLimitStatus
 from ._retry import RetryPolicy
 from ._sender import ERROR_BODY_CAP, Sender
 from ._sse import MAX_LINE
-from ._stream import ResponseStream, StreamEvent
+from ._stream import ResponseStream
 from ._transport import MAX_BODY, Timeouts, check_base_url, make_session
-
-__all__ = ["FreddyClient", "Completion", "ResponseStream", "StreamEvent", "LoginChallenge", "Page",
-           "RateLimitStatus", "Timeouts", "DEFAULT_BASE_URL"]
 
 RESPONSES = "/v1/model/response"
 
@@ -38,13 +42,21 @@ RESPONSES = "/v1/model/response"
 class FreddyClient:
     """A client for one base URL and (at most) one credential; thread-safe for concurrent calls."""
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, credential: Credential | None = None, *,
-                 organization_id: str | None = None,
-                 timeouts: Timeouts | dict[str, float | None] | float | None = None,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, max_retries: int = 2,
-                 max_retry_after: float = 60.0, ca_bundle: str | None = None,
-                 max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        credential: Credential | None = None,
+        *,
+        organization_id: str | None = None,
+        timeouts: Timeouts | Mapping[str, float | None] | float | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = 2,
+        max_retry_after: float = 60.0,
+        ca_bundle: str | None = None,
+        max_body: int = MAX_BODY,
+    ) -> None:
         self._base = check_base_url(base_url)
         self._policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleep)
         if ca_bundle is not None and not isinstance(ca_bundle, str):
@@ -55,8 +67,9 @@ class FreddyClient:
         self._session = make_session(session)
         self._limiter = RateLimiter(clock=clock, sleep=sleep)
         # TLS verification is always on; a CA bundle path only changes which roots are trusted.
-        self._sender = Sender(self._base, self._session, self._limiter, self._timeouts, clock,
-                              self._policy, ca_bundle or True, max_body)
+        self._sender = Sender(
+            self._base, self._session, self._limiter, self._timeouts, clock, self._policy, ca_bundle or True, max_body
+        )
         self._credential: Credential | None = None
         self._sandbox: bool | None = None
         self.credential = credential
@@ -101,8 +114,7 @@ class FreddyClient:
         """
         if self._sandbox is None:
             try:
-                resp, _, _ = self._sender.send("GET", "/v1/health/", auth=False,
-                                               total=self._timeouts.token)
+                resp, _, _ = self._sender.send("GET", "/v1/health/", auth=False, total=self._timeouts.token)
                 body = read_body(resp, ERROR_BODY_CAP, None, self._clock)
             except FreddyError:
                 return False
@@ -119,8 +131,12 @@ class FreddyClient:
             raise ConfigError("password must not be empty")
         _redaction.register(password)
         try:
-            data = self._call("POST", "/v1/auth/login", auth=False,
-                              body={"email_or_username": email_or_username.strip(), "password": password})
+            data = self._call(
+                "POST",
+                "/v1/auth/login",
+                auth=False,
+                body={"email_or_username": email_or_username.strip(), "password": password},
+            )
         finally:
             _redaction.forget(password)
         if not isinstance(data.get("email_key"), str):
@@ -134,14 +150,23 @@ class FreddyClient:
         code = str(code).strip()
         if not (code.isdigit() and len(code) == 4):
             raise ConfigError("code must be the 4-digit number from the email")
-        data = self._call("POST", "/v1/auth/verify", auth=False, total=self._timeouts.token,
-                          body={"email_key": challenge.email_key, "verification_code": int(code)})
+        data = self._call(
+            "POST",
+            "/v1/auth/verify",
+            auth=False,
+            total=self._timeouts.token,
+            body={"email_key": challenge.email_key, "verification_code": int(code)},
+        )
         access = data.get("access_token") or data.get("token")
         if not isinstance(access, str):
             raise ResponseFormatError("The verify answer has no access token")
-        cred = Credential.bearer(access, data.get("refresh_token") or data.get("refreshToken"),
-                                 expires_in=data.get("expires_in"), refresher=self._refresh_tokens,
-                                 clock=self._clock)
+        cred = Credential.bearer(
+            access,
+            data.get("refresh_token") or data.get("refreshToken"),
+            expires_in=data.get("expires_in"),
+            refresher=self._refresh_tokens,
+            clock=self._clock,
+        )
         self.credential = cred
         return cred
 
@@ -153,15 +178,23 @@ class FreddyClient:
         failure stays what it is: the old token may still work.
         """
         try:
-            return self._call("POST", "/v1/auth/refresh", auth=False, total=self._timeouts.token,
-                              body={"refresh_token": refresh_token},
-                              retry_statuses=self._policy.token_statuses)
+            return self._call(
+                "POST",
+                "/v1/auth/refresh",
+                auth=False,
+                total=self._timeouts.token,
+                body={"refresh_token": refresh_token},
+                retry_statuses=self._policy.token_statuses,
+            )
         except APIError as exc:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
-            failure = AuthError(f"Your session could not be renewed ({exc}): sign in again",
-                                status=exc.status, code=exc.code,
-                                trace_id=exc.trace_id)
+            failure = AuthError(
+                f"Your session could not be renewed ({exc}): sign in again",
+                status=exc.status,
+                code=exc.code,
+                trace_id=exc.trace_id,
+            )
         # Raised outside the except, so the APIError does not ride along as __context__ (a
         # second, confusing traceback under the one that says what to do).
         raise failure
@@ -173,8 +206,13 @@ class FreddyClient:
             return
         try:
             if cred.method == "bearer" and cred.session_token():
-                self._sender.call("POST", "/v1/auth/logout", cred=cred, total=self._timeouts.token,
-                                  body={"refresh_token": cred.session_token()})
+                self._sender.call(
+                    "POST",
+                    "/v1/auth/logout",
+                    cred=cred,
+                    total=self._timeouts.token,
+                    body={"refresh_token": cred.session_token()},
+                )
         finally:  # forgetting locally must happen regardless, even on Ctrl-C
             cred.clear()
 
@@ -193,8 +231,7 @@ class FreddyClient:
         data = self._call("GET", "/v1/organizations")
         return data.get("organizations", []) if isinstance(data, dict) else data
 
-    def models(self, include_details: bool = False, include_deprecated: bool = False,
-               **flags: bool) -> Any:
+    def models(self, include_details: bool = False, include_deprecated: bool = False, **flags: bool) -> Any:
         flags.update(include_details=include_details, include_deprecated=include_deprecated)
         params = {k: "true" if v else "false" for k, v in flags.items() if isinstance(v, bool)}
         if len(params) != len(flags):
@@ -204,12 +241,14 @@ class FreddyClient:
 
     def threads(self, **query: Any) -> Page:
         """One page of threads; ``query`` takes the API's filters (limit, order, after, ...)."""
-        params = {k: ("true" if v else "false") if isinstance(v, bool) else v
-                  for k, v in query.items() if v is not None}
+        params = {
+            k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in query.items() if v is not None
+        }
         return _page(self._call("GET", "/v1/threads", params=params or None))
 
-    def messages(self, thread_id: str, limit: int = 20, order: str = "desc", after: str | None = None,
-                 before: str | None = None) -> Page:
+    def messages(
+        self, thread_id: str, limit: int = 20, order: str = "desc", after: str | None = None, before: str | None = None
+    ) -> Page:
         check_id(thread_id, "thread_id")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ConfigError("limit must be a whole number from 1 to 100")
@@ -229,8 +268,7 @@ class FreddyClient:
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         return self._sender.call(method, path, cred=self._credential, **kw)
 
-    def _body(self, inputs: str | Sequence[dict[str, Any]], params: dict[str, Any],
-              stream: bool) -> dict[str, Any]:
+    def _body(self, inputs: str | Sequence[dict[str, Any]], params: dict[str, Any], stream: bool) -> dict[str, Any]:
         if params.get("organization_id") is None:
             params["organization_id"] = self.organization_id
         return build_response_body(inputs, stream=stream, **params)
@@ -240,28 +278,35 @@ class FreddyClient:
         body = self._body(inputs, params, False)
         resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body)
         payload = self._sender.json(resp, started + self._timeouts.total)
-        return completion_from_json(payload, model=body.get("model"), retries=retries,
-                                    latency_s=self._clock() - started)
+        return completion_from_json(
+            payload, model=body.get("model"), retries=retries, latency_s=self._clock() - started
+        )
 
     def stream_response(self, inputs: str | Sequence[dict[str, Any]], **params: Any) -> ResponseStream:
         """A :class:`ResponseStream`; HTTP errors raise here, before any text is delivered."""
         body = self._body(inputs, params, True)
-        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential,
-                                                   body=body, stream=True)
+        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body, stream=True)
         kind = resp.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             resp.close()
             raise ResponseFormatError(f"Expected an event stream, got {one_line(kind, 60) or 'no content type'}")
-        return ResponseStream(resp, model=body.get("model"), started=started, clock=self._clock,
-                              deadline=started + self._timeouts.total,
-                              idle_timeout=self._timeouts.stream_idle, retries=retries, max_line=MAX_LINE)
+        return ResponseStream(
+            resp,
+            model=body.get("model"),
+            started=started,
+            clock=self._clock,
+            deadline=started + self._timeouts.total,
+            idle_timeout=self._timeouts.stream_idle,
+            retries=retries,
+            max_line=MAX_LINE,
+        )
 
-    def request_preview(self, inputs: str | Sequence[dict[str, Any]], *, stream: bool = False,
-                        **params: Any) -> dict[str, Any]:
+    def request_preview(
+        self, inputs: str | Sequence[dict[str, Any]], *, stream: bool = False, **params: Any
+    ) -> dict[str, Any]:
         """What would be sent, with secrets redacted; sends nothing (for ``--dry-run``)."""
         body = self._body(inputs, params, stream)
-        headers = {"Content-Type": "application/json",
-                   "Accept": "text/event-stream" if stream else "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         cred = self._credential
         if cred is not None and cred.method == "api-key":
             headers["api-key"] = f"[REDACTED:{cred.fingerprint}]"
@@ -269,8 +314,13 @@ class FreddyClient:
             headers["Authorization"] = f"Bearer [REDACTED:{cred.fingerprint}]"
         return {"method": "POST", "url": self._base + RESPONSES, "headers": headers, "json": body}
 
+
 def _page(data: Any) -> Page:
     if not isinstance(data, dict):
         raise ResponseFormatError("Expected a list object with 'data'")
-    return Page(data=list(data.get("data") or []), has_more=bool(data.get("has_more")),
-                first_id=data.get("first_id"), last_id=data.get("last_id"))
+    return Page(
+        data=list(data.get("data") or []),
+        has_more=bool(data.get("has_more")),
+        first_id=data.get("first_id"),
+        last_id=data.get("last_id"),
+    )

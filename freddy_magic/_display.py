@@ -47,7 +47,9 @@ def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> 
         return {"application/json": dict(row), "text/plain": json.dumps(row, indent=2, default=str)}
     text = row.get("text") or ""
     if row.get("status") != "ok":
-        text += f"\n\n[{row.get('status')}: {row.get('error')}]" if text else f"[{row.get('status')}: {row.get('error')}]"
+        text += (
+            f"\n\n[{row.get('status')}: {row.get('error')}]" if text else f"[{row.get('status')}: {row.get('error')}]"
+        )
     heading = f"**{title}**\n\n" if title else ""
     if fmt == "text":
         return {"text/plain": (f"{title}\n" if title else "") + text}
@@ -57,8 +59,16 @@ def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> 
 class AnswerView:
     """One answer arriving: ``delta(piece)`` as pieces come, ``finish(row)`` once at the end."""
 
-    def __init__(self, *, terminal: bool, fmt: str = "markdown", title: str | None = None, live: bool = True,
-                 clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        terminal: bool,
+        fmt: str = "markdown",
+        title: str | None = None,
+        live: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        out: IO[str] | None = None,
+    ) -> None:
         self.terminal, self.fmt, self.title, self.live = terminal, fmt, title, live
         self.clock, self.out = clock, out or sys.stdout
         self.parts: list[str] = []
@@ -127,8 +137,9 @@ class AnswerView:
 class ProgressView:
     """``k/n`` rows done, errors counted, as an HTML progress bar (or a ``\\r`` line in a terminal)."""
 
-    def __init__(self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic,
-                 out: IO[str] | None = None) -> None:
+    def __init__(
+        self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None
+    ) -> None:
         self.total, self.terminal, self.clock = total, terminal, clock
         self.out = out or sys.stdout
         self.done = self.errors = 0

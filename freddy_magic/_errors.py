@@ -34,8 +34,9 @@ class FreddyError(Exception):
     short local code for errors raised before anything was sent.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 trace_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, trace_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -65,8 +66,15 @@ class PermissionDenied(FreddyError):
 class RateLimited(FreddyError):
     """Too many requests, and waiting was not possible within the configured bounds."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None,
-                 code: str | None = None, trace_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, code=code, trace_id=trace_id)
         self.retry_after = retry_after
 
@@ -90,8 +98,15 @@ class Timeout(TransportError):
 class StreamInterrupted(FreddyError):
     """A streamed answer stopped before ``response.completed``; ``partial_text`` keeps what arrived."""
 
-    def __init__(self, message: str, *, partial_text: str = "", status: int | None = None,
-                 code: str | None = None, trace_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial_text: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, code=code, trace_id=trace_id)
         self.partial_text = partial_text
 

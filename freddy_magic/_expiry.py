@@ -7,9 +7,7 @@ read only to schedule, never to authorise.
 
 from __future__ import annotations
 
-from typing import Callable
-
-__all__ = ["Schedule", "jwt_lifetime"]
+from collections.abc import Callable
 
 
 def jwt_lifetime(token: str, wall: Callable[[], float]) -> float | None:
@@ -32,7 +30,7 @@ def jwt_lifetime(token: str, wall: Callable[[], float]) -> float | None:
 class Schedule:
     """One token and its timetable, replaced as a whole so readers never see half an update."""
 
-    __slots__ = ("token", "gen", "refresh_at", "mandatory_at", "deadline")
+    __slots__ = ("deadline", "gen", "mandatory_at", "refresh_at", "token")
 
     token: str
     gen: int

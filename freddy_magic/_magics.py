@@ -69,20 +69,31 @@ def _hide_values(message: str, line: str, parser: ArgumentParser) -> str:
 class FreddyMagics(Magics):
     """``%freddy_auth``, ``%%freddy`` and ``%freddy``; configure with ``%config FreddyMagics``."""
 
-    base_url = Unicode(help="Freddy API base URL (env FREDDY_BASE_URL). HTTPS, or http on loopback only.").tag(config=True)
+    base_url = Unicode(help="Freddy API base URL (env FREDDY_BASE_URL). HTTPS, or http on loopback only.").tag(
+        config=True
+    )
     model = Unicode(help="Default model key for %%freddy when -m is not given (env FREDDY_MODEL).").tag(config=True)
-    organization_id = Unicode(help="Organization to bill and scope requests to; empty lets the server choose (env FREDDY_ORGANIZATION_ID).").tag(config=True)
+    organization_id = Unicode(
+        help="Organization to bill and scope requests to; empty lets the server choose (env FREDDY_ORGANIZATION_ID)."
+    ).tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to wait for a TCP/TLS connection.").tag(config=True)
     read_timeout = Float(120.0, help="Seconds of silence allowed while reading an answer.").tag(config=True)
     total_timeout = Float(600.0, help="Seconds one call may take in all, retries included.").tag(config=True)
     max_retries = Int(2, min=0, help="Retries of a failed request where retrying is safe.").tag(config=True)
-    concurrency = Int(4, min=1, max=64, help="Requests in flight at once for %%freddy --over (--concurrency overrides).").tag(config=True)
-    display_limit = Int(50, min=1, help="Rows shown in a result table; the value always holds every row.").tag(config=True)
-    stream = Bool(True, help="Stream answers into the cell as they arrive (--no-stream turns it off per cell).").tag(config=True)
+    concurrency = Int(
+        4, min=1, max=64, help="Requests in flight at once for %%freddy --over (--concurrency overrides)."
+    ).tag(config=True)
+    display_limit = Int(50, min=1, help="Rows shown in a result table; the value always holds every row.").tag(
+        config=True
+    )
+    stream = Bool(True, help="Stream answers into the cell as they arrive (--no-stream turns it off per cell).").tag(
+        config=True
+    )
     key_prompt = CaselessStrEnum(
-        ["auto", "widget", "getpass", "none"], "auto",
+        ["auto", "widget", "getpass", "none"],
+        "auto",
         help="How %freddy_auth asks for a key: auto (widget in a notebook, getpass in a terminal, "
-             "an error in a headless run), or force one.",
+        "an error in a headless run), or force one.",
     ).tag(config=True)
 
     @default("base_url")
@@ -114,7 +125,7 @@ class FreddyMagics(Magics):
 
     # -- the boundary ------------------------------------------------------------------------
 
-    def _parse(self, magic: Callable[..., object], line: str) -> Namespace:
+    def _parse(self, magic: Any, line: str) -> Namespace:
         """The parsed line; every problem becomes a one-line ``UsageError`` that echoes no value.
 
         Raised after the ``except`` blocks, so argparse's or shlex's exception (which may quote
@@ -166,9 +177,19 @@ class FreddyMagics(Magics):
     @magic_arguments()
     @argument("name", nargs="?", help="With --env: the variable to read (default FREDDY_API_KEY). Never a key itself.")
     @argument("--login", action="store_true", help="Sign in with email/username + password, then the emailed code.")
-    @argument("--env", action="store_true", help="Key from env, then .env, then Colab secrets; never prompts (CI, papermill).")
-    @argument("--sandbox", action="store_true", help="Start or reuse the local sandbox and connect to it: FAKE answers, no key.")
-    @argument("--status", action="store_true", help="Method, key fingerprint, base URL, organization, expiry, refreshes, rate limit.")
+    @argument(
+        "--env", action="store_true", help="Key from env, then .env, then Colab secrets; never prompts (CI, papermill)."
+    )
+    @argument(
+        "--sandbox",
+        action="store_true",
+        help="Start or reuse the local sandbox and connect to it: FAKE answers, no key.",
+    )
+    @argument(
+        "--status",
+        action="store_true",
+        help="Method, key fingerprint, base URL, organization, expiry, refreshes, rate limit.",
+    )
     @argument("--logout", action="store_true", help="Revoke server-side where possible and forget every credential.")
     @line_magic
     def freddy_auth(self, line: str = "") -> Status | None:
@@ -194,7 +215,9 @@ class FreddyMagics(Magics):
     @argument("--max-tokens", type=int, help="Maximum output tokens.")
     @argument("-s", "--system", help="System instructions (quote them).")
     @argument("--chat", action="store_true", help="Continue this notebook's conversation (%%freddy reset starts anew).")
-    @argument("--over", metavar="VAR", help="One request per row of a DataFrame or list of dicts; {column} placeholders.")
+    @argument(
+        "--over", metavar="VAR", help="One request per row of a DataFrame or list of dicts; {column} placeholders."
+    )
     @argument("--concurrency", type=int, help="Requests in flight with --over (default FreddyMagics.concurrency).")
     @argument("-o", "--output", metavar="VAR", help="Also store the result in this variable.")
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")

@@ -9,13 +9,11 @@ the documented block list, a plain string, and the older OpenAI-like shapes all 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any
 
 from ._errors import ConfigError, ResponseFormatError
-
-__all__ = ["Completion", "Page", "LoginChallenge", "build_response_body", "completion_from_json",
-           "text_of", "check_id"]
 
 # The documented host (api.aitronos.com is the same API). Defined here, in a module free of
 # requests, so the magics can show it without paying for the HTTP stack at load time.
@@ -28,7 +26,7 @@ MAX_INSTRUCTIONS = 5000
 
 JSON = dict[str, Any]
 #: A prompt, or a conversation as a list of ``{"role", "content"}`` messages.
-Inputs = Union[str, Sequence[JSON]]
+Inputs = str | Sequence[JSON]
 
 
 @dataclass
@@ -99,46 +97,63 @@ def _messages(inputs: Inputs) -> list[JSON]:
     return out
 
 
-def build_response_body(inputs: Inputs, *, model: str | None = None, instructions: str | None = None,
-                        temperature: float | None = None, top_p: float | None = None,
-                        max_output_tokens: int | None = None, thread_id: str | None = None,
-                        organization_id: str | None = None, output_mode: str | None = None,
-                        reasoning: str | JSON | None = None, stream: bool = False) -> JSON:
+def build_response_body(
+    inputs: Inputs,
+    *,
+    model: str | None = None,
+    instructions: str | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_output_tokens: int | None = None,
+    thread_id: str | None = None,
+    organization_id: str | None = None,
+    output_mode: str | None = None,
+    reasoning: str | JSON | None = None,
+    stream: bool = False,
+) -> JSON:
     """The JSON body for ``POST /v1/model/response``; ConfigError names any bad parameter."""
-    body: JSON = {"inputs": _messages(inputs)}
-    if model is not None:
-        if not isinstance(model, str) or not MODEL_KEY.fullmatch(model):
-            raise ConfigError("model must be a model key such as ftg-3.0 or gpt-4o "
-                              "(see client.models())")
-        body["model"] = model
-    if instructions is not None:
-        if not isinstance(instructions, str):
-            raise ConfigError("instructions must be text")
-        if len(instructions) > MAX_INSTRUCTIONS:
-            raise ConfigError(f"instructions must be at most {MAX_INSTRUCTIONS} characters "
-                              f"(got {len(instructions)})")
-        body["instructions"] = instructions
-    if _unit(temperature, "temperature") is not None:
-        body["temperature"] = temperature
-    if _unit(top_p, "top_p") is not None:
-        body["top_p"] = top_p
-    if max_output_tokens is not None:
-        if isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens <= 0:
-            raise ConfigError("max_output_tokens must be a positive whole number")
-        body["max_output_synapses"] = max_output_tokens
-    if thread_id is not None:
-        body["thread_id"] = check_id(thread_id, "thread_id")
-    if organization_id is not None:
-        body["organization_id"] = check_id(organization_id, "organization_id")
-    if output_mode is not None:
-        if not isinstance(output_mode, str) or not re.fullmatch(r"[a-z_]{1,32}", output_mode):
-            raise ConfigError("output_mode must be a mode name such as text, plain or json")
-        body["output_mode"] = output_mode
-    if reasoning is not None:
-        body["reasoning"] = _reasoning(reasoning)
-    if stream:
-        body["stream"] = True
-    return body
+    checked = {
+        "inputs": _messages(inputs),
+        "model": _model_key(model),
+        "instructions": _instructions(instructions),
+        "temperature": _unit(temperature, "temperature"),
+        "top_p": _unit(top_p, "top_p"),
+        "max_output_synapses": _positive(max_output_tokens, "max_output_tokens"),
+        "thread_id": None if thread_id is None else check_id(thread_id, "thread_id"),
+        "organization_id": None if organization_id is None else check_id(organization_id, "organization_id"),
+        "output_mode": _output_mode(output_mode),
+        "reasoning": None if reasoning is None else _reasoning(reasoning),
+        "stream": True if stream else None,
+    }
+    return {name: value for name, value in checked.items() if value is not None}
+
+
+def _model_key(model: str | None) -> str | None:
+    if model is not None and (not isinstance(model, str) or not MODEL_KEY.fullmatch(model)):
+        raise ConfigError("model must be a model key such as ftg-3.0 or gpt-4o (see client.models())")
+    return model
+
+
+def _instructions(instructions: str | None) -> str | None:
+    if instructions is None:
+        return None
+    if not isinstance(instructions, str):
+        raise ConfigError("instructions must be text")
+    if len(instructions) > MAX_INSTRUCTIONS:
+        raise ConfigError(f"instructions must be at most {MAX_INSTRUCTIONS} characters (got {len(instructions)})")
+    return instructions
+
+
+def _positive(value: int | None, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ConfigError(f"{name} must be a positive whole number")
+    return value
+
+
+def _output_mode(mode: str | None) -> str | None:
+    if mode is not None and (not isinstance(mode, str) or not re.fullmatch(r"[a-z_]{1,32}", mode)):
+        raise ConfigError("output_mode must be a mode name such as text, plain or json")
+    return mode
 
 
 def _reasoning(reasoning: str | JSON) -> JSON:
@@ -157,8 +172,13 @@ def text_of(payload: JSON) -> str | None:
     if isinstance(resp, list):
         return "".join(b.get("text", "") for b in resp if isinstance(b, dict) and b.get("type", "text") == "text")
     if isinstance(payload.get("output"), list):
-        return "".join(c.get("text", "") for item in payload["output"] if isinstance(item, dict)
-                       for c in item.get("content", ()) if isinstance(c, dict))
+        return "".join(
+            c.get("text", "")
+            for item in payload["output"]
+            if isinstance(item, dict)
+            for c in item.get("content", ())
+            if isinstance(c, dict)
+        )
     if isinstance(payload.get("choices"), list) and payload["choices"]:
         message = payload["choices"][0].get("message") or {}
         return message.get("content") or ""
@@ -172,8 +192,15 @@ def _usage(payload: JSON) -> tuple[int | None, int | None]:
     return usage.get("input_tokens"), usage.get("output_tokens")
 
 
-def completion_from_json(payload: object, *, model: str | None, retries: int, latency_s: float | None,
-                         ttft_s: float | None = None, text: str | None = None) -> Completion:
+def completion_from_json(
+    payload: object,
+    *,
+    model: str | None,
+    retries: int,
+    latency_s: float | None,
+    ttft_s: float | None = None,
+    text: str | None = None,
+) -> Completion:
     """A :class:`Completion` from a non-streamed answer or a ``response.completed`` event."""
     if not isinstance(payload, dict):
         raise ResponseFormatError("The response JSON is not an object")
@@ -183,9 +210,15 @@ def completion_from_json(payload: object, *, model: str | None, retries: int, la
             raise ResponseFormatError("The response JSON has no answer text (no 'response' field)")
     input_tokens, output_tokens = _usage(payload)
     return Completion(
-        text=text, response_id=payload.get("response_id") or payload.get("id"),
+        text=text,
+        response_id=payload.get("response_id") or payload.get("id"),
         thread_id=payload.get("thread_id"),
         stop_reason=payload.get("stop_reason") or payload.get("finish_reason"),
-        input_tokens=input_tokens, output_tokens=output_tokens, retries=retries,
-        latency_s=latency_s, ttft_s=ttft_s, model=payload.get("model") or model, raw=payload,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        retries=retries,
+        latency_s=latency_s,
+        ttft_s=ttft_s,
+        model=payload.get("model") or model,
+        raw=payload,
     )

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from ._errors import RateLimited
 from ._retry import header_number
 
-__all__ = ["RateLimitStatus", "RateLimiter"]
-
 
 @dataclass(frozen=True)
 class RateLimitStatus:
@@ -43,9 +41,12 @@ class RateLimiter:
     caps the estimate, in case the server's clock and ours disagree.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
@@ -72,8 +73,10 @@ class RateLimiter:
                 with self._lock:
                     self._tokens += 1.0
                 self.release()
-                raise RateLimited(f"Rate limit: the next request slot is {wait:.1f} s away, past "
-                                  "this call's deadline", retry_after=wait)
+                raise RateLimited(
+                    f"Rate limit: the next request slot is {wait:.1f} s away, past this call's deadline",
+                    retry_after=wait,
+                )
             self._sleep(wait)
 
     def release(self) -> None:

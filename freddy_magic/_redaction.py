@@ -28,7 +28,9 @@ _PATTERNS = [
     # name: value pairs keep the name so the message still says what was there
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
     (
-        re.compile(r"""(?i)\b((?:x-)?api[-_]?key|authorization|refresh_token|access_token|password)(["']?\s*[:=]\s*["']?)[^\s"',;}]+"""),
+        re.compile(
+            r"""(?i)\b((?:x-)?api[-_]?key|authorization|refresh_token|access_token|password)(["']?\s*[:=]\s*["']?)[^\s"',;}]+"""
+        ),
         r"\1\2[REDACTED]",
     ),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[REDACTED:jwt]"),
@@ -125,7 +127,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record must not break logging; show it unformatted
+        except Exception:  # noqa: BLE001 - a malformed record must not break logging; show it unformatted
             message = str(record.msg)
         record.msg = redact(message)
         record.args = ()

@@ -24,21 +24,27 @@ NO_KEY_IN_ENV = "no_key_in_env"  # %freddy_auth --env found no key
 CANCELLED = "cancelled"  # the user gave up at a prompt; nothing changed
 NO_LOGIN_PENDING = "no_login_pending"  # a code arrived with no sign-in waiting for it
 
-CONNECT = ("run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) and run "
-           "%freddy_auth --env, or run %freddy_auth --sandbox for the offline sandbox")
-HEADLESS = ("set FREDDY_API_KEY in the environment or a .env file and run %freddy_auth --env, "
-            "or run %freddy_auth --sandbox (%config FreddyMagics.key_prompt = 'widget' forces "
-            "the widget)")
+CONNECT = (
+    "run %freddy_auth (key widget), or set FREDDY_API_KEY (env or .env) and run "
+    "%freddy_auth --env, or run %freddy_auth --sandbox for the offline sandbox"
+)
+HEADLESS = (
+    "set FREDDY_API_KEY in the environment or a .env file and run %freddy_auth --env, "
+    "or run %freddy_auth --sandbox (%config FreddyMagics.key_prompt = 'widget' forces "
+    "the widget)"
+)
 NEW_KEY = "run %freddy_auth to enter a valid key (or set FREDDY_API_KEY and run %freddy_auth --env)"
 SIGN_IN = "sign in again with %freddy_auth --login"
-ORGANIZATION = ("set %config FreddyMagics.organization_id (or FREDDY_ORGANIZATION_ID) to an "
-                "organization you belong to, or leave it empty, then run %freddy_auth again")
+ORGANIZATION = (
+    "set %config FreddyMagics.organization_id (or FREDDY_ORGANIZATION_ID) to an "
+    "organization you belong to, or leave it empty, then run %freddy_auth again"
+)
 
 REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     (NotAuthenticated, None): CONNECT,
     (NotAuthenticated, NO_PROMPT): HEADLESS,
     (NotAuthenticated, NO_KEY_IN_ENV): "set it there, or run %freddy_auth for the key widget, "
-                                       "or %freddy_auth --sandbox",
+    "or %freddy_auth --sandbox",
     (NotAuthenticated, CANCELLED): None,
     (NotAuthenticated, NO_LOGIN_PENDING): "run %freddy_auth --login again",
     (AuthError, None): "run %freddy_auth to enter a valid key, or %freddy_auth --login to sign in again",
@@ -57,6 +63,7 @@ REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     **{(PermissionDenied, code): None for code in sorted(_SUSPENDED_CODES)},
     (FreddyError, "AMBIGUOUS_ORGANIZATION"): ORGANIZATION,
 }
+
 
 def remedy(kind: type[FreddyError], code: str | None = None) -> str | None:
     """The notebook remedy for an error of class ``kind`` with ``code``, or None."""

@@ -26,12 +26,31 @@ if TYPE_CHECKING:
     Bundle = dict[str, Any]
 
 ROW_COLUMNS = (
-    "model", "prompt", "text", "response_id", "thread_id", "stop_reason", "status", "error",
-    "latency_s", "ttft_s", "input_tokens", "output_tokens", "retries", "created_at",
+    "model",
+    "prompt",
+    "text",
+    "response_id",
+    "thread_id",
+    "stop_reason",
+    "status",
+    "error",
+    "latency_s",
+    "ttft_s",
+    "input_tokens",
+    "output_tokens",
+    "retries",
+    "created_at",
 )
 _COMPLETION_FIELDS = (
-    "text", "response_id", "thread_id", "stop_reason", "input_tokens", "output_tokens",
-    "retries", "latency_s", "ttft_s",
+    "text",
+    "response_id",
+    "thread_id",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "retries",
+    "latency_s",
+    "ttft_s",
 )
 _CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
 
@@ -41,10 +60,19 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def make_row(model: str, prompt: str, *, completion: object = None, status: str = "ok",
-             error: str | None = None, text: str | None = None, created_at: str | None = None,
-             latency_s: float | None = None, extra: Mapping[str, Any] | None = None,
-             failure: FreddyError | None = None) -> Row:
+def make_row(
+    model: str,
+    prompt: str,
+    *,
+    completion: object = None,
+    status: str = "ok",
+    error: str | None = None,
+    text: str | None = None,
+    created_at: str | None = None,
+    latency_s: float | None = None,
+    extra: Mapping[str, Any] | None = None,
+    failure: FreddyError | None = None,
+) -> Row:
     """One flat row: input columns (``extra``) first, then exactly :data:`ROW_COLUMNS`.
 
     An input column whose name collides with a result column is kept as ``input_<name>`` so
@@ -59,8 +87,9 @@ def make_row(model: str, prompt: str, *, completion: object = None, status: str 
     if completion is not None:
         result.update({name: getattr(completion, name, None) for name in _COMPLETION_FIELDS})
         result["model"] = getattr(completion, "model", None) or model
-    result.update(model=result["model"] or model, prompt=prompt, status=status, error=error,
-                  created_at=created_at or now_iso())
+    result.update(
+        model=result["model"] or model, prompt=prompt, status=status, error=error, created_at=created_at or now_iso()
+    )
     if text is not None:
         result["text"] = text
     if latency_s is not None and result["latency_s"] is None:
@@ -100,15 +129,19 @@ class _ShowOnce:
     """
 
     __slots__ = ()
+    _shown: bool | str
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
+        raise NotImplementedError
 
     def mark_shown(self, note: str | None = None) -> Self:
-        self._shown = note or True
+        self._shown = note or True  # type: ignore[misc]  # each subclass declares the slot
         return self
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        shown, self._shown = getattr(self, "_shown", False), False
+        shown, self._shown = getattr(self, "_shown", False), False  # type: ignore[misc]
         if isinstance(shown, str):
             display({"text/plain": shown}, raw=True)
         elif not shown:
@@ -119,6 +152,7 @@ class Row(_ShowOnce, dict):
     """One call's result: a plain ``dict`` of scalars that displays as its answer."""
 
     __slots__ = ("_failure", "_shown")
+    _failure: tuple[type[FreddyError], str | None]
 
     @property
     def failure(self) -> tuple[type[FreddyError], str | None] | None:
@@ -158,8 +192,10 @@ class Rows(_ShowOnce, list):
     def _truncation_note(self) -> str:
         if len(self) <= self.display_limit:
             return ""
-        return (f"Showing the first {self.display_limit} of {len(self)} rows "
-                f"(FreddyMagics.display_limit); the value holds all of them.")
+        return (
+            f"Showing the first {self.display_limit} of {len(self)} rows "
+            f"(FreddyMagics.display_limit); the value holds all of them."
+        )
 
     def _repr_html_(self) -> str:
         columns = self._columns()
@@ -170,8 +206,9 @@ class Rows(_ShowOnce, list):
             body.append(f"<tr>{cells}</tr>")
         note = self._truncation_note()
         caption = f"<p><em>{html.escape(note)}</em></p>" if note else ""
-        return (f"<table class='freddy-rows'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(body)}</tbody></table>{caption}")
+        return (
+            f"<table class='freddy-rows'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{caption}"
+        )
 
     def _repr_text(self) -> str:
         if not self:
@@ -193,8 +230,11 @@ class Status(dict):
     """Where the kernel is connected: plain data (fingerprints only) with a one-line display."""
 
     def line(self) -> str:
-        parts = [f"{key}: {value}" for key, value in self.items()
-                 if value is not None and key not in ("title", "sandbox", "notice")]
+        parts = [
+            f"{key}: {value}"
+            for key, value in self.items()
+            if value is not None and key not in ("title", "sandbox", "notice")
+        ]
         text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
         if self.get("sandbox"):
             text += " · SANDBOX: answers are fake, produced locally by the built-in sandbox"

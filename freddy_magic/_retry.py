@@ -34,9 +34,6 @@ from email.utils import parsedate_to_datetime
 
 from ._errors import ConfigError
 
-__all__ = ["RetryPolicy", "Decision", "Phase", "parse_retry_after", "backoff_delay",
-           "header_number", "BACKOFF_BASE", "BACKOFF_CAP", "NEVER_RETRIED"]
-
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 NEVER_RETRIED = frozenset({401, 403})
@@ -103,8 +100,9 @@ def parse_retry_after(headers: Mapping[str, str], wall: Callable[[], float] = ti
     return None
 
 
-def backoff_delay(retry_number: int, rng: Callable[[], float] = random.random,
-                  base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+def backoff_delay(
+    retry_number: int, rng: Callable[[], float] = random.random, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP
+) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(n-1))]."""
     return rng() * min(cap, base * 2.0 ** max(retry_number - 1, 0))
 
@@ -140,8 +138,9 @@ class RetryPolicy:
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
             raise ConfigError("max_retries must be a whole number from 0 to 10")
         # The dataclass is frozen: normalised values are stored the way its own __init__ does.
-        object.__setattr__(self, "max_retry_after", _seconds(
-            self.max_retry_after, "max_retry_after must be a number of seconds >= 0"))
+        object.__setattr__(
+            self, "max_retry_after", _seconds(self.max_retry_after, "max_retry_after must be a number of seconds >= 0")
+        )
         base = _seconds(self.backoff_base, "backoff_base must be a number of seconds >= 0")
         cap = _seconds(self.backoff_cap, "backoff_cap must be a number of seconds >= 0")
         object.__setattr__(self, "backoff_base", base)
@@ -168,8 +167,15 @@ class RetryPolicy:
             return self._next(retries, self.backoff(retries + 1), time_left)
         return FINAL
 
-    def after_status(self, method: str, status: int, headers: Mapping[str, str], retries: int,
-                     time_left: float, extra_statuses: frozenset[int] = frozenset()) -> Decision:
+    def after_status(
+        self,
+        method: str,
+        status: int,
+        headers: Mapping[str, str],
+        retries: int,
+        time_left: float,
+        extra_statuses: frozenset[int] = frozenset(),
+    ) -> Decision:
         """After an error status; ``extra_statuses`` are repeated whatever the method.
 
         A 429's wait is ``shared``: the caller hands it to the client's limiter so every thread

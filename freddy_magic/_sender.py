@@ -13,6 +13,7 @@ inside :meth:`Sender._attempt`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -29,20 +30,25 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
-__all__ = ["Sender", "NO_AUTH"]
-
 ERROR_BODY_CAP = 1024 * 1024
-NO_AUTH = ("No credential: pass credential=Credential.api_key(...) to FreddyClient, or set "
-           "client.credential")
+NO_AUTH = "No credential: pass credential=Credential.api_key(...) to FreddyClient, or set client.credential"
 _log = logging.getLogger("freddy_magic")
 
 
 class Sender:
     """Sends requests for one client; holds no credential of its own."""
 
-    def __init__(self, base: str, session: requests.Session, limiter: RateLimiter, timeouts: Timeouts,
-                 clock: Callable[[], float], policy: RetryPolicy, verify: bool | str,
-                 max_body: int) -> None:
+    def __init__(
+        self,
+        base: str,
+        session: requests.Session,
+        limiter: RateLimiter,
+        timeouts: Timeouts,
+        clock: Callable[[], float],
+        policy: RetryPolicy,
+        verify: bool | str,
+        max_body: int,
+    ) -> None:
         self.base, self.session, self.limiter, self.timeouts = base, session, limiter, timeouts
         self.clock, self.policy, self.verify = clock, policy, verify
         self.max_body = max_body
@@ -66,22 +72,30 @@ class Sender:
         except ValueError:
             pass  # raised below, outside the except: the decode error holds the whole body (.doc)
         kind = resp.headers.get("Content-Type") or "no content type"
-        raise ResponseFormatError(f"The server's answer is not valid JSON ({one_line(kind, 60)}): "
-                                  f"{one_line(body[:2048].decode('utf-8', 'replace'))}")
+        raise ResponseFormatError(
+            f"The server's answer is not valid JSON ({one_line(kind, 60)}): "
+            f"{one_line(body[:2048].decode('utf-8', 'replace'))}"
+        )
 
-    def send(self, method: str, path: str, *, cred: Credential | None = None, auth: bool = True,
-             body: Any = None, params: Mapping[str, Any] | None = None, stream: bool = False,
-             retry_statuses: frozenset[int] = frozenset(), total: float | None = None,
-             ) -> tuple[requests.Response, int, float]:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        cred: Credential | None = None,
+        auth: bool = True,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        retry_statuses: frozenset[int] = frozenset(),
+        total: float | None = None,
+    ) -> tuple[requests.Response, int, float]:
         """Send with the retry/replay policy; returns (response, retries, start time).
 
         ``retry_statuses`` are repeated whatever the method (the token endpoint passes
         ``policy.token_statuses``).
         """
-        if auth and cred is None:
-            raise NotAuthenticated(NO_AUTH)
-        if not auth:
-            cred = None
+        cred = _credential_for(auth, cred)
         clock, policy = self.clock, self.policy
         total = total or self.timeouts.total
         started = clock()
@@ -94,13 +108,7 @@ class Sender:
                 raise Timeout(f"{method} {path}: the call's overall deadline of {total:.0f} s passed")
             outcome = self._attempt(method, url, body, params, cred, stream, deadline)
             if isinstance(outcome, TransportFailure):
-                decision = policy.after_failure(method, outcome.phase, retries, deadline - clock())
-                if not decision.retry:
-                    raise outcome.error()
-                retries = self._retrying(retries)
-                _log.debug("%s %s: %s-phase failure, retry %d in %.2f s", method, path,
-                           outcome.phase.value, retries, decision.wait)
-                policy.sleep(decision.wait)
+                retries = self._after_failure(outcome, method, path, retries, deadline)
                 continue
             resp, gen, sent_at = outcome
             status = resp.status_code
@@ -110,17 +118,14 @@ class Sender:
                 return resp, retries, started
             if status < 400:
                 resp.close()
-                raise ResponseFormatError(f"The server answered {method} {path} with a redirect to "
-                                          f"{origin(resp.headers.get('Location'), url)}; redirects are "
-                                          "not followed so credentials are never forwarded")
+                raise _redirect_error(resp, method, path, url)
             if status == 401 and not replayed and cred is not None and cred.can_refresh:
                 self._drain(resp, deadline)
                 _log.debug("%s %s: 401, refreshing the token and replaying once", method, path)
                 cred.refresh_after_401(gen)
                 replayed, retries = True, self._retrying(retries)
                 continue
-            decision = policy.after_status(method, status, resp.headers, retries, deadline - clock(),
-                                           retry_statuses)
+            decision = policy.after_status(method, status, resp.headers, retries, deadline - clock(), retry_statuses)
             if decision.shared:
                 self.limiter.throttled(decision.wait)
             if not decision.retry:
@@ -131,9 +136,27 @@ class Sender:
             if not decision.shared:  # a shared wait is served by the limiter's next acquire
                 policy.sleep(decision.wait)
         data = read_body(resp, ERROR_BODY_CAP, deadline, clock)
-        raise error_from_response(status, resp.headers, data, method=method, path=path,
-                                  auth_method=cred.method if cred is not None else None,
-                                  retry_after=policy.retry_after(resp.headers))
+        raise error_from_response(
+            status,
+            resp.headers,
+            data,
+            method=method,
+            path=path,
+            auth_method=cred.method if cred is not None else None,
+            retry_after=policy.retry_after(resp.headers),
+        )
+
+    def _after_failure(self, failure: TransportFailure, method: str, path: str, retries: int, deadline: float) -> int:
+        """Wait before repeating an attempt that got no answer, or raise its error when final."""
+        decision = self.policy.after_failure(method, failure.phase, retries, deadline - self.clock())
+        if not decision.retry:
+            raise failure.error()
+        retries = self._retrying(retries)
+        _log.debug(
+            "%s %s: %s-phase failure, retry %d in %.2f s", method, path, failure.phase.value, retries, decision.wait
+        )
+        self.policy.sleep(decision.wait)
+        return retries
 
     def _retrying(self, retries: int) -> int:
         """Count one more retry, for this call and for the client's stats."""
@@ -142,15 +165,20 @@ class Sender:
 
     def _drain(self, resp: requests.Response, deadline: float) -> None:
         """Read a small error body before a retry so the keep-alive connection can be reused."""
-        try:
+        with contextlib.suppress(FreddyError):  # too large or broken: the connection is closed instead
             read_body(resp, 65536, deadline, self.clock)
-        except FreddyError:  # too large or broken: the connection is closed instead, which is fine
-            pass
         resp.close()
 
-    def _attempt(self, method: str, url: str, body: Any, params: Mapping[str, Any] | None,
-                 cred: Credential | None, stream: bool, deadline: float,
-                 ) -> tuple[requests.Response, int, float] | TransportFailure:
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        params: Mapping[str, Any] | None,
+        cred: Credential | None,
+        stream: bool,
+        deadline: float,
+    ) -> tuple[requests.Response, int, float] | TransportFailure:
         """One request through the limiter: (response, token generation (0 without a credential),
         send time), or the :class:`TransportFailure` for the caller to decide on and raise.
 
@@ -167,9 +195,17 @@ class Sender:
             remaining = max(deadline - sent_at, 0.001)
             timeout = (min(t.connect, remaining), min(t.stream_idle if stream else t.read, remaining))
             self._count("requests")
-            resp = self.session.request(method, url, params=params, json=body, headers=headers,
-                                        timeout=timeout, allow_redirects=False, stream=True,
-                                        verify=self.verify)
+            resp = self.session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                verify=self.verify,
+            )
         except FreddyError:  # from authorize (expired bare token, failed refresh): already ours
             raise
         except Exception as exc:  # noqa: BLE001 - the transport boundary: only the class name survives
@@ -182,3 +218,20 @@ class Sender:
         finally:
             del headers
             self.limiter.release()
+
+
+def _redirect_error(resp: requests.Response, method: str, path: str, url: str) -> ResponseFormatError:
+    return ResponseFormatError(
+        f"The server answered {method} {path} with a redirect to "
+        f"{origin(resp.headers.get('Location'), url)}; redirects are "
+        "not followed so credentials are never forwarded"
+    )
+
+
+def _credential_for(auth: bool, cred: Credential | None) -> Credential | None:
+    """The credential to send: none for the unauthenticated routes, and a clear error when missing."""
+    if not auth:
+        return None
+    if cred is None:
+        raise NotAuthenticated(NO_AUTH)
+    return cred

@@ -46,8 +46,13 @@ class Session:
 
         s = self.settings
         timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
-        return FreddyClient(base_url or s.base_url, credential, organization_id=s.organization_id or None,
-                            timeouts=timeouts, max_retries=s.max_retries)
+        return FreddyClient(
+            base_url or s.base_url,
+            credential,
+            organization_id=s.organization_id or None,
+            timeouts=timeouts,
+            max_retries=s.max_retries,
+        )
 
     def _install(self, client: FreddyClient, source: str) -> Status:
         """Validate ``client`` and make it current; on failure forget it and keep the old one."""
@@ -87,8 +92,10 @@ class Session:
             self.sandbox = start_sandbox()
         client = self.new_client(Credential.api_key(self.sandbox.api_key), base_url=self.sandbox.url)
         status = self._install(client, "the in-kernel sandbox (started by %freddy_auth --sandbox)")
-        status["notice"] = ("Answers come from the local sandbox: they are FAKE, made up by a stand-in "
-                            "for testing and teaching. Connect a real key for real model output.")
+        status["notice"] = (
+            "Answers come from the local sandbox: they are FAKE, made up by a stand-in "
+            "for testing and teaching. Connect a real key for real model output."
+        )
         return status
 
     def login_base_url(self) -> str | None:
@@ -110,8 +117,9 @@ class Session:
     def finish_login(self, code: str) -> Status:
         """Step 2 of ``--login``: verify the emailed code; the client installs refreshing tokens."""
         if self._pending_login is None:
-            raise NotAuthenticated("No sign-in in progress (it was cancelled or replaced by a newer one)",
-                                   code=NO_LOGIN_PENDING)
+            raise NotAuthenticated(
+                "No sign-in in progress (it was cancelled or replaced by a newer one)", code=NO_LOGIN_PENDING
+            )
         client, challenge = self._pending_login
         client.verify(challenge, code)
         self._pending_login = None
@@ -132,19 +140,29 @@ class Session:
         return self.client
 
     def _organization(self) -> str:
-        return (self.settings.organization_id or self.organization
-                or "chosen by the server (set FreddyMagics.organization_id to pick one)")
+        return (
+            self.settings.organization_id
+            or self.organization
+            or "chosen by the server (set FreddyMagics.organization_id to pick one)"
+        )
 
     def status(self, brief: bool = False) -> Status:
         """The connection as data: fingerprint only, never a secret."""
         if self.client is None:
             return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
-        status = Status(title="Connected" if brief else "Freddy status",
-                        method=getattr(cred, "method", None), key=getattr(cred, "fingerprint", None),
-                        base_url=client.base_url, organization=self._organization(), source=self.source,
-                        sandbox=bool(getattr(client, "is_sandbox", False) or self.sandbox is not None
-                                     and client.base_url.rstrip("/") == self.sandbox.url.rstrip("/")))
+        status = Status(
+            title="Connected" if brief else "Freddy status",
+            method=getattr(cred, "method", None),
+            key=getattr(cred, "fingerprint", None),
+            base_url=client.base_url,
+            organization=self._organization(),
+            source=self.source,
+            sandbox=bool(
+                getattr(client, "is_sandbox", False)
+                or (self.sandbox is not None and client.base_url.rstrip("/") == self.sandbox.url.rstrip("/"))
+            ),
+        )
         if brief:
             return status
         expires = cred.expires_in() if cred is not None else None

@@ -62,8 +62,9 @@ def _dotenv_disabled(environ: Mapping[str, str]) -> bool:
     return environ.get("PYTHON_DOTENV_DISABLED", "").strip().lower() in _TRUE
 
 
-def from_dotenv(name: str, *, start: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+def from_dotenv(
+    name: str, *, start: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """``(secret, source)`` from the nearest ``.env``; the source warns about a file others can
     read or that git tracks, because either one has already exposed the key."""
     environ = os.environ if environ is None else environ
@@ -79,8 +80,10 @@ def from_dotenv(name: str, *, start: str | os.PathLike[str] | None = None,
     if path.stat().st_mode & stat.S_IROTH:
         source += " (warning: that file is readable by every user of this machine; chmod 600 it)"
     if tracked_by_git(path):
-        source += (" (warning: git tracks that file, so the key is (or will be) in the repository's history: "
-                   "rotate the key, git rm --cached the file and add it to .gitignore)")
+        source += (
+            " (warning: git tracks that file, so the key is (or will be) in the repository's history: "
+            "rotate the key, git rm --cached the file and add it to .gitignore)"
+        )
     return value, source
 
 
@@ -89,9 +92,15 @@ def tracked_by_git(path: Path, timeout: float = GIT_TIMEOUT_S) -> bool:
     import subprocess
 
     try:
-        answer = subprocess.run(["git", "ls-files", "--error-unmatch", "--", path.name], cwd=path.parent,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, timeout=timeout, check=False)
+        answer = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", path.name],
+            cwd=path.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):  # git missing or too slow: say nothing rather than guess
         return False
     return answer.returncode == 0
@@ -106,21 +115,24 @@ def from_colab(name: str) -> tuple[str | None, str | None]:
     value, reason = None, None
     try:
         value = userdata.get(name)
-    except Exception as exc:  # SecretNotFoundError / NotebookAccessError: both mean "not from here"
-        reason = f"Colab secret {name} not available ({type(exc).__name__}); grant this notebook access in the key panel"
+    except Exception as exc:  # noqa: BLE001 - SecretNotFoundError / NotebookAccessError: both mean "not from here"
+        reason = (
+            f"Colab secret {name} not available ({type(exc).__name__}); grant this notebook access in the key panel"
+        )
     if value:
         return value.strip(), f"Colab secret {name}"
     return None, reason
 
 
-def find_key(name: str = KEY_NAME, *, start: str | os.PathLike[str] | None = None,
-             environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+def find_key(
+    name: str = KEY_NAME, *, start: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """``(secret, source)`` from env, then ``.env``, then Colab; ``(None, why_not)`` if none."""
     environ = os.environ if environ is None else environ
     value = (environ.get(name) or "").strip()
     if value:
         return value, f"environment variable {name}"
-    value, source = from_dotenv(name, start=start, environ=environ)
-    if value:
-        return value, source
+    found, source = from_dotenv(name, start=start, environ=environ)
+    if found:
+        return found, source
     return from_colab(name)

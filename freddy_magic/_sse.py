@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from ._errors import ResponseFormatError
 
-__all__ = ["SSEDecoder", "MAX_LINE"]
-
 MAX_LINE = 1024 * 1024
 _BOM = "\ufeff"
 
@@ -20,7 +18,7 @@ _BOM = "\ufeff"
 class SSEDecoder:
     """``feed(bytes) -> [(event, data)]``; ``event`` defaults to ``"message"``."""
 
-    __slots__ = ("_pending", "_skip_lf", "_started", "_event", "_data", "_max_line")
+    __slots__ = ("_data", "_event", "_max_line", "_pending", "_skip_lf", "_started")
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._pending = b""
@@ -42,8 +40,7 @@ class SSEDecoder:
         if lines and not lines[-1].endswith((b"\n", b"\r")):
             self._pending = lines.pop()
             if len(self._pending) > self._max_line:
-                raise ResponseFormatError(f"A stream line exceeds {self._max_line // 1024} KB; "
-                                          "the stream was stopped")
+                raise ResponseFormatError(f"A stream line exceeds {self._max_line // 1024} KB; the stream was stopped")
         else:
             self._pending = b""
         if lines and lines[-1].endswith(b"\r"):

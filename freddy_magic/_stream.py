@@ -25,8 +25,6 @@ from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
 from ._payloads import Completion, completion_from_json, text_of
 from ._sse import SSEDecoder
 
-__all__ = ["StreamEvent", "ResponseStream", "MAX_STREAM"]
-
 MAX_STREAM = 64 * 1024 * 1024
 DELTA_EVENTS = frozenset({"response.content_delta", "response.output_text.delta"})
 DONE_EVENTS = frozenset({"response.completed"})
@@ -45,12 +43,23 @@ class StreamEvent:
 class ResponseStream:
     """Context manager and iterator of :class:`StreamEvent`; see :meth:`text_deltas`."""
 
-    def __init__(self, response: requests.Response, *, model: str | None, started: float,
-                 clock: Callable[[], float], deadline: float | None, idle_timeout: float | None,
-                 retries: int, max_line: int, max_stream: int = MAX_STREAM) -> None:
+    def __init__(
+        self,
+        response: requests.Response,
+        *,
+        model: str | None,
+        started: float,
+        clock: Callable[[], float],
+        deadline: float | None,
+        idle_timeout: float | None,
+        retries: int,
+        max_line: int,
+        max_stream: int = MAX_STREAM,
+    ) -> None:
         self._response: requests.Response | None = response
-        self._body = BodyReader(response, cap=max_stream, deadline=deadline, clock=clock,
-                                idle_timeout=idle_timeout, error=self._interrupted)
+        self._body = BodyReader(
+            response, cap=max_stream, deadline=deadline, clock=clock, idle_timeout=idle_timeout, error=self._interrupted
+        )
         self._model = model
         self._started = started
         self._clock = clock
@@ -71,8 +80,7 @@ class ResponseStream:
     def __enter__(self) -> ResponseStream:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def __iter__(self) -> Iterator[StreamEvent]:
@@ -94,8 +102,9 @@ class ResponseStream:
 
     def _interrupted(self, _kind: type[FreddyError], reason: str) -> FreddyError:
         """The body reader's error for a stream: whatever cut it, the partial text is kept."""
-        return StreamInterrupted(f"The answer stream stopped early: {reason}; the partial text is "
-                                 "kept", partial_text=self.text)
+        return StreamInterrupted(
+            f"The answer stream stopped early: {reason}; the partial text is kept", partial_text=self.text
+        )
 
     def _read(self) -> Iterator[StreamEvent]:
         """Events as their frames complete; the connection is closed however iteration ends
@@ -109,8 +118,9 @@ class ResponseStream:
                         return
         finally:
             self.close()
-        raise StreamInterrupted("The answer stream ended without response.completed; the "
-                                "partial text is kept", partial_text=self.text)
+        raise StreamInterrupted(
+            "The answer stream ended without response.completed; the partial text is kept", partial_text=self.text
+        )
 
     def _event(self, name: str, data: str) -> StreamEvent:
         decoded = _decode(data)
@@ -129,8 +139,9 @@ class ResponseStream:
         if name in ERROR_EVENTS:
             raise error_from_event(payload)
         if name == "response.cancelled":
-            raise StreamInterrupted("The answer was cancelled; the partial text is kept",
-                                    partial_text=self.text, code="cancelled")
+            raise StreamInterrupted(
+                "The answer was cancelled; the partial text is kept", partial_text=self.text, code="cancelled"
+            )
         self.thread_id = payload.get("thread_id") or self.thread_id
         self.response_id = payload.get("response_id") or self.response_id
         if name in DONE_EVENTS:
@@ -142,8 +153,14 @@ class ResponseStream:
         ttft = None if self.first_delta_at is None else self.first_delta_at - self._started
         # Deltas are the answer; a final payload's text counts only when nothing was streamed.
         text = self.text or text_of(payload) or ""
-        return completion_from_json(payload, model=self._model, retries=self._retries,
-                                    latency_s=self._clock() - self._started, ttft_s=ttft, text=text)
+        return completion_from_json(
+            payload,
+            model=self._model,
+            retries=self._retries,
+            latency_s=self._clock() - self._started,
+            ttft_s=ttft,
+            text=text,
+        )
 
 
 _NOT_JSON = object()

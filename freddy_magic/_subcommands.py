@@ -61,15 +61,23 @@ def _reset(magics: FreddyMagics, args: Namespace) -> Status:
     return Status(title="Chat", state="the next --chat cell starts a new conversation thread")
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {command.name: command for command in (
-    Subcommand("models", _models, "the model catalog as rows (the keys -m takes)",
-               {"--all": "include deprecated and legacy models"}),
-    Subcommand("log", _log, "every call of this kernel as provenance rows"),
-    Subcommand("reset", _reset, "start a new conversation thread for --chat"),
-)}
+SUBCOMMANDS: dict[str, Subcommand] = {
+    command.name: command
+    for command in (
+        Subcommand(
+            "models",
+            _models,
+            "the model catalog as rows (the keys -m takes)",
+            {"--all": "include deprecated and legacy models"},
+        ),
+        Subcommand("log", _log, "every call of this kernel as provenance rows"),
+        Subcommand("reset", _reset, "start a new conversation thread for --chat"),
+    )
+}
 
 
 # -- help text (argparse %-formats an option's help, so a literal % is written %%) -------------
+
 
 def command_help() -> str:
     """The help of the ``command`` positional: the names, and that a cell takes none."""
@@ -92,11 +100,16 @@ def epilog() -> str:
 
 # -- checks and dispatch ------------------------------------------------------------------------
 
+
 def given_options(args: Namespace, parser: ArgumentParser) -> list[str]:
     """The options this line set (any value but the default), each by its longest spelling."""
-    return [max(action.option_strings, key=len) for action in parser._actions
-            if action.option_strings and action.dest != "help"
-            and getattr(args, action.dest, action.default) != action.default]
+    return [
+        max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings
+        and action.dest != "help"
+        and getattr(args, action.dest, action.default) != action.default
+    ]
 
 
 def resolve(args: Namespace, parser: ArgumentParser, cell: bool) -> Subcommand | None:
@@ -115,8 +128,10 @@ def _choices() -> str:
 def _check_line(name: str | None, given: list[str]) -> Subcommand:
     command = SUBCOMMANDS.get(name or "")
     if command is None:
-        raise ConfigError(f"%freddy takes a command: {_choices()}; for a prompt use the cell form: "
-                          "%%freddy on the first line, the prompt below")
+        raise ConfigError(
+            f"%freddy takes a command: {_choices()}; for a prompt use the cell form: "
+            "%%freddy on the first line, the prompt below"
+        )
     extra = [option for option in given if option not in command.options]
     if extra:
         takes = "only " + ", ".join(command.options) if command.options else "no options"
@@ -128,8 +143,10 @@ def _check_cell(name: str | None, given: list[str]) -> None:
     if name in SUBCOMMANDS:
         raise ConfigError(f"`{name}` is a line-magic command: use `%freddy {name}` on its own line")
     if name:
-        raise ConfigError("%%freddy takes no positional argument: options on the first line, "
-                          "the prompt below it (commands: " + " | ".join(SUBCOMMANDS) + ")")
+        raise ConfigError(
+            "%%freddy takes no positional argument: options on the first line, "
+            "the prompt below it (commands: " + " | ".join(SUBCOMMANDS) + ")"
+        )
     for option in given:
         owners = [command.name for command in SUBCOMMANDS.values() if option in command.options]
         if owners:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -24,9 +25,6 @@ from urllib3.util.retry import Retry
 from . import _redaction
 from ._errors import ConfigError, ConnectionFailed, FreddyError, Timeout
 from ._retry import Phase
-
-__all__ = ["Timeouts", "check_base_url", "origin", "make_session", "refuse_wire_debug",
-           "transport_failure", "TransportFailure", "MAX_BODY"]
 
 MAX_BODY = 20 * 1024 * 1024
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -49,7 +47,7 @@ class Timeouts:
                 raise ConfigError(f"timeouts.{name} must be a positive number of seconds")
 
     @classmethod
-    def coerce(cls, value: Timeouts | dict[str, float | None] | float | None) -> Timeouts:
+    def coerce(cls, value: Timeouts | Mapping[str, float | None] | float | None) -> Timeouts:
         """A Timeouts from what a caller may pass: None (defaults), a dict of fields, or a number
         of seconds for the whole call (the read timeout then never exceeds it)."""
         if value is None:
@@ -88,15 +86,17 @@ def check_base_url(url: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError("base_url must start with https:// and name a host")
     if parts.username is not None or parts.password is not None:
-        raise ConfigError("base_url must not contain a user name or password (user:pass@host): "
-                          "credentials never travel in URLs")
+        raise ConfigError(
+            "base_url must not contain a user name or password (user:pass@host): credentials never travel in URLs"
+        )
     if parts.query or parts.fragment:
-        raise ConfigError("base_url must not contain a query string or fragment: keys never "
-                          "travel in URLs")
+        raise ConfigError("base_url must not contain a query string or fragment: keys never travel in URLs")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"base_url uses plain http for {parts.hostname}: keys and tokens would "
-                          "cross the network unencrypted. Use https:// (http is allowed only "
-                          "for loopback hosts such as 127.0.0.1)")
+        raise ConfigError(
+            f"base_url uses plain http for {parts.hostname}: keys and tokens would "
+            "cross the network unencrypted. Use https:// (http is allowed only "
+            "for loopback hosts such as 127.0.0.1)"
+        )
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = host if port is None else f"{host}:{port}"
     path = parts.path.rstrip("/")
@@ -136,11 +136,13 @@ def make_session(session: requests.Session | None = None) -> requests.Session:
 def refuse_wire_debug() -> None:
     """http.client wire debugging prints raw request headers with print(): no filter sees it."""
     if http.client.HTTPConnection.debuglevel > 0 or urllib3.connection.HTTPConnection.debuglevel > 0:
-        raise ConfigError("Refusing to send: http.client wire debugging is on "
-                          "(HTTPConnection.debuglevel > 0) and would print the api-key or "
-                          "Authorization header to the output. Set "
-                          "http.client.HTTPConnection.debuglevel = 0 and use "
-                          "logging.getLogger('freddy_magic').setLevel('DEBUG') instead")
+        raise ConfigError(
+            "Refusing to send: http.client wire debugging is on "
+            "(HTTPConnection.debuglevel > 0) and would print the api-key or "
+            "Authorization header to the output. Set "
+            "http.client.HTTPConnection.debuglevel = 0 and use "
+            "logging.getLogger('freddy_magic').setLevel('DEBUG') instead"
+        )
 
 
 class TransportFailure(NamedTuple):
@@ -167,18 +169,23 @@ def transport_failure(exc: BaseException, method: str, url: str, repeatable: boo
     where = origin(url)
     kind = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
-        return TransportFailure(ConnectionFailed, f"TLS verification failed for {where} ({kind}); the "
-                                "certificate was not trusted, so nothing was sent", Phase.FATAL)
+        return TransportFailure(
+            ConnectionFailed,
+            f"TLS verification failed for {where} ({kind}); the certificate was not trusted, so nothing was sent",
+            Phase.FATAL,
+        )
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TransportFailure(Timeout, f"Could not connect to {where} within the connect timeout",
-                                Phase.CONNECT)
+        return TransportFailure(Timeout, f"Could not connect to {where} within the connect timeout", Phase.CONNECT)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportFailure(Timeout, f"{method} to {where} timed out waiting for the answer",
-                                Phase.SENT)
+        return TransportFailure(Timeout, f"{method} to {where} timed out waiting for the answer", Phase.SENT)
     if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)) or (
-            isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException)):
-        return TransportFailure(ConfigError, "The request could not be built: the HTTP library "
-                                f"rejected a header, the URL or a JSON value ({kind})", Phase.FATAL)
+        isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException)
+    ):
+        return TransportFailure(
+            ConfigError,
+            f"The request could not be built: the HTTP library rejected a header, the URL or a JSON value ({kind})",
+            Phase.FATAL,
+        )
     lost = _connect_phase(exc)
     if lost:
         return TransportFailure(ConnectionFailed, f"Could not connect to {where} ({lost})", Phase.CONNECT)

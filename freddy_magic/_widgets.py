@@ -90,7 +90,7 @@ class _Prompt:
         self._busy = False
         self._inputs: list[Widget] = []
         self._rows: list[Widget] = []
-        self.box = VBox(rows + [self.message, self.errors])
+        self.box = VBox([*rows, self.message, self.errors])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -143,14 +143,15 @@ class _Prompt:
         keep = [self.errors] if self.errors.outputs else []
         if not keep:
             self.errors.close()
-        self.box.children = [HTML(_status_html(status))] + keep
+        self.box.children = [HTML(_status_html(status)), *keep]
 
 
 class KeyPrompt(_Prompt):
     """``[API key ••••] [Connect] [Cancel]``: ``on_key(key)`` returns a status or raises FreddyError."""
 
-    def __init__(self, on_key: Callable[[str], object], *,
-                 placeholder: str = "Paste your Freddy API key, then press Enter") -> None:
+    def __init__(
+        self, on_key: Callable[[str], object], *, placeholder: str = "Paste your Freddy API key, then press Enter"
+    ) -> None:
         self.on_key = on_key
         self.field = SecretField(description="API key", placeholder=placeholder)
         self.connect = Button(description="Connect", button_style="primary")
@@ -186,8 +187,12 @@ class LoginPrompt(_Prompt):
     ``on_cancel()`` lets the caller drop a half-finished sign-in.
     """
 
-    def __init__(self, on_login: Callable[[str, str], object], on_verify: Callable[[str], object],
-                 on_cancel: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        on_login: Callable[[str, str], object],
+        on_verify: Callable[[str], object],
+        on_cancel: Callable[[], object] | None = None,
+    ) -> None:
         self.on_login, self.on_verify, self.on_cancel = on_login, on_verify, on_cancel
         self.user = Text(description="Email/user", placeholder="email or username", continuous_update=False)
         self.password = SecretField(description="Password", placeholder="then press Enter")

@@ -92,7 +92,7 @@ def canary_variants(canary: str, *, window: int = WINDOW) -> dict[str, bytes]:
         found[f"base64 at alignment {alignment}"] = core
     for alignment, core in enumerate(_base64_cores(raw, altchars=b"-_")):
         found[f"base64url at alignment {alignment}"] = core
-    for start in range(0, max(len(canary) - window, 0) + 1):
+    for start in range(max(len(canary) - window, 0) + 1):
         piece = canary[start : start + window]
         found.setdefault(f"substring [{start}:{start + window}]", piece.encode("utf-8"))
     # Too-short needles match ordinary bytes; a secret shorter than the window is reported raw only.
@@ -172,8 +172,9 @@ def _files(target: os.PathLike[str], ignore: set[Path]) -> Iterator[Path]:
         yield root
 
 
-def find_canary(targets: Target, canary: str | Iterable[str] | None = None, *,
-                ignore: Iterable[str | os.PathLike[str]] = ()) -> list[Leak]:
+def find_canary(
+    targets: Target, canary: str | Iterable[str] | None = None, *, ignore: Iterable[str | os.PathLike[str]] = ()
+) -> list[Leak]:
     """Every :class:`Leak` of ``canary`` (default: every planted canary) in ``targets``.
 
     A target is a ``str`` or ``bytes`` blob, a ``pathlib.Path`` (a file, or a directory searched
@@ -207,8 +208,9 @@ def find_canary(targets: Target, canary: str | Iterable[str] | None = None, *,
     return leaks
 
 
-def assert_no_canary(targets: Target, canary: str | Iterable[str] | None = None, *,
-                     ignore: Iterable[str | os.PathLike[str]] = ()) -> None:
+def assert_no_canary(
+    targets: Target, canary: str | Iterable[str] | None = None, *, ignore: Iterable[str | os.PathLike[str]] = ()
+) -> None:
     """Fail with every place found if any form of the canary appears in ``targets``."""
     leaks = find_canary(targets, canary, ignore=ignore)
     if leaks:

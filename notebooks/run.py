@@ -47,10 +47,15 @@ def demo_environment(environ, *, force_sandbox=False):
 def lab(argv):
     env = demo_environment(os.environ)
     if not env.get("FREDDY_API_KEY"):
-        print("No FREDDY_API_KEY in the environment: FREDDY_SANDBOX=1, so the notebooks use the built-in "
-              "sandbox (fake answers) unless a .env file provides a key.", flush=True)
+        print(
+            "No FREDDY_API_KEY in the environment: FREDDY_SANDBOX=1, so the notebooks use the built-in "
+            "sandbox (fake answers) unless a .env file provides a key.",
+            flush=True,
+        )
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         f"--ServerApp.root_dir={HERE}",
         "--ServerApp.ip=127.0.0.1",
         *argv,

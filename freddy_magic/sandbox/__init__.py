@@ -16,4 +16,4 @@ from ._fakemodel import count_tokens
 from ._faults import Fault
 from ._handle import Sandbox, start_sandbox
 
-__all__ = ["Sandbox", "start_sandbox", "Fault", "count_tokens"]
+__all__ = ["Fault", "Sandbox", "count_tokens", "start_sandbox"]

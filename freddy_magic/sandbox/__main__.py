@@ -20,8 +20,10 @@ from ._handle import Sandbox
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m freddy_magic.sandbox",
-                                description="Local stand-in of the Freddy API with deterministic fake models.")
+    p = argparse.ArgumentParser(
+        prog="python -m freddy_magic.sandbox",
+        description="Local stand-in of the Freddy API with deterministic fake models.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
@@ -29,24 +31,31 @@ def _parser():
     p.add_argument("--rate-limit", default="100/60s", metavar="N/Ss", help="'none' disables limiting")
     p.add_argument("--latency-per-delta", type=float, default=0.0, metavar="S")
     p.add_argument("--latency-per-request", type=float, default=0.0, metavar="S")
-    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                   help='e.g. "POST /v1/model/response status=503 times=2" (repeatable)')
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help='e.g. "POST /v1/model/response status=503 times=2" (repeatable)',
+    )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
 
 
 def _banner(sb):
-    return "\n".join([
-        "Freddy API sandbox (fake models, nothing leaves this machine)",
-        f"  URL              {sb.url}",
-        f"  API key          {sb.api_key}",
-        f"  Login            {sb.email} / {sb.password}   (username: {sb.username})",
-        f"  Organization     {sb.organization_id}",
-        "  Login codes      printed below, and at GET /sandbox/outbox",
-        "  In a notebook:   %freddy_auth --sandbox   or   %config FreddyMagics.base_url = '<URL>'",
-        "Press Ctrl-C to stop.",
-    ])
+    return "\n".join(
+        [
+            "Freddy API sandbox (fake models, nothing leaves this machine)",
+            f"  URL              {sb.url}",
+            f"  API key          {sb.api_key}",
+            f"  Login            {sb.email} / {sb.password}   (username: {sb.username})",
+            f"  Organization     {sb.organization_id}",
+            "  Login codes      printed below, and at GET /sandbox/outbox",
+            "  In a notebook:   %freddy_auth --sandbox   or   %config FreddyMagics.base_url = '<URL>'",
+            "Press Ctrl-C to stop.",
+        ]
+    )
 
 
 def main(argv=None):
@@ -58,10 +67,17 @@ def main(argv=None):
     logger.setLevel(logging.INFO)
     try:
         faults = [Fault.parse(spec) for spec in args.fault]
-        sb = Sandbox(host=args.host, port=args.port, allow_remote=args.allow_remote,
-                     token_lifetime=args.token_lifetime, rate_limit=args.rate_limit,
-                     latency_per_delta=args.latency_per_delta, latency_per_request=args.latency_per_request,
-                     verbose=args.verbose, faults=faults)
+        sb = Sandbox(
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            token_lifetime=args.token_lifetime,
+            rate_limit=args.rate_limit,
+            latency_per_delta=args.latency_per_delta,
+            latency_per_request=args.latency_per_request,
+            verbose=args.verbose,
+            faults=faults,
+        )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,13 +20,17 @@ def organizations(world, call):
     skip = query_int(call.request.args, "skip", 0, 0, 10**6)
     limit = query_int(call.request.args, "limit", 100, 1, 1000)
     owner = world.directory.user.id
-    page = [o.as_json(owner, world.stamp) for o in orgs[skip:skip + limit]]
+    page = [o.as_json(owner, world.stamp) for o in orgs[skip : skip + limit]]
     return json_response({"organizations": page, "total": len(orgs), "skip": skip, "limit": limit})
 
 
 def organization(world, call):
     org_id = call.values["organization_id"]
     if org_id not in call.principal.org_ids:
-        raise ApiError(403, "ORGANIZATION_ACCESS_DENIED", "You don't have access to this organization.",
-                       f"Caller is not a member of {org_id}")
+        raise ApiError(
+            403,
+            "ORGANIZATION_ACCESS_DENIED",
+            "You don't have access to this organization.",
+            f"Caller is not a member of {org_id}",
+        )
     return json_response(world.directory.orgs[org_id].as_json(world.directory.user.id, world.stamp))

@@ -36,12 +36,25 @@ class Org:
 
     def as_json(self, owner_id, stamp):
         return {
-            "id": self.id, "name": self.name, "type": "organization",
-            "description": "Local Freddy sandbox organization (fake data)", "domain": "sandbox.local",
-            "domains": ["sandbox.local"], "website": None, "industry": "education", "company_size": "1-10",
-            "logo_image": None, "image_url": None, "is_active": True, "owner_id": owner_id,
-            "api_usage_limit": None, "total_usage_limit": None, "storage_free_bytes_allowance": 0,
-            "pricing_tier_id": None, "created_at": stamp(self.created_at), "updated_at": stamp(self.created_at),
+            "id": self.id,
+            "name": self.name,
+            "type": "organization",
+            "description": "Local Freddy sandbox organization (fake data)",
+            "domain": "sandbox.local",
+            "domains": ["sandbox.local"],
+            "website": None,
+            "industry": "education",
+            "company_size": "1-10",
+            "logo_image": None,
+            "image_url": None,
+            "is_active": True,
+            "owner_id": owner_id,
+            "api_usage_limit": None,
+            "total_usage_limit": None,
+            "storage_free_bytes_allowance": 0,
+            "pricing_tier_id": None,
+            "created_at": stamp(self.created_at),
+            "updated_at": stamp(self.created_at),
             "users_added_from_domains": False,
         }
 
@@ -61,12 +74,23 @@ class User:
     def profile(self, stamp):
         first, _, last = self.full_name.partition(" ")
         return {
-            "id": self.id, "email": self.email, "username": self.username, "full_name": self.full_name,
-            "first_name": first, "last_name": last or None, "birthday": None, "profile_image": None,
-            "timezone": "UTC", "country_id": None, "post_code": None, "gender": None,
-            "is_active": self.active, "last_verified": stamp(self.created_at),
+            "id": self.id,
+            "email": self.email,
+            "username": self.username,
+            "full_name": self.full_name,
+            "first_name": first,
+            "last_name": last or None,
+            "birthday": None,
+            "profile_image": None,
+            "timezone": "UTC",
+            "country_id": None,
+            "post_code": None,
+            "gender": None,
+            "is_active": self.active,
+            "last_verified": stamp(self.created_at),
             "last_login": stamp(self.last_login) if self.last_login else None,
-            "created_at": stamp(self.created_at), "updated_at": stamp(self.created_at),
+            "created_at": stamp(self.created_at),
+            "updated_at": stamp(self.created_at),
             "current_organization_id": self.org_ids[0] if self.org_ids else None,
         }
 
@@ -99,12 +123,34 @@ class Directory:
         self.second_org = Org(new_id("org_"), "Sandbox Summer School", now)
         self.foreign_org = Org(new_id("org_"), "Someone Else's Org", now)
         self.orgs = {o.id: o for o in (self.org, self.second_org, self.foreign_org)}
-        self.user = User(new_id("usr_"), "demo@sandbox.freddy.local", "demo", "Demo Student",
-                         DEMO_PASSWORD, [self.org.id], created_at=now)
-        self.teacher = User(new_id("usr_"), "teacher@sandbox.freddy.local", "teacher", "Demo Teacher",
-                            DEMO_PASSWORD, [self.org.id, self.second_org.id], created_at=now)
-        self.deactivated = User(new_id("usr_"), "deactivated@sandbox.freddy.local", "deactivated",
-                                "Former Student", DEMO_PASSWORD, [], active=False, created_at=now)
+        self.user = User(
+            new_id("usr_"),
+            "demo@sandbox.freddy.local",
+            "demo",
+            "Demo Student",
+            DEMO_PASSWORD,
+            [self.org.id],
+            created_at=now,
+        )
+        self.teacher = User(
+            new_id("usr_"),
+            "teacher@sandbox.freddy.local",
+            "teacher",
+            "Demo Teacher",
+            DEMO_PASSWORD,
+            [self.org.id, self.second_org.id],
+            created_at=now,
+        )
+        self.deactivated = User(
+            new_id("usr_"),
+            "deactivated@sandbox.freddy.local",
+            "deactivated",
+            "Former Student",
+            DEMO_PASSWORD,
+            [],
+            active=False,
+            created_at=now,
+        )
         self.users = {u.id: u for u in (self.user, self.teacher, self.deactivated)}
         self.api_key = _api_key()
         self.extra_keys = {state: _api_key() for state in ("expired", "paused", "deactivated")}
@@ -144,8 +190,15 @@ class Tokens:
     def _encode(self, user, kind, lifetime):
         now = round(self._clock(), 3)
         exp = now + lifetime
-        claims = {"sub": user.id, "type": kind, "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
-                  "exp": int(exp) if float(exp).is_integer() else round(exp, 3), "env": "sandbox"}
+        claims = {
+            "sub": user.id,
+            "type": kind,
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "nbf": now,
+            "exp": int(exp) if float(exp).is_integer() else round(exp, 3),
+            "env": "sandbox",
+        }
         return jwt.encode(claims, self._secret, algorithm="HS256"), claims
 
     def issue(self, user, device_id):
@@ -153,8 +206,12 @@ class Tokens:
         access, _ = self._encode(user, "access", self.lifetime)
         refresh, claims = self._encode(user, "refresh", REFRESH_LIFETIME)
         with self._lock:
-            self._refresh[claims["jti"]] = {"user_id": user.id, "device_id": device_id,
-                                            "exp": claims["exp"], "revoked": False}
+            self._refresh[claims["jti"]] = {
+                "user_id": user.id,
+                "device_id": device_id,
+                "exp": claims["exp"],
+                "revoked": False,
+            }
         return access, refresh
 
     def access_for(self, user):
@@ -166,8 +223,12 @@ class Tokens:
     def decode(self, token):
         """Claims of a token signed by this sandbox; raises TOKEN_INVALID/TOKEN_EXPIRED/TOKEN_MISSING_SUBJECT."""
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"],
-                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
         except jwt.PyJWTError:
             claims = None
         if claims is None or not isinstance(claims.get("exp"), (int, float)):
@@ -206,12 +267,18 @@ def authenticate(headers, directory, tokens):
     if authorization is None:
         if key_error is not None:
             raise key_error
-        raise _unauthorized("AUTHENTICATION_REQUIRED", "Authentication required. Please provide a valid API key.",
-                            "Missing or invalid authorization header")
+        raise _unauthorized(
+            "AUTHENTICATION_REQUIRED",
+            "Authentication required. Please provide a valid API key.",
+            "Missing or invalid authorization header",
+        )
     scheme, _, token = authorization.partition(" ")
     if scheme != "Bearer" or not token.strip():
-        raise _unauthorized("AUTHENTICATION_REQUIRED", "Authentication required. Please sign in to continue.",
-                            "Missing or invalid authorization header")
+        raise _unauthorized(
+            "AUTHENTICATION_REQUIRED",
+            "Authentication required. Please sign in to continue.",
+            "Missing or invalid authorization header",
+        )
     claims = tokens.decode(token.strip())
     user = directory.users.get(claims["sub"])
     if claims.get("type") != "access" or user is None or not user.active:

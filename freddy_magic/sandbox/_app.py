@@ -44,8 +44,10 @@ ROUTES = [
     ("/sandbox/outbox", "GET", _auth_routes.outbox, _PUBLIC),
 ]
 
-_HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
-             b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+    b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 class ResetConnection(Exception):
@@ -55,7 +57,7 @@ class ResetConnection(Exception):
 class Call:
     """One request as handlers see it: the werkzeug request, URL values, caller, pending fault."""
 
-    __slots__ = ("request", "values", "principal", "deferred_fault")
+    __slots__ = ("deferred_fault", "principal", "request", "values")
 
     def __init__(self, request, values, deferred_fault):
         self.request = request
@@ -71,8 +73,9 @@ class Call:
 class SandboxApp:
     def __init__(self, world):
         self.world = world
-        self.map = Map([Rule(path, methods=[method], endpoint=(handler, protected))
-                        for path, method, handler, protected in ROUTES])
+        self.map = Map(
+            [Rule(path, methods=[method], endpoint=(handler, protected)) for path, method, handler, protected in ROUTES]
+        )
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -133,7 +136,9 @@ class SandboxApp:
                 pass
             else:
                 query = request.query_string.decode("latin-1")
-                return Response(b"", status=307, headers={"Location": path.rstrip("/") + ("?" + query if query else "")})
+                return Response(
+                    b"", status=307, headers={"Location": path.rstrip("/") + ("?" + query if query else "")}
+                )
         return fastapi_detail(404, "Not Found")
 
     def immediate_fault(self, fault, request):
@@ -142,7 +147,7 @@ class SandboxApp:
         if fault.kind == "html":
             return Response(_HTML_502, status=502, mimetype="text/html")
         if fault.kind == "echo":
-            headers = {k: v for k, v in request.headers.items()}
+            headers = dict(request.headers.items())
             echoed = "; ".join(f"{k}: {v}" for k, v in headers.items())
             message = f"Upstream failure while handling request with headers {echoed}"
             payload = error_payload(500, "INTERNAL_ERROR", message, details={"request_headers": headers})

@@ -52,14 +52,20 @@ class LoginDesk:
             if entry is None:
                 raise ApiError(404, "RESOURCE_NOT_FOUND", "Verification request not found.", "Unknown email_key")
             if entry["used"]:
-                raise ApiError(409, "VERIFICATION_CODE_ALREADY_USED", "This code was already used.",
-                               "Verification code already used")
+                raise ApiError(
+                    409,
+                    "VERIFICATION_CODE_ALREADY_USED",
+                    "This code was already used.",
+                    "Verification code already used",
+                )
             if now - entry["sent_at"] > CODE_LIFETIME:
-                raise ApiError(401, "VERIFICATION_CODE_EXPIRED", "Your verification code has expired.",
-                               "Verification code expired")
+                raise ApiError(
+                    401, "VERIFICATION_CODE_EXPIRED", "Your verification code has expired.", "Verification code expired"
+                )
             if entry["code"] != code:
-                raise ApiError(401, "INVALID_VERIFICATION_CODE", "Invalid verification code",
-                               "Verification code does not match")
+                raise ApiError(
+                    401, "INVALID_VERIFICATION_CODE", "Invalid verification code", "Verification code does not match"
+                )
             entry["used"] = True
             return entry["user"], entry["device"]
 
@@ -76,25 +82,33 @@ def _credentials(world, request):
         raise invalid("email_or_username", "Invalid email format", "INVALID_EMAIL_FORMAT")
     user = world.directory.find_user(login) if isinstance(login, str) else None
     if user is None or not isinstance(password, str) or not secrets.compare_digest(password, user.password):
-        raise ApiError(401, "INVALID_CREDENTIALS", "Invalid email, username, or password.",
-                       "Invalid credentials")
+        raise ApiError(401, "INVALID_CREDENTIALS", "Invalid email, username, or password.", "Invalid credentials")
     if not user.active or not user.org_ids:
-        raise ApiError(403, "NO_ORGANIZATION_MEMBERSHIP", "Your account has been deactivated.",
-                       "User is inactive or has no active organization membership")
+        raise ApiError(
+            403,
+            "NO_ORGANIZATION_MEMBERSHIP",
+            "Your account has been deactivated.",
+            "User is inactive or has no active organization membership",
+        )
     return user, device
 
 
 def login(world, call):
     user, device = _credentials(world, call.request)
     email_key = world.login.send_code(user, device)
-    return json_response({
-        "success": True,
-        "message": "Login credentials verified. Please check your email for verification code.",
-        "email_key": email_key, "email": user.email, "requires_verification": True,
-        "next_step": "email_verification", "type": "login",
-        "user": {"id": user.id, "email": user.email, "username": user.username},
-        "device_info": None,
-    })
+    return json_response(
+        {
+            "success": True,
+            "message": "Login credentials verified. Please check your email for verification code.",
+            "email_key": email_key,
+            "email": user.email,
+            "requires_verification": True,
+            "next_step": "email_verification",
+            "type": "login",
+            "user": {"id": user.id, "email": user.email, "username": user.username},
+            "device_info": None,
+        }
+    )
 
 
 def _token_answer(world, user, device):
@@ -102,12 +116,16 @@ def _token_answer(world, user, device):
     device_id = device_id or "device-" + uuid.uuid4().hex[:12]
     access, refresh = world.tokens.issue(user, device_id)
     user.last_login = world.clock()
-    return json_response({
-        "access_token": access, "refresh_token": refresh, "token_type": "bearer",
-        "expires_in": world.tokens.expires_in(), "device_id": device_id,
-        "user": {"id": user.id, "email": user.email, "verified": True,
-                 "current_organization_id": user.org_ids[0]},
-    })
+    return json_response(
+        {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": world.tokens.expires_in(),
+            "device_id": device_id,
+            "user": {"id": user.id, "email": user.email, "verified": True, "current_organization_id": user.org_ids[0]},
+        }
+    )
 
 
 def verify(world, call):
@@ -117,8 +135,9 @@ def verify(world, call):
     if isinstance(code, str) and code.strip().isdigit():
         code = int(code.strip())
     if isinstance(code, bool) or not isinstance(code, int):
-        raise invalid("verification_code", "Field 'verification_code' must be an integer",
-                      "VALIDATION_ERROR", kind="int_type")
+        raise invalid(
+            "verification_code", "Field 'verification_code' must be an integer", "VALIDATION_ERROR", kind="int_type"
+        )
     if not 1000 <= code <= 9999:
         raise invalid("verification_code", "Verification code must be 4 digits")
     user, device = world.login.redeem(email_key, code)
@@ -157,17 +176,26 @@ def refresh(world, call):
     user = world.directory.users.get(claims["sub"])
     if user is None or not user.active:
         raise ApiError(404, "RESOURCE_NOT_FOUND", "User not found.", "User of this refresh token is gone or inactive")
-    return json_response({
-        "access_token": world.tokens.access_for(user), "refresh_token": token, "token_type": "bearer",
-        "expires_in": world.tokens.expires_in(), "device_id": record["device_id"],
-    })
+    return json_response(
+        {
+            "access_token": world.tokens.access_for(user),
+            "refresh_token": token,
+            "token_type": "bearer",
+            "expires_in": world.tokens.expires_in(),
+            "device_id": record["device_id"],
+        }
+    )
 
 
 def logout(world, call):
     principal = call.principal
     if principal.kind != "user":
-        raise ApiError(401, "AUTHENTICATION_REQUIRED", "Logout needs a signed-in user session.",
-                       "Logout requires a Bearer access token, not an API key")
+        raise ApiError(
+            401,
+            "AUTHENTICATION_REQUIRED",
+            "Logout needs a signed-in user session.",
+            "Logout requires a Bearer access token, not an API key",
+        )
     body = read_json(call.request, required=False) or {}
     token = get_str(body, "refresh_token")
     if token:
@@ -188,10 +216,14 @@ def validate(world, call):
 
 
 def auth_mode(world, call):
-    return json_response({
-        "authentication_mode": "email_verification", "dev_login_enabled": True,
-        "dev_prefill_email": world.directory.user.email, "dev_prefill_password": world.directory.user.password,
-    })
+    return json_response(
+        {
+            "authentication_mode": "email_verification",
+            "dev_login_enabled": True,
+            "dev_prefill_email": world.directory.user.email,
+            "dev_prefill_password": world.directory.user.password,
+        }
+    )
 
 
 def outbox(world, call):

@@ -31,8 +31,12 @@ def read_json(request, *, required=True, cap=MAX_BODY_BYTES):
     except (OSError, ClientDisconnected):
         data = None
     if data is None:
-        raise ApiError(400, "MALFORMED_REQUEST", "The request body could not be read.",
-                       "Malformed chunked encoding or body shorter than Content-Length")
+        raise ApiError(
+            400,
+            "MALFORMED_REQUEST",
+            "The request body could not be read.",
+            "Malformed chunked encoding or body shorter than Content-Length",
+        )
     if len(data) > cap:
         raise _too_large(cap)
     if not data.strip():
@@ -41,9 +45,7 @@ def read_json(request, *, required=True, cap=MAX_BODY_BYTES):
         return None
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise invalid(
-            None, "Content-Type must be application/json", "VALIDATION_ERROR", kind="content_type"
-        )
+        raise invalid(None, "Content-Type must be application/json", "VALIDATION_ERROR", kind="content_type")
     try:
         body = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -154,7 +156,10 @@ def query_bool(args, name, default):
         422,
         "VALIDATION_ERROR",
         f"Query parameter '{name}' must be a boolean",
-        details={"field": name, "errors": [{"loc": ["query", name], "msg": "must be a boolean", "type": "bool_parsing"}]},
+        details={
+            "field": name,
+            "errors": [{"loc": ["query", name], "msg": "must be a boolean", "type": "bool_parsing"}],
+        },
     )
 
 

@@ -26,7 +26,8 @@ _MIDDLES = [
     "A real answer would define the key terms first and then connect them with an everyday analogy.",
 ]
 _CLOSINGS = [
-    "No model produced this text: it is fixed by a hash of your prompt, so the same prompt always gives the same reply.",
+    "No model produced this text: it is fixed by a hash of your prompt, "
+    "so the same prompt always gives the same reply.",
     "This reply is generated locally and deterministically, which makes it handy for tests and demos, not for facts.",
     "Connect a real API key to get genuine answers; until then, the words here are placeholders chosen by a hash.",
 ]
@@ -74,4 +75,4 @@ def truncate(text, max_tokens):
 def deltas(text, words_per_delta=3):
     """Split into several chunks whose concatenation is exactly ``text``."""
     pieces = _DELTA.findall(text)
-    return ["".join(pieces[i:i + words_per_delta]) for i in range(0, len(pieces), words_per_delta)]
+    return ["".join(pieces[i : i + words_per_delta]) for i in range(0, len(pieces), words_per_delta)]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 KINDS = ("status", "reset", "truncate", "slow", "echo", "html")
 
@@ -47,8 +48,14 @@ class Fault:
         if not words or not words[0].startswith("/"):
             raise ValueError(f"fault needs a path starting with '/': {spec!r}")
         kw["path"] = words.pop(0)
-        casts: dict[str, Callable[[str], Any]] = {"status": int, "retry_after": float, "after_deltas": int, "delay": float, "code": str,
-                 "times": lambda v: None if v.lower() in ("none", "forever", "inf") else int(v)}
+        casts: dict[str, Callable[[str], Any]] = {
+            "status": int,
+            "retry_after": float,
+            "after_deltas": int,
+            "delay": float,
+            "code": str,
+            "times": lambda v: None if v.lower() in ("none", "forever", "inf") else int(v),
+        }
         for word in words:
             name, eq, value = word.partition("=")
             if not eq:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .._errors import ConfigError
 from ._faults import Fault, FaultList
@@ -30,18 +30,33 @@ class Sandbox:
     :meth:`set_token_lifetime`, the latency attributes / :meth:`set_latency`, ``faults.add``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
-                 token_lifetime: float = 3600.0, rate_limit: str | None = "100/60s",
-                 latency_per_delta: float = 0.0, latency_per_request: float = 0.0, verbose: bool = False,
-                 faults: Iterable[Fault | str] = (), clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        token_lifetime: float = 3600.0,
+        rate_limit: str | None = "100/60s",
+        latency_per_delta: float = 0.0,
+        latency_per_request: float = 0.0,
+        verbose: bool = False,
+        faults: Iterable[Fault | str] = (),
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if not is_loopback(host) and not allow_remote:
-            raise ConfigError(f"Refusing to bind the sandbox to non-loopback host {host!r} "
-                              "without allow_remote=True (--allow-remote)")
+            raise ConfigError(
+                f"Refusing to bind the sandbox to non-loopback host {host!r} without allow_remote=True (--allow-remote)"
+            )
         problem: str | None = None
         try:
-            self._world = World(clock=clock, token_lifetime=token_lifetime, rate_limit=rate_limit,
-                                latency_per_delta=latency_per_delta, latency_per_request=latency_per_request,
-                                verbose=verbose)
+            self._world = World(
+                clock=clock,
+                token_lifetime=token_lifetime,
+                rate_limit=rate_limit,
+                latency_per_delta=latency_per_delta,
+                latency_per_request=latency_per_request,
+                verbose=verbose,
+            )
         except ValueError as exc:
             problem = str(exc)
         if problem:
@@ -59,8 +74,9 @@ class Sandbox:
         if self._server is None:
             self._attach_stderr_log()
             self._server = SandboxServer(self._host, self._port, self._world)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name="freddy-sandbox", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="freddy-sandbox", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -157,8 +173,13 @@ class Sandbox:
 
     def credentials(self) -> dict[str, str]:
         """What ``--json`` prints: url, api_key, email, password, organization_id."""
-        return {"url": self.url, "api_key": self.api_key, "email": self.email, "password": self.password,
-                "organization_id": self.organization_id}
+        return {
+            "url": self.url,
+            "api_key": self.api_key,
+            "email": self.email,
+            "password": self.password,
+            "organization_id": self.organization_id,
+        }
 
     # observation and knobs ---------------------------------------------------------------------
     def outbox(self, to: str | None = None) -> list[dict[str, Any]]:

@@ -14,9 +14,20 @@ from ._envelope import json_response
 
 DEFAULT_MODEL = "ftg-3.0"
 _BASE = ["text_generation", "conversation", "streaming"]
-_EXTENDED = ("release_date", "recommended_for", "model_version", "training_data_cutoff",
-             "added_to_aitronos_date", "use_cases", "strengths", "limitations", "performance_ratings",
-             "benchmark_scores", "documentation_url", "provider_docs_url")
+_EXTENDED = (
+    "release_date",
+    "recommended_for",
+    "model_version",
+    "training_data_cutoff",
+    "added_to_aitronos_date",
+    "use_cases",
+    "strengths",
+    "limitations",
+    "performance_ratings",
+    "benchmark_scores",
+    "documentation_url",
+    "provider_docs_url",
+)
 
 # key, name, provider, capabilities beyond the base, context window, flags
 _CATALOG = [
@@ -36,7 +47,8 @@ def _model(key, name, provider, extra, window, flags):
     deprecated = bool(flags.get("deprecated"))
     return {
         "id": "mdl_" + hashlib.sha256(key.encode()).hexdigest()[:12],
-        "key": key, "name": name,
+        "key": key,
+        "name": name,
         "description": f"Sandbox stand-in for {name}: deterministic fake answers, no real model behind it.",
         "provider": provider,
         "is_visible_in_ui": not flags.get("hidden"),
@@ -74,10 +86,18 @@ def _present(model, opts, last_used):
 
 def list_models(world, call):
     args = call.request.args
-    opts = {name: query_bool(args, name, default) for name, default in (
-        ("ui_models_only", False), ("include_capabilities", True), ("include_details", False),
-        ("include_pricing", False), ("include_deprecated", False), ("include_legacy", False),
-        ("include_recent_usage", False))}
+    opts = {
+        name: query_bool(args, name, default)
+        for name, default in (
+            ("ui_models_only", False),
+            ("include_capabilities", True),
+            ("include_details", False),
+            ("include_pricing", False),
+            ("include_deprecated", False),
+            ("include_legacy", False),
+            ("include_recent_usage", False),
+        )
+    }
     principal = call.principal
 
     def last_used(key):
@@ -87,7 +107,8 @@ def list_models(world, call):
         return world.stamp(stamp) if stamp else None
 
     models = [
-        _present(m, opts, last_used) for m in MODELS.values()
+        _present(m, opts, last_used)
+        for m in MODELS.values()
         if (m["is_visible_in_ui"] or not opts["ui_models_only"])
         and (not m["is_deprecated"] or opts["include_deprecated"])
         and (not m["_legacy"] or opts["include_legacy"])

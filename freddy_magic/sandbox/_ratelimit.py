@@ -54,14 +54,28 @@ class RateLimiter:
                 tokens -= 1.0
             self._buckets[name] = [tokens, now]
         reset = math.ceil(now + (limit - tokens) / per_second)
-        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(math.floor(tokens)),
-                   "X-RateLimit-Reset": str(reset), "X-RateLimit-Retry-After": "0"}
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(math.floor(tokens)),
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Retry-After": "0",
+        }
         if not limited:
             return headers
         wait = (1.0 - tokens) / per_second
         seconds = max(1, math.ceil(wait))
-        headers.update({"X-RateLimit-Retry-After": str(seconds), "Retry-After": str(seconds),
-                        "retry-after-ms": str(max(1, math.ceil(wait * 1000)))})
-        raise ApiError(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded. Please slow down and retry shortly.",
-                       f"Rate limit of {limit} requests per {period:g}s exceeded",
-                       details={"retry_after": seconds, "limit": limit}, headers=headers)
+        headers.update(
+            {
+                "X-RateLimit-Retry-After": str(seconds),
+                "Retry-After": str(seconds),
+                "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+            }
+        )
+        raise ApiError(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            "Rate limit exceeded. Please slow down and retry shortly.",
+            f"Rate limit of {limit} requests per {period:g}s exceeded",
+            details={"retry_after": seconds, "limit": limit},
+            headers=headers,
+        )

@@ -41,13 +41,21 @@ def reasoning_levels(world, call):
 def resolve_org(principal, requested):
     if requested is not None:
         if requested not in principal.org_ids:
-            raise ApiError(403, "ORGANIZATION_ACCESS_DENIED", "You don't have access to this organization.",
-                           f"Caller is not a member of {requested}")
+            raise ApiError(
+                403,
+                "ORGANIZATION_ACCESS_DENIED",
+                "You don't have access to this organization.",
+                f"Caller is not a member of {requested}",
+            )
         return requested
     if len(principal.org_ids) == 1:
         return principal.org_ids[0]
-    raise ApiError(403, "AMBIGUOUS_ORGANIZATION", "Please specify which organization to use.",
-                   "Caller belongs to several organizations; organization_id is required")
+    raise ApiError(
+        403,
+        "AMBIGUOUS_ORGANIZATION",
+        "Please specify which organization to use.",
+        "Caller belongs to several organizations; organization_id is required",
+    )
 
 
 def _thread_for(world, principal, req, org_id):
@@ -76,8 +84,11 @@ class Answer:
         input_tokens = sum(_fakemodel.count_tokens(t) for _, t in req.messages)
         input_tokens += _fakemodel.count_tokens(req.instructions or "")
         output_tokens = _fakemodel.count_tokens(self.text)
-        self.usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                      "total_tokens": input_tokens + output_tokens}
+        self.usage = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        }
         self.response_id = new_id("resp_")
         self.thread = thread
         self.reasoning = None
@@ -85,9 +96,15 @@ class Answer:
             self.reasoning = _fakemodel.reasoning(req.model, req.prompt)
 
     def body(self):
-        out = {"success": True, "thread_id": self.thread["id"], "response": [{"type": "text", "text": self.text}],
-               "response_id": self.response_id, "is_summarized": False, "stop_reason": self.stop_reason,
-               "usage": self.usage}
+        out = {
+            "success": True,
+            "thread_id": self.thread["id"],
+            "response": [{"type": "text", "text": self.text}],
+            "response_id": self.response_id,
+            "is_summarized": False,
+            "stop_reason": self.stop_reason,
+            "usage": self.usage,
+        }
         if self.reasoning:
             out["reasoning_content"] = self.reasoning
         return out
@@ -115,13 +132,20 @@ def create_response(world, call):
 def fault_error(fault):
     headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else None
     details = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
-    return ApiError(fault.status, fault.code or _default_code(fault.status), "Injected sandbox failure.",
-                    f"Sandbox fault injection: status {fault.status}", details=details, headers=headers)
+    return ApiError(
+        fault.status,
+        fault.code or _default_code(fault.status),
+        "Injected sandbox failure.",
+        f"Sandbox fault injection: status {fault.status}",
+        details=details,
+        headers=headers,
+    )
 
 
 def _default_code(status):
     return {429: "RATE_LIMIT_EXCEEDED", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}.get(
-        status, "INTERNAL_ERROR")
+        status, "INTERNAL_ERROR"
+    )
 
 
 def frame(name, data):
@@ -137,8 +161,15 @@ def _stream(world, call, req, answer, user_ids):
 
     def events():
         try:
-            yield frame("response.created", {"status": "in_progress", "thread_id": thread["id"],
-                                             "is_summarized": False, "output_mode": req.output_mode})
+            yield frame(
+                "response.created",
+                {
+                    "status": "in_progress",
+                    "thread_id": thread["id"],
+                    "is_summarized": False,
+                    "output_mode": req.output_mode,
+                },
+            )
             if answer.reasoning:
                 yield frame("reasoning.started", {"thread_id": thread["id"]})
                 yield frame("reasoning.content", {"content": answer.reasoning})
@@ -150,8 +181,10 @@ def _stream(world, call, req, answer, user_ids):
                 if index and world.latency_per_delta:
                     state.event.wait(world.latency_per_delta)
                 if not state.add_delta(delta):
-                    yield frame("response.cancelled", {"status": "cancelled", "thread_id": thread["id"],
-                                                       "cancel_mode": state.cancel_mode})
+                    yield frame(
+                        "response.cancelled",
+                        {"status": "cancelled", "thread_id": thread["id"], "cancel_mode": state.cancel_mode},
+                    )
                     return
                 yield frame("response.content_delta", {"delta": delta})
             world.threads.add_message(thread, "assistant", answer.text, req.model)
@@ -169,6 +202,13 @@ def _fault_frames(fault, thread):
     if fault.kind == "truncate":
         return
     payload = error_payload(fault.status, fault.code or _default_code(fault.status), "Injected sandbox failure.")
-    yield frame("response.error", {"status": "failed", "thread_id": thread["id"],
-                                   "message": payload["error"]["message"], "code": payload["error"]["code"],
-                                   "error": payload["error"]})
+    yield frame(
+        "response.error",
+        {
+            "status": "failed",
+            "thread_id": thread["id"],
+            "message": payload["error"]["message"],
+            "code": payload["error"]["code"],
+            "error": payload["error"],
+        },
+    )

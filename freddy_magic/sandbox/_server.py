@@ -9,6 +9,7 @@ headers, body) in one ``sendall`` and streams use chunked encoding with one writ
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -80,8 +81,9 @@ class KeepAliveHandler(WSGIRequestHandler):
             log.exception("sandbox: failed to send a response")
             self.close_connection = True
         if self.server.world.verbose:
-            log.info("sandbox: %s %s %s %.1fms", self.command, self.path, status,
-                     (time.perf_counter() - started) * 1000)
+            log.info(
+                "sandbox: %s %s %s %.1fms", self.command, self.path, status, (time.perf_counter() - started) * 1000
+            )
 
     def _respond(self, environ, body):
         state = {}
@@ -167,10 +169,8 @@ class SandboxServer(ThreadedWSGIServer):
         with self._open_lock:
             conns = list(self._open)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def is_loopback(host):

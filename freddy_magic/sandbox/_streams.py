@@ -66,11 +66,19 @@ def cancel(world, call):
     thread = world.threads.get(call.principal, call.values["thread_id"])
     state = world.streams.get(thread["id"])
     if state is None:
-        raise ApiError(404, "RESOURCE_NOT_FOUND", "No active stream for this thread.",
-                       f"No active stream for thread {thread['id']}")
+        raise ApiError(
+            404,
+            "RESOURCE_NOT_FOUND",
+            "No active stream for this thread.",
+            f"No active stream for thread {thread['id']}",
+        )
     if call.principal.kind == "user" and state.owner != call.principal.user.id:
-        raise ApiError(403, "INSUFFICIENT_PERMISSIONS", "You cannot cancel another user's response.",
-                       "Stream belongs to another user")
+        raise ApiError(
+            403,
+            "INSUFFICIENT_PERMISSIONS",
+            "You cannot cancel another user's response.",
+            "Stream belongs to another user",
+        )
     elapsed = max(0.0, world.clock() - state.started_at)
     with state.lock:
         state.cancel_mode = "quick_edit" if elapsed < QUICK_EDIT_WINDOW else "keep_partial"
@@ -81,8 +89,13 @@ def cancel(world, call):
     elif partial:
         world.threads.add_message(thread, "assistant", partial)
     quick = state.cancel_mode == "quick_edit"
-    return json_response({
-        "success": True, "cancel_mode": state.cancel_mode, "elapsed_seconds": round(elapsed, 3),
-        "user_message_deleted": quick, "assistant_response_deleted": quick,
-        "partial_content_saved": None if quick else bool(partial),
-    })
+    return json_response(
+        {
+            "success": True,
+            "cancel_mode": state.cancel_mode,
+            "elapsed_seconds": round(elapsed, 3),
+            "user_message_deleted": quick,
+            "assistant_response_deleted": quick,
+            "partial_content_saved": None if quick else bool(partial),
+        }
+    )

@@ -26,11 +26,26 @@ class ThreadStore:
     def create(self, principal, org_id, title, listed):
         now = self._clock()
         thread = {
-            "id": new_id("thread_"), "object": "thread", "created_at": now, "updated_at": now,
-            "last_message_at": None, "metadata": {}, "assistant_id": None, "organization_id": org_id,
-            "user_id": principal.user.id, "title": title, "status": "inactive", "message_count": 0,
-            "visible_in_ui": listed, "last_model_used": None, "is_pinned": False, "pinned_at": None,
-            "space_ids": [], "_seq": next(self._seq), "_messages": [], "_listed": listed,
+            "id": new_id("thread_"),
+            "object": "thread",
+            "created_at": now,
+            "updated_at": now,
+            "last_message_at": None,
+            "metadata": {},
+            "assistant_id": None,
+            "organization_id": org_id,
+            "user_id": principal.user.id,
+            "title": title,
+            "status": "inactive",
+            "message_count": 0,
+            "visible_in_ui": listed,
+            "last_model_used": None,
+            "is_pinned": False,
+            "pinned_at": None,
+            "space_ids": [],
+            "_seq": next(self._seq),
+            "_messages": [],
+            "_listed": listed,
             "_owner": principal.user.id,
         }
         with self.lock:
@@ -52,9 +67,19 @@ class ThreadStore:
 
     def add_message(self, thread, role, content, model=None):
         now = self._clock()
-        message = {"id": new_id("msg_"), "created_at": now, "thread_id": thread["id"], "role": role,
-                   "content": content, "attachments": [], "metadata": {}, "tool_calls": None,
-                   "iterations": None, "response_blocks": None, "_seq": next(self._seq)}
+        message = {
+            "id": new_id("msg_"),
+            "created_at": now,
+            "thread_id": thread["id"],
+            "role": role,
+            "content": content,
+            "attachments": [],
+            "metadata": {},
+            "tool_calls": None,
+            "iterations": None,
+            "response_blocks": None,
+            "_seq": next(self._seq),
+        }
         with self.lock:
             thread["_messages"].append(message)
             thread["message_count"] = len(thread["_messages"])
@@ -70,8 +95,11 @@ class ThreadStore:
 
     def listed(self, principal, org_id=None):
         with self.lock:
-            return [t for t in self._threads.values() if t["_listed"] and self._visible(principal, t)
-                    and (org_id is None or t["organization_id"] == org_id)]
+            return [
+                t
+                for t in self._threads.values()
+                if t["_listed"] and self._visible(principal, t) and (org_id is None or t["organization_id"] == org_id)
+            ]
 
 
 def public(item, stamp):
@@ -87,21 +115,21 @@ def paginate(items, args):
     limit = query_int(args, "limit", 20, 1, 100)
     order = args.get("order", "desc")
     if order not in ("asc", "desc"):
-        raise ApiError(422, "VALIDATION_ERROR", "Query parameter 'order' must be 'asc' or 'desc'",
-                       details={"field": "order"})
+        raise ApiError(
+            422, "VALIDATION_ERROR", "Query parameter 'order' must be 'asc' or 'desc'", details={"field": "order"}
+        )
     items = sorted(items, key=lambda i: i["_seq"], reverse=order == "desc")
     ids = [i["id"] for i in items]
     after, before = args.get("after"), args.get("before")
     for name, cursor in (("after", after), ("before", before)):
         if cursor is not None and cursor not in ids:
-            raise ApiError(422, "INVALID_FIELD_VALUE", f"Unknown cursor for '{name}'",
-                           details={"field": name})
+            raise ApiError(422, "INVALID_FIELD_VALUE", f"Unknown cursor for '{name}'", details={"field": name})
     if before is not None:
         window = items[: ids.index(before)]
         page = window[-limit:]
         has_more = len(window) > limit
     else:
-        window = items[ids.index(after) + 1:] if after is not None else items
+        window = items[ids.index(after) + 1 :] if after is not None else items
         page = window[:limit]
         has_more = len(window) > limit
     return page, has_more, limit
@@ -109,16 +137,25 @@ def paginate(items, args):
 
 def _page_body(page, has_more, stamp):
     data = [public(i, stamp) for i in page]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
 
 
 def list_threads(world, call):
     args = call.request.args
     org_id = args.get("organization_id")
     if org_id is not None and org_id not in call.principal.org_ids:
-        raise ApiError(403, "ORGANIZATION_ACCESS_DENIED", "You don't have access to this organization.",
-                       f"Caller is not a member of {org_id}")
+        raise ApiError(
+            403,
+            "ORGANIZATION_ACCESS_DENIED",
+            "You don't have access to this organization.",
+            f"Caller is not a member of {org_id}",
+        )
     items = world.threads.listed(call.principal, org_id)
     page, has_more, limit = paginate(items, args)
     body = _page_body(page, has_more, world.stamp)

@@ -16,10 +16,32 @@ from ._bodies import get_bool, get_int, get_list, get_number, get_object, get_st
 from ._envelope import ApiError, invalid
 
 FIELDS = {
-    "inputs", "organization_id", "model", "thread_id", "stream", "instructions", "temperature", "top_p",
-    "max_output_synapses", "reasoning", "output_mode", "tools", "system_tools", "assistant_id",
-    "workflow_id", "space_id", "vector_store_ids", "previous_response_id", "edit_message_id",
-    "previous_message_id", "include", "metadata", "disable_rules", "store", "rules", "skill_ids",
+    "inputs",
+    "organization_id",
+    "model",
+    "thread_id",
+    "stream",
+    "instructions",
+    "temperature",
+    "top_p",
+    "max_output_synapses",
+    "reasoning",
+    "output_mode",
+    "tools",
+    "system_tools",
+    "assistant_id",
+    "workflow_id",
+    "space_id",
+    "vector_store_ids",
+    "previous_response_id",
+    "edit_message_id",
+    "previous_message_id",
+    "include",
+    "metadata",
+    "disable_rules",
+    "store",
+    "rules",
+    "skill_ids",
     "background",
 }
 MESSAGE_FIELDS = {"role", "content", "texts", "images", "audio", "files", "tool_call_id", "name", "id"}
@@ -27,11 +49,28 @@ ROLES = ("user", "assistant", "system", "tool")
 OUTPUT_MODES = ("text", "plain", "structured", "json", "blocks")
 EFFORTS = ("off", "low", "medium", "high", "maximum")
 SUMMARIES = ("off", "auto", "concise", "detailed")
-SYSTEM_TOOLS = ("web_search", "code_interpreter", "image_operations", "file_search", "computer_use",
-                "personal_connectors")
-INCLUDES = ("all", "tools.available", "tools.used", "web_search.sources", "code_interpreter.outputs",
-            "file_search.results", "message.logprobs", "reasoning.encrypted", "request.logs",
-            "usage.detailed", "rules.debug", "rules")
+SYSTEM_TOOLS = (
+    "web_search",
+    "code_interpreter",
+    "image_operations",
+    "file_search",
+    "computer_use",
+    "personal_connectors",
+)
+INCLUDES = (
+    "all",
+    "tools.available",
+    "tools.used",
+    "web_search.sources",
+    "code_interpreter.outputs",
+    "file_search.results",
+    "message.logprobs",
+    "reasoning.encrypted",
+    "request.logs",
+    "usage.detailed",
+    "rules.debug",
+    "rules",
+)
 _TOOL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MCP_ID = re.compile(r"^mcp_[a-f0-9]{32}$")
 
@@ -71,8 +110,12 @@ def _content_text(message, where):
                 if block.get("type") == "text":
                     texts.append(get_str(block, "text", required=True, field=f"{where}.content.{i}.text"))
             return "\n".join(texts)
-        raise invalid(f"{where}.content", "Content must be a string, a list of blocks or an object",
-                      "VALIDATION_ERROR", kind="union_type")
+        raise invalid(
+            f"{where}.content",
+            "Content must be a string, a list of blocks or an object",
+            "VALIDATION_ERROR",
+            kind="union_type",
+        )
     texts = get_list(message, "texts", field=f"{where}.texts")
     if texts is None:
         raise invalid(f"{where}.content", "Field 'content' is required", "VALIDATION_ERROR", kind="missing")
@@ -150,8 +193,14 @@ def _check_system_tools(body):
 
 
 def _check_misc(body):
-    for name in ("assistant_id", "workflow_id", "space_id", "previous_response_id", "edit_message_id",
-                 "previous_message_id"):
+    for name in (
+        "assistant_id",
+        "workflow_id",
+        "space_id",
+        "previous_response_id",
+        "edit_message_id",
+        "previous_message_id",
+    ):
         get_str(body, name)
     for name in ("vector_store_ids", "rules", "skill_ids"):
         get_list(body, name)
@@ -207,11 +256,21 @@ def parse(body, principal):
     _check_system_tools(body)
     _check_misc(body)
     if get_bool(body, "disable_rules") and principal.kind != "api_key":
-        raise ApiError(403, "OPERATION_NOT_ALLOWED", "disable_rules is only available with API keys.",
-                       "disable_rules requires API-key authentication")
+        raise ApiError(
+            403,
+            "OPERATION_NOT_ALLOWED",
+            "disable_rules is only available with API keys.",
+            "disable_rules requires API-key authentication",
+        )
     return ResponseRequest(
-        messages=messages, model=model, stream=bool(get_bool(body, "stream")), instructions=instructions,
-        thread_id=get_str(body, "thread_id"), organization_id=get_str(body, "organization_id"),
-        max_output_synapses=get_int(body, "max_output_synapses", 1), output_mode=output_mode,
-        reasoning=_check_reasoning(body, model), store=get_bool(body, "store", True),
+        messages=messages,
+        model=model,
+        stream=bool(get_bool(body, "stream")),
+        instructions=instructions,
+        thread_id=get_str(body, "thread_id"),
+        organization_id=get_str(body, "organization_id"),
+        max_output_synapses=get_int(body, "max_output_synapses", 1),
+        output_mode=output_mode,
+        reasoning=_check_reasoning(body, model),
+        store=get_bool(body, "store", True),
     )

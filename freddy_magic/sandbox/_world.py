@@ -21,8 +21,16 @@ from ._threads import ThreadStore
 
 
 class World:
-    def __init__(self, *, clock=None, token_lifetime=3600.0, rate_limit="100/60s",
-                 latency_per_delta=0.0, latency_per_request=0.0, verbose=False):
+    def __init__(
+        self,
+        *,
+        clock=None,
+        token_lifetime=3600.0,
+        rate_limit="100/60s",
+        latency_per_delta=0.0,
+        latency_per_request=0.0,
+        verbose=False,
+    ):
         self.clock = clock or time.time
         self.directory = Directory(self.clock)
         self.tokens = Tokens(self.clock, token_lifetime)
