@@ -46,7 +46,7 @@ _SUSPENDED = (
     "Account suspended or disabled: contact support (Freddy Hub) if your account "
     "or organization membership was disabled"
 )
-_SUSPENDED_CODES = {
+SUSPENDED_CODES = {
     "NO_ORGANIZATION_MEMBERSHIP",
     "ACCOUNT_DISABLED",
     "ACCOUNT_SUSPENDED",
@@ -134,7 +134,7 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
             advice = _REJECTED.get(auth_method, _REJECTED["api-key"])
         return AuthError(_join(advice, server, tag), **kw)
     if status == 403:
-        if code in _SUSPENDED_CODES or (code not in _ADVICE and _SUSPENDED_WORDS.search(server)):
+        if code in SUSPENDED_CODES or (code not in _ADVICE and _SUSPENDED_WORDS.search(server)):
             advice = _SUSPENDED
         else:
             advice = _ADVICE.get(code or "") or (

@@ -15,7 +15,7 @@ whose remedy is ``None`` means "the message already says everything".
 
 from __future__ import annotations
 
-from ._apierrors import _SUSPENDED_CODES
+from ._apierrors import SUSPENDED_CODES
 from ._errors import AuthError, FreddyError, NotAuthenticated, PermissionDenied
 
 # Local codes: errors the notebook layer raises before anything reaches the API.
@@ -60,7 +60,7 @@ REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     (PermissionDenied, None): "to connect with a key or account that has access, run %freddy_auth",
     (PermissionDenied, "ORGANIZATION_ACCESS_DENIED"): ORGANIZATION,
     # A suspended account is for support to fix; the message already says so.
-    **{(PermissionDenied, code): None for code in sorted(_SUSPENDED_CODES)},
+    **{(PermissionDenied, code): None for code in sorted(SUSPENDED_CODES)},
     (FreddyError, "AMBIGUOUS_ORGANIZATION"): ORGANIZATION,
 }
 
