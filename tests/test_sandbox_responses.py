@@ -211,19 +211,27 @@ def test_stream_of_reasoning_model_has_reasoning_events(api):
 
 
 def _open_stream(client, prompt="A long answer please"):
+    """Start a stream and read it up to its first delta.
+
+    The sandbox records a delta as part of the answer before it sends it, so once the client has
+    read one, a cancel can only find a partial answer (never an empty one, as it could right
+    after ``response.created`` while the server had not produced a delta yet).
+    """
     r = client.post("/v1/model/response", stream=True,
                     json={"inputs": [{"role": "user", "content": prompt}], "stream": True})
     lines = r.iter_lines()
-    first = next(lines)
-    assert first == b"event: response.created"
-    return r, lines
+    assert next(lines) == b"event: response.created"
+    thread_id = json.loads(next(lines)[6:])["thread_id"]
+    assert next(lines) == b""
+    assert next(lines) == b"event: response.content_delta"
+    assert json.loads(next(lines)[6:])["delta"]
+    return r, lines, thread_id
 
 
 def test_cancel_quick_edit_ends_the_stream_and_deletes_the_turn():
-    with Sandbox(rate_limit=None, latency_per_delta=5.0) as sandbox:
+    with Sandbox(rate_limit=None, latency_per_delta=5.0, clock=FakeClock()) as sandbox:
         client, other = Api(sandbox), Api(sandbox)
-        r, lines = _open_stream(client)
-        thread_id = json.loads(next(lines)[6:])["thread_id"]
+        r, lines, thread_id = _open_stream(client)
         cancel = other.post(f"/v1/model/response/{thread_id}/cancel")
         assert cancel.status_code == 200
         assert cancel.json()["cancel_mode"] == "quick_edit" and cancel.json()["user_message_deleted"] is True
@@ -239,16 +247,16 @@ def test_cancel_after_five_seconds_keeps_the_partial_answer():
     clock = FakeClock()
     with Sandbox(rate_limit=None, latency_per_delta=5.0, clock=clock) as sandbox:
         client, other = Api(sandbox), Api(sandbox)
-        r, lines = _open_stream(client)
-        thread_id = json.loads(next(lines)[6:])["thread_id"]
+        r, lines, thread_id = _open_stream(client)
         clock.advance(6)
         body = other.post(f"/v1/model/response/{thread_id}/cancel").json()
         assert body["cancel_mode"] == "keep_partial" and body["user_message_deleted"] is False
+        assert body["partial_content_saved"] is True
         assert b"event: response.cancelled" in b"\n".join(lines)
         r.close()
-        roles = [m["role"] for m in other.get(f"/v1/threads/{thread_id}/messages").json()["data"]]
-        assert roles == ["assistant", "user"]
-        client.close(), other.close()
+        messages = other.get(f"/v1/threads/{thread_id}/messages").json()["data"]
+        assert [m["role"] for m in messages] == ["assistant", "user"]
+        assert messages[0]["content"]
 
 
 def test_cancel_without_active_stream_is_404(api):
