@@ -1,11 +1,16 @@
-"""A real kernel in a sealed temporary world, watched from outside (security.md §4.0).
+"""A real kernel in a sealed temporary world, watched from outside.
 
 In-process shells miss the leaks that matter: history.sqlite is written by a kernel thread,
 IOPub goes to every front end, widgets echo over comms, logs go to the kernel's stderr. So a
 sweep starts a real ipykernel through jupyter_client with HOME, IPYTHONDIR, JUPYTER_*, TMPDIR
-and the cwd inside a fresh tree, records every IOPub message and every shell reply, plays the
-front end by sending the same comm messages JupyterLab sends, and snapshots the tree (and
-/tmp) before and after so every file the run wrote can be searched.
+and the cwd inside a fresh tree, records every IOPub message and every shell reply, and plays
+the front end by sending the same comm messages JupyterLab sends.
+
+Files are searched where this kernel could have written them, and nowhere else: everything
+created or changed in its tree, plus every file the kernel (or a Python child of it) opened for
+writing anywhere else, which a ``sitecustomize`` on the kernel's PYTHONPATH records with an
+audit hook. Other processes on the machine cannot make a sweep fail, and a file written outside
+the tree is still found.
 
 The kernel is never told the canary except through the one path under test: checks of kernel
 memory are done by printing what a front end or inspector could see, and searching that
@@ -14,6 +19,7 @@ output here.
 
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +29,35 @@ import nbformat
 from jupyter_client import KernelManager
 
 TIMEOUT = 60.0
+
+# Loaded by the kernel at start-up (``site`` imports ``sitecustomize`` from PYTHONPATH). The
+# record goes through a descriptor opened before the hook exists, and os.write raises no audit
+# event, so recording never re-enters the hook.
+_SITECUSTOMIZE = """
+import os as _fm_os, sys as _fm_sys
+
+_fm_log = _fm_os.open(%(path)r, _fm_os.O_WRONLY | _fm_os.O_APPEND | _fm_os.O_CREAT, 0o600)
+_fm_writing = _fm_os.O_WRONLY | _fm_os.O_RDWR | _fm_os.O_APPEND | _fm_os.O_CREAT | _fm_os.O_TRUNC
+
+
+def _fm_record(path):
+    if isinstance(path, (str, bytes, _fm_os.PathLike)):
+        path = _fm_os.path.abspath(_fm_os.fsdecode(path))
+        _fm_os.write(_fm_log, (path + "\\n").encode("utf-8", "surrogateescape"))
+
+
+def _fm_written_files(event, args):
+    if event == "open" and (args[2] or 0) & _fm_writing:
+        _fm_record(args[0])
+    elif event == "os.rename":  # also os.replace: the target of an atomic write
+        _fm_record(args[1])
+    elif event == "sqlite3.connect":
+        _fm_record(args[0])
+
+
+_fm_sys.addaudithook(_fm_written_files)
+"""
+
 
 _LOG_CAPTURE = """
 import logging as _fm_logging, json as _fm_json, warnings as _fm_warnings
@@ -76,18 +111,13 @@ class Ran:
         return "\n".join(parts)
 
 
-def snapshot(root, skip=()):
+def snapshot(root):
     """``{path: (mtime_ns, size)}`` for every regular file under ``root``."""
     found = {}
-    skip = tuple(str(s) for s in skip)
-    for dirpath, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not str(Path(dirpath, d)).startswith(skip)]
+    for dirpath, _dirs, names in os.walk(root):
         for name in names:
             path = Path(dirpath, name)
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
+            st = path.lstat()
             if path.is_file() and not path.is_symlink():
                 found[path] = (st.st_mtime_ns, st.st_size)
     return found
@@ -98,7 +128,8 @@ def changed(before, after):
 
 
 class KernelSweep:
-    """A kernel in ``base/tree`` (home, ipython, jupyter dirs, tmp, work); captures in ``base/capture``."""
+    """A kernel in ``base/tree`` (home, ipython, jupyter dirs, tmp, work, the write-recording
+    hook); what the harness keeps (logs, replies, files opened elsewhere) in ``base/capture``."""
 
     def __init__(self, base, env=None, extra_arguments=(), allow_stdin=True):
         self.base = Path(base)
@@ -107,9 +138,12 @@ class KernelSweep:
         self.home = self.tree / "home"
         self.work = self.tree / "work"
         self.ipython_dir = self.tree / "ipython"
-        for d in (self.home, self.work, self.ipython_dir, self.tree / "tmp", self.capture,
+        hooks = self.tree / "hooks"
+        for d in (self.home, self.work, self.ipython_dir, self.tree / "tmp", self.capture, hooks,
                   *(self.tree / "jupyter" / k for k in ("config", "data", "runtime"))):
             d.mkdir(parents=True, exist_ok=True)
+        self.opened_log = self.capture / "opened-for-writing.txt"
+        (hooks / "sitecustomize.py").write_text(_SITECUSTOMIZE % {"path": str(self.opened_log)})
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -119,7 +153,7 @@ class KernelSweep:
             "JUPYTER_RUNTIME_DIR": str(self.tree / "jupyter" / "runtime"),
             "JUPYTER_PLATFORM_DIRS": "1",
             "TMPDIR": str(self.tree / "tmp"),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "PYTHONPATH": os.pathsep.join([str(hooks), str(Path(__file__).resolve().parents[2])]),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "LANG": "C.UTF-8",
             **(env or {}),
@@ -132,15 +166,12 @@ class KernelSweep:
         self.harness_runs = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._stdin_answer = None
         self.log_path = self.capture / "kernel-log.jsonl"
-        self.tmp_before = None
-        self.started_at = None
 
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self):
         self.before = snapshot(self.tree)
-        self.tmp_before = snapshot("/tmp", skip=self._tmp_skip())
-        self.started_at = time.time()
         self.km = KernelManager(kernel_name="python3")
         self.km.connection_file = str(self.capture / "kernel-connection.json")
         self._out = open(self.capture / "kernel-stdout.txt", "wb")
@@ -150,8 +181,10 @@ class KernelSweep:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=TIMEOUT)
-        self._collector = threading.Thread(target=self._collect, daemon=True)
-        self._collector.start()
+        self._threads = [threading.Thread(target=self._collect, daemon=True),
+                         threading.Thread(target=self._answer_stdin, daemon=True)]
+        for thread in self._threads:
+            thread.start()
         self.harness(_LOG_CAPTURE % {"path": str(self.log_path)})
         return self
 
@@ -160,15 +193,15 @@ class KernelSweep:
             self.harness("get_ipython().history_manager.writeout_cache()")
         finally:
             self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=5)
             self.kc.stop_channels()
             self.km.shutdown_kernel(now=True)
             self._out.close()
             self._err.close()
 
-    def _tmp_skip(self):
-        return [self.base, "/tmp/bash_jobs", "/tmp/bash_tool_", "/tmp/pytest-of-"]
-
     def _collect(self):
+        """Every IOPub message, in order; waiters are woken by each one."""
         while not self._stop.is_set():
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.1)
@@ -178,34 +211,37 @@ class KernelSweep:
                 self.iopub.append(msg)
                 self._cond.notify_all()
 
-    # running code ------------------------------------------------------------------------
-    def _wait_idle(self, msg_id, timeout, stdin_answer=None):
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._cond:
-                mine = [m for m in self.iopub if m.get("parent_header", {}).get("msg_id") == msg_id]
-                if any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in mine):
-                    return mine
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"kernel still busy after {timeout}s")
-                self._cond.wait(min(remaining, 0.05))
-            self._answer_stdin(stdin_answer)
+    def _answer_stdin(self):
+        """Answer input requests as they come; an unexpected prompt gets an empty answer, not a hang."""
+        while not self._stop.is_set():
+            try:
+                msg = self.kc.get_stdin_msg(timeout=0.1)
+            except Exception:  # nothing asked, or the channel closing at shutdown
+                continue
+            if msg["msg_type"] == "input_request":
+                answer = self._stdin_answer or ""
+                self.kc.input(answer)
+                self.inbound.append({"msg_type": "input_reply", "content": {"value": answer}})
 
-    def _answer_stdin(self, answer):
-        try:
-            msg = self.kc.get_stdin_msg(timeout=0.01)
-        except Exception:  # nothing asked yet
-            return
-        if msg["msg_type"] == "input_request":  # unexpected prompts get an empty answer, not a hang
-            self.kc.input(answer or "")
-            self.inbound.append({"msg_type": "input_reply", "content": {"value": answer or ""}})
+    # running code ------------------------------------------------------------------------
+    def _wait_idle(self, msg_id, timeout):
+        def mine():
+            return [m for m in self.iopub if m.get("parent_header", {}).get("msg_id") == msg_id]
+
+        def idle():
+            return any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in mine())
+
+        with self._cond:
+            if not self._cond.wait_for(idle, timeout):
+                raise TimeoutError(f"kernel still busy after {timeout}s")
+            return mine()
 
     def _execute(self, code, timeout, stdin_answer):
         # JupyterLab always offers stdin; nbclient never does (and then widgets are not offered)
+        self._stdin_answer = stdin_answer
         msg_id = self.kc.execute(code, allow_stdin=self.allow_stdin, stop_on_error=False)
         ran = Ran(code, msg_id)
-        ran.iopub = self._wait_idle(msg_id, timeout, stdin_answer)
+        ran.iopub = self._wait_idle(msg_id, timeout)
         deadline = time.monotonic() + timeout
         while True:
             reply = self.kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.01))
@@ -280,10 +316,29 @@ class KernelSweep:
         return self.work / name
 
     def written_files(self):
-        """Every file created or changed in the tree, and in /tmp, since the sweep began."""
-        files = changed(self.before, snapshot(self.tree))
-        files += changed(self.tmp_before, snapshot("/tmp", skip=self._tmp_skip()))
-        return files
+        """``[(where, path to search)]`` for every file the run may have written that still exists.
+
+        That is every file created or changed in the tree, and every file the kernel opened for
+        writing elsewhere (the harness's own captures excepted). Files outside the tree are
+        copied into the capture folder first, so what is searched cannot change underneath the
+        search; a file already gone holds nothing to find.
+        """
+        found = [(path, path) for path in changed(self.before, snapshot(self.tree))]
+        opened = self.opened_log.read_text(encoding="utf-8", errors="surrogateescape").splitlines() \
+            if self.opened_log.exists() else []
+        copies = self.capture / "opened-elsewhere"
+        copies.mkdir(exist_ok=True)
+        for index, name in enumerate(sorted(set(opened))):
+            path = Path(name)
+            if path.is_relative_to(self.tree) or path.is_relative_to(self.capture) or not path.is_file():
+                continue
+            copy = copies / f"{index}-{path.name}"
+            try:
+                shutil.copyfile(path, copy)
+            except (FileNotFoundError, NotADirectoryError):  # deleted since it was written
+                continue
+            found.append((path, copy))
+        return found
 
     def log_records(self):
         if not self.log_path.exists():

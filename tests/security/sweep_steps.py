@@ -69,11 +69,12 @@ def evidence(k, notebook, *, ignore_files=()):
     """Everything a leak could be in, as (label, target) pairs for find_canary."""
     from pathlib import Path
 
-    files = [p for p in k.written_files() if p not in set(map(Path, ignore_files))]
+    ignored = set(map(Path, ignore_files))
+    files = [(where, path) for where, path in k.written_files() if where not in ignored]
     return [
         ("notebook", notebook),
         ("checkpoint", notebook.parent / ".ipynb_checkpoints" / (notebook.stem + "-checkpoint.ipynb")),
-        *[(f"file {p}", p) for p in files],
+        *[(f"file {where}", path) for where, path in files],
         ("iopub", k.outbound_iopub()),
         *[(f"log record of logger {r['name']!r}", r) for r in k.log_records()],
         ("kernel stdout", k.capture / "kernel-stdout.txt"),

@@ -12,6 +12,7 @@ harness keeps apart in ``k.inbound``.
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,26 @@ def test_control_stock_password_does_echo_on_the_wire(kernel_sweep, canary):
         (field_id, _), = k.widgets("PasswordModel")
         k.type_into(field_id, canary.value)
     assert find_canary(k.outbound_iopub(), canary.value)
+
+
+def test_control_a_file_written_outside_the_tree_is_found(kernel_sweep, canary):
+    """The control for the file search: a file the kernel writes outside its tree is searched,
+    and one it deletes again before the end is not (nothing is left to leak)."""
+    import tempfile
+    import uuid
+
+    kept = Path(tempfile.gettempdir(), f"fm-sweep-control-{uuid.uuid4().hex}.txt")
+    gone = kept.with_name(kept.stem + "-gone.txt")
+    try:
+        with kernel_sweep() as k:
+            wrote = k.harness(f"with open({str(kept)!r}, 'w') as fh: fh.write({canary.value!r})\n"
+                              f"with open({str(gone)!r}, 'w') as fh: fh.write({canary.value!r})\n"
+                              f"import os; os.remove({str(gone)!r})")
+            assert wrote.ok, wrote.text
+        written = dict(k.written_files())
+        assert kept in written and gone not in written
+        assert find_canary([written[kept]], canary.value), "the copy of the outside file was not searched"
+        assert not any(str(where).startswith(str(k.capture)) for where in written)
+    finally:
+        kept.unlink(missing_ok=True)
+        gone.unlink(missing_ok=True)
