@@ -11,11 +11,12 @@ import threading
 import warnings
 
 import pytest
-from client_fixtures import FakeClock, FakeRefresher, make_jwt
 
 from freddy_magic import _redaction
 from freddy_magic._auth import Credential
 from freddy_magic._errors import AuthError, ConfigError, NotAuthenticated
+
+from .fakes import FakeClock, FakeRefresher, make_jwt
 
 KEY = "ak_unit_0123456789abcdefghij"
 
@@ -151,7 +152,7 @@ def test_reactive_refresh_reuses_a_token_another_thread_already_fetched():
 
 def test_single_flight_many_threads_one_refresh():
     clock, gate = FakeClock(), threading.Event()
-    refresher = FakeRefresher(delay_event=gate)
+    refresher = FakeRefresher(gate=gate)
     cred = _bearer(clock, refresher)
     clock.advance(95)  # mandatory window: everybody must wait for the new token
     seen, barrier = [], threading.Barrier(16)
@@ -174,7 +175,7 @@ def test_single_flight_many_threads_one_refresh():
 
 def test_advisory_refresh_does_not_block_other_threads():
     clock, gate = FakeClock(), threading.Event()
-    refresher = FakeRefresher(delay_event=gate)
+    refresher = FakeRefresher(gate=gate)
     cred = _bearer(clock, refresher)
     clock.advance(85)  # advisory window: the token is still valid for 15 s
     slow = threading.Thread(target=cred.authorize, args=({},))

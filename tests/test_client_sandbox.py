@@ -11,37 +11,32 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from client_fixtures import Sleeper
 
 from freddy_magic._auth import Credential
 from freddy_magic._client import FreddyClient
 from freddy_magic._errors import (APIError, AuthError, ConnectionFailed, FreddyError,
                                  PermissionDenied, StreamInterrupted,
                                  Timeout)
-from freddy_magic.sandbox import Fault, Sandbox
+from freddy_magic.sandbox import Fault
+
+from .fakes import Sleeper
 
 RESP = "/v1/model/response"
 REFRESH = "/v1/auth/refresh"
 
 
-@pytest.fixture
-def sb():
-    with Sandbox(rate_limit=None) as sandbox:
-        yield sandbox
+def key_client(sandbox, **kw):
+    return FreddyClient(sandbox.url, Credential.api_key(sandbox.api_key), **kw)
 
 
-def key_client(sb, **kw):
-    return FreddyClient(sb.url, Credential.api_key(sb.api_key), **kw)
-
-
-def login(sb, client):
-    challenge = client.login(sb.email, sb.password)
-    code = [m["code"] for m in sb.outbox() if m["email_key"] == challenge.email_key][-1]
+def login(sandbox, client):
+    challenge = client.login(sandbox.email, sandbox.password)
+    code = [m["code"] for m in sandbox.outbox() if m["email_key"] == challenge.email_key][-1]
     return client.verify(challenge, code)
 
 
-def test_api_key_round_trip_plain_and_streamed(sb):
-    client = key_client(sb)
+def test_api_key_round_trip_plain_and_streamed(sandbox):
+    client = key_client(sandbox)
     done = client.create_response("What is a token bucket?", model="gpt-4o")
     assert done.text.startswith("[sandbox gpt-4o]") and done.thread_id and done.output_tokens > 0
     with client.stream_response("What is a token bucket?", model="gpt-4o") as stream:
@@ -51,15 +46,15 @@ def test_api_key_round_trip_plain_and_streamed(sb):
     assert client.is_sandbox
 
 
-def test_login_verify_refresh_and_logout_via_the_outbox(sb):
-    client = FreddyClient(sb.url)
-    cred = login(sb, client)
+def test_login_verify_refresh_and_logout_via_the_outbox(sandbox):
+    client = FreddyClient(sandbox.url)
+    cred = login(sandbox, client)
     assert cred.method == "bearer" and cred.can_refresh
-    assert client.me()["email"] == sb.email
+    assert client.me()["email"] == sandbox.email
     stale = Credential.bearer(*_tokens_of(cred))
     client.logout()
     assert client.credential is None and repr(cred) == "<Credential cleared>"
-    other = FreddyClient(sb.url, stale)  # the revoked refresh token must not work any more
+    other = FreddyClient(sandbox.url, stale)  # the revoked refresh token must not work any more
     with pytest.raises(AuthError):
         stale.refresh_after_401(0)
     other.close()
@@ -72,25 +67,25 @@ def _tokens_of(cred):
 
 
 @pytest.mark.slow
-def test_one_second_tokens_across_a_run_of_calls_lose_nothing(sb):
-    sb.set_token_lifetime(1.0)
-    sb.set_latency(per_request=0.05)
-    client = FreddyClient(sb.url)
-    cred = login(sb, client)
+def test_one_second_tokens_across_a_run_of_calls_lose_nothing(sandbox):
+    sandbox.set_token_lifetime(1.0)
+    sandbox.set_latency(per_request=0.05)
+    client = FreddyClient(sandbox.url)
+    cred = login(sandbox, client)
     start = time.monotonic()
     texts = [client.create_response(f"question {i}").text for i in range(60)]
     elapsed = time.monotonic() - start
     assert len(texts) == 60 and all(t.startswith("[sandbox") for t in texts)
     assert elapsed > 2.5  # several lifetimes passed
-    assert cred.refreshes >= 2 and sb.calls(REFRESH) == cred.refreshes
+    assert cred.refreshes >= 2 and sandbox.calls(REFRESH) == cred.refreshes
 
 
 @pytest.mark.slow
-def test_sixteen_threads_on_an_expiring_token_one_refresh_per_expiry(sb):
-    sb.set_token_lifetime(1.0)
-    sb.set_latency(per_request=0.1)
-    client = FreddyClient(sb.url)
-    cred = login(sb, client)
+def test_sixteen_threads_on_an_expiring_token_one_refresh_per_expiry(sandbox):
+    sandbox.set_token_lifetime(1.0)
+    sandbox.set_latency(per_request=0.1)
+    client = FreddyClient(sandbox.url)
+    cred = login(sandbox, client)
     failures, done, start_gate = [], [], threading.Barrier(16)
     start = time.monotonic()
 
@@ -106,7 +101,7 @@ def test_sixteen_threads_on_an_expiring_token_one_refresh_per_expiry(sb):
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(worker, range(16)))
     elapsed = time.monotonic() - start
-    refreshes = sb.calls(REFRESH)
+    refreshes = sandbox.calls(REFRESH)
     assert failures == [] and len(done) == 16 * 30
     # A token is replaced once at 80 % of its 1 s life: one refresh per expiry, never a herd.
     assert elapsed > 2.0 and 1 <= refreshes <= elapsed / 0.8 + 1
@@ -117,104 +112,104 @@ def test_sixteen_threads_on_an_expiring_token_one_refresh_per_expiry(sb):
 @pytest.mark.parametrize("key_name, words", [
     ("expired", "has expired"), ("paused", "paused"), ("deactivated", "deactivated"),
 ])
-def test_lifecycle_keys_are_auth_errors_with_advice(sb, key_name, words):
-    client = FreddyClient(sb.url, Credential.api_key(sb.extra_keys[key_name]))
+def test_lifecycle_keys_are_auth_errors_with_advice(sandbox, key_name, words):
+    client = FreddyClient(sandbox.url, Credential.api_key(sandbox.extra_keys[key_name]))
     with pytest.raises(AuthError, match=words):
         client.create_response("hi")
-    assert sb.calls(RESP) == 1
+    assert sandbox.calls(RESP) == 1
 
 
-def test_status_faults_map_to_errors_and_post_is_not_retried(sb):
-    client = key_client(sb)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=503, times=1))
+def test_status_faults_map_to_errors_and_post_is_not_retried(sandbox):
+    client = key_client(sandbox)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=503, times=1))
     with pytest.raises(APIError) as info:
         client.create_response("hi")
-    assert info.value.status == 503 and sb.calls(RESP) == 1
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=403,
+    assert info.value.status == 503 and sandbox.calls(RESP) == 1
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=403,
                         code="INSUFFICIENT_PERMISSIONS", times=1))
     with pytest.raises(PermissionDenied, match="Insufficient permissions"):
         client.create_response("hi")
-    assert sb.calls(RESP) == 2
+    assert sandbox.calls(RESP) == 2
 
 
-def test_get_is_retried_after_503_and_reset(sb):
+def test_get_is_retried_after_503_and_reset(sandbox):
     sleeper = Sleeper()
-    client = key_client(sb, sleep=sleeper)
-    sb.faults.add(Fault(method="GET", path="/v1/models", kind="status", status=503, times=1))
+    client = key_client(sandbox, sleep=sleeper)
+    sandbox.faults.add(Fault(method="GET", path="/v1/models", kind="status", status=503, times=1))
     assert client.models()
-    sb.faults.add(Fault(method="GET", path="/v1/models", kind="reset", times=1))
+    sandbox.faults.add(Fault(method="GET", path="/v1/models", kind="reset", times=1))
     assert client.models()
-    assert sb.calls("/v1/models") == 4 and len(sleeper.calls) == 2
+    assert sandbox.calls("/v1/models") == 4 and len(sleeper.calls) == 2
 
 
-def test_reset_on_post_is_connection_failed_without_retry(sb):
-    client = key_client(sb)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="reset", times=1))
+def test_reset_on_post_is_connection_failed_without_retry(sandbox):
+    client = key_client(sandbox)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="reset", times=1))
     with pytest.raises(ConnectionFailed, match="may have been processed") as info:
         client.create_response("hi")
-    assert sb.calls(RESP) == 1 and info.value.__context__ is None
+    assert sandbox.calls(RESP) == 1 and info.value.__context__ is None
 
 
-def test_429_fault_waits_and_succeeds(sb):
+def test_429_fault_waits_and_succeeds(sandbox):
     sleeper = Sleeper()
-    client = key_client(sb, sleep=sleeper)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=429,
+    client = key_client(sandbox, sleep=sleeper)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=429,
                         code="RATE_LIMIT_EXCEEDED", retry_after=1, times=1))
     done = client.create_response("hi")
-    assert done.retries == 1 and sb.calls(RESP) == 2
+    assert done.retries == 1 and sandbox.calls(RESP) == 2
     assert sleeper.calls and 0.9 <= sleeper.calls[0] <= 1.0
 
 
-def test_slow_answer_hits_the_read_timeout(sb):
-    client = key_client(sb, timeouts={"read": 0.3})
-    sb.faults.add(Fault(method="POST", path=RESP, kind="slow", delay=1.5, times=1))
+def test_slow_answer_hits_the_read_timeout(sandbox):
+    client = key_client(sandbox, timeouts={"read": 0.3})
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="slow", delay=1.5, times=1))
     with pytest.raises(Timeout):
         client.create_response("hi")
 
 
-def test_echo_and_html_faults_are_redacted_one_liners(sb):
-    client = key_client(sb)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="echo", times=1))
+def test_echo_and_html_faults_are_redacted_one_liners(sandbox):
+    client = key_client(sandbox)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="echo", times=1))
     with pytest.raises(APIError) as info:
         client.create_response("hi")
-    assert sb.api_key not in str(info.value) and info.value.status == 500
-    sb.faults.add(Fault(method="POST", path=RESP, kind="html", times=1))
+    assert sandbox.api_key not in str(info.value) and info.value.status == 500
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="html", times=1))
     with pytest.raises(APIError) as info:
         client.create_response("hi")
     assert info.value.status == 502 and "\n" not in str(info.value) and "<" not in str(info.value)
 
 
-def test_truncated_stream_keeps_its_partial_text(sb):
-    client = key_client(sb)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="truncate", after_deltas=3, times=1))
+def test_truncated_stream_keeps_its_partial_text(sandbox):
+    client = key_client(sandbox)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="truncate", after_deltas=3, times=1))
     got = []
     with pytest.raises(StreamInterrupted) as info:
         with client.stream_response("tell me a story") as stream:
             for piece in stream.text_deltas():
                 got.append(piece)
     assert len(got) == 3 and info.value.partial_text == "".join(got)
-    assert sb.calls(RESP) == 1
+    assert sandbox.calls(RESP) == 1
 
 
-def test_error_event_mid_stream_raises_the_matching_error(sb):
-    client = key_client(sb)
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=500, after_deltas=2, times=1))
+def test_error_event_mid_stream_raises_the_matching_error(sandbox):
+    client = key_client(sandbox)
+    sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=500, after_deltas=2, times=1))
     with pytest.raises(APIError):
         with client.stream_response("hi") as stream:
             list(stream)
 
 
-def test_bare_bearer_token_works_without_refresh(sb):
-    access, _ = _tokens_of(login(sb, FreddyClient(sb.url)))
-    client = FreddyClient(sb.url, Credential.bearer(access))
+def test_bare_bearer_token_works_without_refresh(sandbox):
+    access, _ = _tokens_of(login(sandbox, FreddyClient(sandbox.url)))
+    client = FreddyClient(sandbox.url, Credential.bearer(access))
     assert client.create_response("hi").text
     assert not client.credential.can_refresh
 
 
 @pytest.mark.slow
-def test_rate_limited_batch_loses_no_rows(sb):
-    sb.set_rate_limit("50/1s")
-    client = key_client(sb)
+def test_rate_limited_batch_loses_no_rows(sandbox):
+    sandbox.set_rate_limit("50/1s")
+    client = key_client(sandbox)
 
     def row(i):
         try:
@@ -233,8 +228,8 @@ def test_rate_limited_batch_loses_no_rows(sb):
           f"{client.stats['retries']} retries")
 
 
-def test_threads_messages_and_cancel(sb):
-    client = key_client(sb)
+def test_threads_messages_and_cancel(sandbox):
+    client = key_client(sandbox)
     done = client.create_response("remember this")
     page = client.messages(done.thread_id, order="asc")
     assert [m["role"] for m in page.data] == ["user", "assistant"] and page.has_more is False

@@ -5,13 +5,12 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from freddy_magic._magics import FreddyMagics
 from freddy_magic.testing import Canary
-from magics_fixtures import connected, ip, magics, sandbox, sb  # noqa: F401  (fixtures)
 
 HEAVY = ("requests", "ipywidgets", "pandas", "werkzeug", "urllib3", "dotenv")
 
@@ -55,9 +54,9 @@ def test_env_overrides_defaults(ip, monkeypatch):
     assert m.model == "claude-3-5-sonnet"
 
 
-def test_config_shows_no_secret(connected, ip, sb, capsys):
+def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
     ip.run_line_magic("config", "FreddyMagics")
-    assert sb.api_key not in capsys.readouterr().out
+    assert shared_sandbox.api_key not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("magic,line", [
@@ -109,9 +108,9 @@ def test_key_like_argument_is_refused_without_echo(magics, magic, line):
     ("freddy", "bogus", None, "takes a command"),
     ("freddy", "", None, "takes a command"),
 ])
-def test_bad_options_and_placeholders_are_one_line_usage_errors(connected, ip, sb, magic, line, cell, expect):
+def test_bad_options_and_placeholders_are_one_line_usage_errors(connected, ip, shared_sandbox, magic, line, cell, expect):
     ip.user_ns.update(not_rows=42, empty_rows=[])
-    before = sb.calls("/v1/model/response")
+    before = shared_sandbox.calls("/v1/model/response")
     with pytest.raises(UsageError) as caught:
         if cell is None:
             ip.run_line_magic(magic, line)
@@ -119,10 +118,10 @@ def test_bad_options_and_placeholders_are_one_line_usage_errors(connected, ip, s
             ip.run_cell_magic(magic, line, cell)
     assert expect in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert sb.calls("/v1/model/response") == before
+    assert shared_sandbox.calls("/v1/model/response") == before
 
 
-def test_cell_before_auth_names_the_three_ways(magics, sb):
+def test_cell_before_auth_names_the_three_ways(magics, shared_sandbox):
     with pytest.raises(UsageError) as caught:
         magics.shell.run_cell_magic("freddy", "", "hello")
     message = str(caught.value)
@@ -130,10 +129,10 @@ def test_cell_before_auth_names_the_three_ways(magics, sb):
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
-def test_library_error_becomes_usage_error_without_context(connected, ip, sb):
+def test_library_error_becomes_usage_error_without_context(connected, ip, shared_sandbox):
     from freddy_magic.sandbox import Fault
 
-    sb.faults.add(Fault(method="POST", path="/v1/model/response", kind="status", status=400, times=1))
+    shared_sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="status", status=400, times=1))
     with pytest.raises(UsageError) as caught:
         ip.run_cell_magic("freddy", "--no-stream", "hello")
     assert caught.value.__context__ is None and caught.value.__suppress_context__ is False
@@ -141,7 +140,7 @@ def test_library_error_becomes_usage_error_without_context(connected, ip, sb):
     assert connected.session.log[-1]["status"] == "error"
 
 
-def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, sb):
+def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, shared_sandbox):
     credential = connected.session.client.credential
     ip.run_line_magic("reload_ext", "freddy_magic")
     assert repr(credential) == "<Credential cleared>"
@@ -154,7 +153,7 @@ def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, sb):
     assert "freddy_auth" not in ip.magics_manager.magics["line"]
 
 
-def test_model_lists_and_names_are_not_mistaken_for_keys(connected, ip, sb):
+def test_model_lists_and_names_are_not_mistaken_for_keys(connected, ip, shared_sandbox):
     previews = ip.run_cell_magic("freddy", "--dry-run -m ftg-3.0,gpt-4o,claude-3-5-sonnet -o MY_FREDDY_RESULT", "hi")
     assert [p["json"]["model"] for p in previews] == ["ftg-3.0", "gpt-4o", "claude-3-5-sonnet"]
 
@@ -171,13 +170,12 @@ def test_magic_help_documents_itself(magics):
 FUZZ_CANARY = Canary()
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80)
 @given(prefix=st.sampled_from(["", "-t ", "-m ", "-o ", "--over ", "-s ", "--concurrency ", "--format "]),
        text=st.text(max_size=60), plant=st.booleans())
-def test_fuzzed_lines_only_ever_give_usage_errors_and_never_echo(connected, ip, sb, prefix, text, plant):
+def test_fuzzed_lines_only_ever_give_usage_errors_and_never_echo(connected, ip, shared_sandbox, prefix, text, plant):
     line = f"--dry-run {prefix}{text}" + (f" {FUZZ_CANARY.value}" if plant else "")
-    before = sb.calls("/v1/model/response")
+    before = shared_sandbox.calls("/v1/model/response")
     try:
         ip.run_cell_magic("freddy", line, "hi")
     except UsageError as exc:
@@ -185,4 +183,4 @@ def test_fuzzed_lines_only_ever_give_usage_errors_and_never_echo(connected, ip, 
         assert "\n" not in str(exc)
     else:
         assert not plant
-    assert sb.calls("/v1/model/response") == before
+    assert shared_sandbox.calls("/v1/model/response") == before

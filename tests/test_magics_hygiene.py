@@ -8,7 +8,6 @@ import subprocess
 import pytest
 
 from freddy_magic._sources import find_key, tracked_by_git
-from magics_fixtures import ip, magics, sandbox, sb, shown  # noqa: F401  (fixtures)
 
 HOSTED = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL",
           "JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
@@ -29,7 +28,7 @@ def notices(shown):
 
 
 @pytest.mark.parametrize("variable", ["BINDER_SERVICE_HOST", "JUPYTERHUB_API_URL"])
-def test_public_session_notice_once_before_the_key_prompt(magics, ip, sb, shown, monkeypatch, variable):
+def test_public_session_notice_once_before_the_key_prompt(magics, ip, shared_sandbox, shown, monkeypatch, variable):
     monkeypatch.setenv(variable, "http://10.0.0.1:8081/hub/api")
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     assert ip.run_line_magic("freddy_auth", "") is None
@@ -40,18 +39,18 @@ def test_public_session_notice_once_before_the_key_prompt(magics, ip, sb, shown,
     assert len(widgets) == 2  # the notice never replaces or blocks the prompt
 
 
-def test_public_session_notice_when_a_key_comes_from_the_environment(magics, ip, sb, shown, monkeypatch):
+def test_public_session_notice_when_a_key_comes_from_the_environment(magics, ip, shared_sandbox, shown, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "student")
-    monkeypatch.setenv("FREDDY_API_KEY", sb.api_key)
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
     status = ip.run_line_magic("freddy_auth", "--env")
     assert status["key"].startswith("fp=") and magics.session.client is not None
-    assert len(notices(shown)) == 1 and sb.api_key not in repr(shown.messages)
+    assert len(notices(shown)) == 1 and shared_sandbox.api_key not in repr(shown.messages)
 
 
-def test_public_session_notice_once_per_extension_instance(ip, sb, shown, monkeypatch):
+def test_public_session_notice_once_per_extension_instance(ip, shared_sandbox, shown, monkeypatch):
     monkeypatch.setenv("BINDER_REPO_URL", "https://github.com/example/course")
-    monkeypatch.setenv("FREDDY_API_KEY", sb.api_key)
-    ip.config.FreddyMagics.base_url = sb.url
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    ip.config.FreddyMagics.base_url = shared_sandbox.url
     ip.run_line_magic("load_ext", "freddy_magic")
     ip.run_line_magic("freddy_auth", "")
     ip.run_line_magic("freddy_auth", "")
@@ -60,8 +59,8 @@ def test_public_session_notice_once_per_extension_instance(ip, sb, shown, monkey
     assert len(notices(shown)) == 2
 
 
-def test_no_notice_without_hosting_variables(magics, ip, sb, shown, monkeypatch):
-    monkeypatch.setenv("FREDDY_API_KEY", sb.api_key)
+def test_no_notice_without_hosting_variables(magics, ip, shared_sandbox, shown, monkeypatch):
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     ip.run_line_magic("freddy_auth", "")
     ip.run_line_magic("freddy_auth", "--login")
@@ -83,30 +82,30 @@ def git(*args, cwd):
 
 
 @needs_git
-def test_dotenv_tracked_by_git_is_named_and_warned_about(magics, ip, sb, tmp_path):
+def test_dotenv_tracked_by_git_is_named_and_warned_about(magics, ip, shared_sandbox, tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text(f"FREDDY_API_KEY={sb.api_key}\n")
+    dotenv.write_text(f"FREDDY_API_KEY={shared_sandbox.api_key}\n")
     dotenv.chmod(0o600)
     git("init", "-q", cwd=tmp_path)
     git("add", ".env", cwd=tmp_path)
     source = ip.run_line_magic("freddy_auth", "--env")["source"]
     assert str(dotenv) in source and "git tracks that file" in source and "rotate" in source
-    assert "readable by every user" not in source and sb.api_key not in source
+    assert "readable by every user" not in source and shared_sandbox.api_key not in source
     assert magics.session.client is not None  # a warning, not a refusal
 
 
 @needs_git
-def test_nearest_dotenv_is_used_and_checked_from_its_own_folder(sb, tmp_path, monkeypatch):
+def test_nearest_dotenv_is_used_and_checked_from_its_own_folder(shared_sandbox, tmp_path, monkeypatch):
     """The tracked .env in the parent repository is shadowed by the untracked one in the cwd."""
     git("init", "-q", cwd=tmp_path)
     (tmp_path / ".env").write_text("FREDDY_API_KEY=parent-key-not-used-1234\n")
     git("add", ".env", cwd=tmp_path)
     work = tmp_path / "notebooks"
     work.mkdir()
-    (work / ".env").write_text(f"FREDDY_API_KEY={sb.api_key}\n")
+    (work / ".env").write_text(f"FREDDY_API_KEY={shared_sandbox.api_key}\n")
     (work / ".env").chmod(0o600)
     value, source = find_key(start=work)
-    assert value == sb.api_key and source == f"FREDDY_API_KEY from {work / '.env'}"
+    assert value == shared_sandbox.api_key and source == f"FREDDY_API_KEY from {work / '.env'}"
     assert tracked_by_git(tmp_path / ".env") and not tracked_by_git(work / ".env")
 
 

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 
 from freddy_magic._results import ROW_COLUMNS, Row, Rows, Status, make_row, model_rows
-from magics_fixtures import ip, shown  # noqa: F401  (fixtures)
 
 pd = pytest.importorskip("pandas")
 

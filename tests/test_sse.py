@@ -50,7 +50,7 @@ def test_whole_stream_with_bom_comments_crlf_cr_multiline_and_unknown_fields():
     assert decode([STREAM]) == EXPECTED
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
 def test_any_chunk_boundaries_give_the_same_events(cuts):
     assert decode(split(STREAM, cuts)) == EXPECTED
