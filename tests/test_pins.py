@@ -17,20 +17,7 @@ import requests
 
 from freddy_magic.testing import find_canary
 
-from .fakes import front_end_update
 from .hostile import HostileServer, Reply
-
-
-def test_q1_stock_password_echoes_the_value_to_every_front_end(recording_comms, canary):
-    import ipywidgets
-
-    pw = ipywidgets.Password()
-    front_end_update(pw, value=canary.value)
-    echoes = [m for m in recording_comms if (m["data"] or {}).get("method") == "echo_update"]
-    assert echoes and find_canary(echoes, canary.value), "stock Password stopped echoing: revisit rule 5"
-    assert canary.value in json.dumps(ipywidgets.Widget.get_manager_state(drop_defaults=True))
-    assert canary.value not in repr(pw)  # its repr hides value; the trait state does not
-    pw.close()
 
 
 def test_q2_requests_invalid_header_puts_the_value_in_its_message(canary):
