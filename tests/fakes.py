@@ -42,6 +42,12 @@ class FakeClock:
         with self._changed:
             self.now += seconds
 
+    @property
+    def readers(self):
+        """How many distinct threads have read the clock so far."""
+        with self._changed:
+            return len(self._readers)
+
     def wait_for_readers(self, count, timeout=30):
         """Block until ``count`` distinct threads have read the clock; False on timeout."""
         with self._changed:
@@ -160,3 +166,23 @@ class LogRecords(logging.Handler):
             message = repr(record.msg)
         self.records.append({"name": record.name, "msg": repr(record.msg), "args": repr(record.args),
                              "message": message, "exc": record.exc_text or ""})
+
+
+def run_together(n, work):
+    """Run ``work`` on ``n`` threads released at once by a barrier; ``(results, errors)``."""
+    barrier = threading.Barrier(n)
+    results, errors = [], []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(work())
+        except Exception as exc:  # collected and asserted on by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results, errors

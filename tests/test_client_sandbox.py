@@ -5,6 +5,7 @@ sandbox's fault knobs mapped to our errors, truncated streams, the email-code lo
 rate-limited batch that must lose no rows. Unit-level policy is in test_client_unit.py.
 """
 
+import gc
 import socket
 import threading
 import time
@@ -12,14 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from freddy_magic import _redaction
 from freddy_magic._auth import Credential
 from freddy_magic._client import FreddyClient
-from freddy_magic._errors import (APIError, AuthError, ConnectionFailed, FreddyError,
-                                 PermissionDenied, StreamInterrupted,
-                                 Timeout)
+from freddy_magic._errors import (APIError, AuthError, ConnectionFailed, FreddyError, NotAuthenticated,
+                                 PermissionDenied, StreamInterrupted, Timeout)
 from freddy_magic.sandbox import Fault
 
-from .fakes import Sleeper
+from .fakes import FakeClock, Sleeper, run_together
 
 RESP = "/v1/model/response"
 REFRESH = "/v1/auth/refresh"
@@ -250,3 +251,35 @@ def test_connect_refused_is_retried_even_for_post_then_fails_cleanly():
         client.create_response("hi")
     assert len(sleeper.calls) == 2  # the request never left: safe to retry, twice
     assert info.value.__context__ is None
+
+
+def test_i12_logout_forgets_everything(sandbox):
+    client = FreddyClient(sandbox.url)
+    login(sandbox, client)
+    cred = client.credential
+    headers = {}
+    cred.authorize(headers)
+    token = headers["Authorization"].split(" ", 1)[1]
+    client.logout()
+    with pytest.raises(NotAuthenticated):
+        client.create_response("hi")
+    assert _redaction.redact(token) == token or "[REDACTED" not in _redaction.redact(token).replace("[REDACTED:jwt]", "")
+    assert token not in _redaction._live
+    gc.collect()
+    holders = [r for r in gc.get_referrers(token) if r is not headers and r is not locals()]
+    from_package = [r for r in holders if type(r).__module__.startswith("freddy_magic")]
+    assert from_package == [], "a freddy_magic object still holds the old token"
+    client.close()
+
+
+def test_n1_n2_single_flight_against_the_sandbox(sandbox):
+    """50 threads, a token inside its mandatory window, rotating refresh tokens: one refresh,
+    no reuse of a spent refresh token, no failed request."""
+    clock = FakeClock()
+    client = FreddyClient(sandbox.url, clock=clock)
+    login(sandbox, client)
+    clock.advance(10**5)  # far past expiry on the client's clock: everyone needs a fresh token
+    results, errors = run_together(50, client.models)
+    assert errors == [], errors[:3]
+    assert sandbox.calls(REFRESH) == 1
+    client.close()
