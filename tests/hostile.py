@@ -89,6 +89,24 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
 
+def _as_responder(responder):
+    """A callable ``seen -> Reply`` from a Reply, a list of Replies (in order, the last repeats) or None."""
+    if responder is None:
+        responder = Reply()
+    if isinstance(responder, Reply):
+        responder = [responder]
+    if not isinstance(responder, list):
+        return responder
+    replies, position = list(responder), {"n": 0}
+
+    def scripted(_seen):
+        index = min(position["n"], len(replies) - 1)
+        position["n"] += 1
+        return replies[index]
+
+    return scripted
+
+
 class HostileServer:
     """``with HostileServer(responder) as srv:`` — ``srv.url``, ``srv.seen``, ``srv.count(path)``.
 
@@ -96,19 +114,7 @@ class HostileServer:
     """
 
     def __init__(self, responder=None, tls=None):
-        if responder is None:
-            responder = Reply()
-        if isinstance(responder, Reply):
-            responder = [responder]
-        if isinstance(responder, list):
-            replies = list(responder)
-            position = {"n": 0}
-
-            def responder(_seen, replies=replies):
-                index = min(position["n"], len(replies) - 1)
-                position["n"] += 1
-                return replies[index]
-
+        responder = _as_responder(responder)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.scheme = "http"
         if tls is not None:  # (certfile, keyfile): a server whose certificate nobody trusts
@@ -134,6 +140,12 @@ class HostileServer:
     def seen(self):
         with self._httpd.lock:
             return list(self._httpd.seen)
+
+    def reset(self, responder=None):
+        """Serve ``responder`` from now on and forget what was seen: one server, many examples."""
+        with self._httpd.lock:
+            self._httpd.responder = _as_responder(responder)
+            self._httpd.seen = []
 
     def count(self, path=None):
         return sum(1 for s in self.seen if path is None or s.path.split("?")[0] == path)

@@ -19,7 +19,7 @@ from freddy_magic._errors import AuthError, ConfigError, FreddyError, NotAuthent
 from freddy_magic.testing import find_canary
 
 from .fakes import FakeClock, FakeRefresher, make_jwt, run_together
-from .frames import verbose_traceback
+from .shown import text_views, verbose_traceback
 from .hostile import HostileServer, Reply
 
 KEY = "ak_unit_0123456789abcdefghij"
@@ -112,20 +112,10 @@ def _credentials(secret):
             ("expired", expired), ("cleared", cleared)]
 
 
-def _views(obj):
-    """Every way a notebook turns an object into text."""
-    out = [repr(obj), str(obj), format(obj, ""), f"{obj!r}", f"{obj!s}", f"{obj}"]
-    try:
-        out.append(format(obj, "s"))
-    except (TypeError, ValueError):  # a format spec the type does not support is not a leak
-        pass
-    return out
-
-
 @pytest.mark.security
 def test_d1_credential_views_show_only_a_fingerprint(canary):
     for label, cred in _credentials(canary.value):
-        views = _views(cred)
+        views = text_views(cred)
         assert find_canary(views, canary.value) == [], label
         assert views[0].startswith("<") and ("fp=" in views[0] or "cleared" in views[0]), label
         assert not hasattr(cred, "__dict__"), label

@@ -1,12 +1,15 @@
 """``%%freddy`` and ``%freddy`` against the real sandbox: streaming display, rows, batches."""
 
 import _thread
+import gc
 import threading
 import time
 
 import pytest
+import requests
 from IPython.core.error import UsageError
 
+from freddy_magic._auth import Credential
 from freddy_magic._results import ROW_COLUMNS
 from freddy_magic.sandbox import Fault
 
@@ -213,3 +216,55 @@ def test_several_answers_appear_in_the_order_asked(make_connected, ip, shown):
     for m in shown.messages:
         by_id[m["transient"]["display_id"]] = m["data"]["text/markdown"]
     assert list(by_id.values()) == [f"**{r['model']}**\n\n{r['text']}" for r in rows]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("fault", [dict(kind="status", status=500, times=3), dict(kind="reset", times=2),
+                                   dict(kind="status", status=503, times=2),
+                                   pytest.param(dict(kind="slow", delay=3.0, times=2), marks=pytest.mark.slow)],
+                         ids=["500x3", "reset-x2", "503x2", "slow-x2"])
+def test_l_over_keeps_every_finished_row_in_order(make_connected, ip, fault):
+    _magics, own = make_connected(rate_limit=None)
+    ip.run_line_magic("config", "FreddyMagics.read_timeout = 1.0")
+    ip.run_line_magic("config", "FreddyMagics.total_timeout = 2.0")
+    ip.user_ns["topics"] = [{"topic": f"topic-{i}"} for i in range(8)]
+    own.faults.add(Fault(method="POST", path=RESPONSE, **fault))
+    start = time.monotonic()
+    rows = ip.run_cell_magic("freddy", "--over topics --concurrency 4 --no-stream -o got", "Tell me about {topic}")
+    took = time.monotonic() - start
+    rows = list(rows)
+    assert [r["topic"] for r in rows] == [f"topic-{i}" for i in range(8)], "rows lost or reordered"
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) >= 8 - fault["times"], [(r["status"], r["error"]) for r in rows]
+    assert all(r["text"] for r in ok)
+    assert all(r["error"] and own.api_key not in r["error"] for r in rows if r["status"] != "ok")
+    assert took < 15, f"the batch took {took:.1f} s with a 2 s per-call deadline"
+    assert list(ip.user_ns["got"]) == rows
+
+
+def _reachable(roots, limit=20000):
+    """Every object reachable from ``roots`` through gc referents (bounded)."""
+    seen, todo, found = set(), list(roots), []
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type) or type(obj).__name__ in ("module", "function", "builtin_function_or_method"):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        todo.extend(gc.get_referents(obj))
+    return found
+
+
+@pytest.mark.security
+def test_a4_magic_results_hold_no_credential_or_transport_reference(connected, ip, shared_sandbox):
+    ip.user_ns["topics"] = [{"topic": "a"}, {"topic": "b"}]
+    results = [ip.run_cell_magic("freddy", "--no-stream -o one", "hello"),
+               ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o --no-stream", "hello"),
+               ip.run_cell_magic("freddy", "--over topics --no-stream", "about {topic}"),
+               ip.run_line_magic("freddy", "models"), ip.run_line_magic("freddy", "log"),
+               ip.run_line_magic("freddy_auth", "--status")]
+    reached = _reachable([*results, ip.user_ns["one"]])
+    kinds = (Credential, requests.Session, requests.Response, requests.PreparedRequest)
+    held = [type(o).__name__ for o in reached if isinstance(o, kinds) or type(o).__name__ == "FreddyClient"]
+    assert held == [], f"results reach {held}"
+    assert not any(isinstance(o, str) and shared_sandbox.api_key in o for o in reached)

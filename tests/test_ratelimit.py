@@ -5,14 +5,18 @@ against the real sandbox in test_client_sandbox.py.
 """
 
 import random
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 
 import pytest
 
-from freddy_magic._errors import RateLimited
+from freddy_magic._errors import FreddyError, RateLimited
 from freddy_magic._ratelimit import (BACKOFF_CAP, RateLimiter, RateLimitStatus, backoff_delay,
                                     parse_retry_after)
 
+from .clients import client_for
 from .fakes import FakeClock, Sleeper
 
 
@@ -32,7 +36,8 @@ def test_parse_retry_after_http_date():
     assert parse_retry_after(headers, wall=lambda: 1_000_000.0) == pytest.approx(30.0)
 
 
-def test_backoff_is_full_jitter_bounded_and_spread():
+@pytest.mark.security
+def test_j4_backoff_is_full_jitter_bounded_and_spread():
     rng = random.Random(7)
     for n in (1, 2, 3, 10):
         samples = [backoff_delay(n, rng.random) for _ in range(1000)]
@@ -40,6 +45,11 @@ def test_backoff_is_full_jitter_bounded_and_spread():
         assert all(0 <= s <= bound for s in samples)
         assert max(samples) > 0.9 * bound and min(samples) < 0.1 * bound
         assert len({round(s, 6) for s in samples}) > 900
+    for attempt in range(6):  # the default source of randomness jitters too
+        samples = [backoff_delay(attempt) for _ in range(1000)]
+        assert all(0 <= s <= BACKOFF_CAP for s in samples)
+        assert len({round(s, 6) for s in samples}) > 900, "backoff is not randomised"
+        assert statistics.pstdev(samples) > 0.05
 
 
 def limited(remaining, limit=50, reset=None):
@@ -132,3 +142,25 @@ def test_mirror_follows_the_server_when_tokens_come_back():
         limiter.acquire()
         limiter.release()
     assert sleeper.calls == []
+
+
+@pytest.mark.slow
+def test_rate_limited_batch_loses_no_rows(sandbox):
+    """200 rows at concurrency 8 against a 50/1s limit: the client slows down, nothing fails."""
+    sandbox.set_rate_limit("50/1s")
+    client = client_for(sandbox.url, sandbox.api_key)
+
+    def row(i):
+        try:
+            return client.create_response(f"row {i}").text
+        except FreddyError as exc:
+            return exc
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(row, range(200)))
+    elapsed = time.monotonic() - start
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert client.rate_limit is not None and client.rate_limit.limit == 50
+    print(f"\n200 rows at concurrency 8 on 50/1s: {elapsed:.2f} s, {200 / elapsed:.1f} req/s, "
+          f"{client.stats['retries']} retries")

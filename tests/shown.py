@@ -1,9 +1,30 @@
-"""What ``%xmode Verbose`` and ``%debug`` show of an exception: every frame with its locals.
+"""What a notebook user can be shown of an object or an exception.
 
-Frames of the test modules themselves are skipped: a test holds the canary on purpose.
+An object is met through ``repr`` (the last expression of a cell), ``str`` (``print``, f-strings,
+``%whos``), ``format`` and the rich reprs a front end asks for; an exception also through
+``%xmode Verbose`` and ``%debug``, which show every frame with its locals. Frames of the test
+modules themselves are skipped: a test holds the canary on purpose.
 """
 
 from IPython.core.ultratb import VerboseTB
+
+
+def text_views(obj):
+    """Every way a notebook turns an object into text."""
+    out = [repr(obj), str(obj), format(obj, ""), f"{obj!r}", f"{obj!s}", f"{obj}"]
+    try:
+        out.append(format(obj, "s"))
+    except (TypeError, ValueError):  # a format spec the type does not support is not a leak
+        pass
+    try:
+        out.append(repr(vars(obj)))
+    except TypeError:  # __slots__ and no __dict__: nothing to show
+        pass
+    for name in ("_repr_html_", "_repr_markdown_"):
+        render = getattr(obj, name, None)
+        if callable(render):
+            out.append(str(render()))
+    return out
 
 
 def _in_tests(frame):
