@@ -1,7 +1,14 @@
-"""``%freddy_auth`` in every mode, against the real sandbox, with no front end."""
+"""``%freddy_auth`` in every mode, against the real sandbox, with no front end.
+
+Also the warnings around where a key lives: a shared Binder/JupyterHub session, where anyone
+holding the session's URL can use the key, and a ``.env`` file that git tracks. Both only
+warn; neither may stop authentication.
+"""
 
 import getpass
 import os
+import shutil
+import subprocess
 
 import pytest
 from IPython.core.error import UsageError
@@ -10,10 +17,17 @@ from ipywidgets.widgets import widget as widget_module
 from freddy_magic.testing import Canary
 
 
+HOSTED = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL",
+          "JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
+NOTICE = "usable by anyone who holds this session's URL"
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
 @pytest.fixture(autouse=True)
 def no_ambient_key(monkeypatch, tmp_path):
-    """No key from the developer's environment or a stray .env may leak into these tests."""
-    for name in ("FREDDY_API_KEY", "FREDDY_SANDBOX", "MY_KEY"):
+    """No key, sandbox switch or hosting variable from the machine running the tests, and no
+    stray .env: the tests run in an empty folder."""
+    for name in ("FREDDY_API_KEY", "FREDDY_SANDBOX", "MY_KEY", "PYTHON_DOTENV_DISABLED", *HOSTED):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -283,3 +297,75 @@ def test_pasted_key_with_a_newline_is_refused_without_echo(magics, ip, shown):
     assert field.value == "" and field.comm is not None and magics.session.client is None
     assert box.children[1].value
     canary.assert_absent(box.children[1].value, repr(shown.messages))
+
+
+# where the key lives ---------------------------------------------------------------------------
+def notices(shown):
+    return [m for m in shown.messages if NOTICE in m.get("data", {}).get("text/plain", "")]
+
+
+@pytest.mark.parametrize("variable", ["BINDER_SERVICE_HOST", "JUPYTERHUB_API_URL"])
+def test_public_session_notice_once_before_the_key_prompt(magics, ip, shared_sandbox, shown, monkeypatch, variable):
+    monkeypatch.setenv(variable, "http://10.0.0.1:8081/hub/api")
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    assert ip.run_line_magic("freddy_auth", "") is None
+    ip.run_line_magic("freddy_auth", "")
+    assert len(notices(shown)) == 1
+    assert "--sandbox" in notices(shown)[0]["data"]["text/plain"]
+    widgets = [m for m in shown.messages if "application/vnd.jupyter.widget-view+json" in m.get("data", {})]
+    assert len(widgets) == 2  # the notice never replaces or blocks the prompt
+
+
+def test_public_session_notice_when_a_key_comes_from_the_environment(magics, ip, shared_sandbox, shown, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_USER", "student")
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    status = ip.run_line_magic("freddy_auth", "--env")
+    assert status["key"].startswith("fp=") and magics.session.client is not None
+    assert len(notices(shown)) == 1 and shared_sandbox.api_key not in repr(shown.messages)
+
+
+def test_public_session_notice_once_per_extension_instance(ip, shared_sandbox, shown, monkeypatch):
+    monkeypatch.setenv("BINDER_REPO_URL", "https://github.com/example/course")
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    ip.config.FreddyMagics.base_url = shared_sandbox.url
+    ip.run_line_magic("load_ext", "freddy_magic")
+    ip.run_line_magic("freddy_auth", "")
+    ip.run_line_magic("freddy_auth", "")
+    ip.run_line_magic("reload_ext", "freddy_magic")
+    ip.run_line_magic("freddy_auth", "")
+    assert len(notices(shown)) == 2
+
+
+def test_no_notice_without_hosting_variables(magics, ip, shared_sandbox, shown, monkeypatch):
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    ip.run_line_magic("freddy_auth", "--login")
+    assert notices(shown) == []
+
+
+@pytest.mark.parametrize("how", ["--sandbox", "FREDDY_SANDBOX=1"])
+def test_sandbox_on_binder_gets_no_key_notice(ip, shown, monkeypatch, how):
+    monkeypatch.setenv("BINDER_LAUNCH_HOST", "https://mybinder.org/")
+    if how != "--sandbox":
+        monkeypatch.setenv("FREDDY_SANDBOX", "1")
+    ip.run_line_magic("load_ext", "freddy_magic")
+    status = ip.run_line_magic("freddy_auth", "--sandbox" if how == "--sandbox" else "")
+    assert status["sandbox"] and notices(shown) == []
+
+
+def git(*args, cwd):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@needs_git
+def test_dotenv_tracked_by_git_is_named_and_warned_about(magics, ip, shared_sandbox, tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"FREDDY_API_KEY={shared_sandbox.api_key}\n")
+    dotenv.chmod(0o600)
+    git("init", "-q", cwd=tmp_path)
+    git("add", ".env", cwd=tmp_path)
+    source = ip.run_line_magic("freddy_auth", "--env")["source"]
+    assert str(dotenv) in source and "git tracks that file" in source and "rotate" in source
+    assert "readable by every user" not in source and shared_sandbox.api_key not in source
+    assert magics.session.client is not None  # a warning, not a refusal
