@@ -7,6 +7,7 @@ for each test (exact request counts, knobs fixed at start, a clock of its own);
 limit, token lifetime, latency) is put back when that test ends.
 """
 
+import atexit
 import contextlib
 
 import pytest
@@ -99,6 +100,9 @@ def ip():
     if "FreddyMagics" in shell.magics_manager.registry:
         shell.run_line_magic("unload_ext", "freddy_magic")
     InteractiveShell.clear_instance()
+    # Every shell registers an exit hook that resets it and collects garbage; hundreds of them
+    # made the interpreter take seconds to exit, and kept every shell alive until then.
+    atexit.unregister(shell.atexit_operations)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def displayed_widget(shown):
     return widget_module._instances[views[-1]["model_id"]]
 
 
+@pytest.mark.security
 def test_key_widget_connects_clears_and_closes(magics, ip, shared_sandbox, shown):
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     assert ip.run_line_magic("freddy_auth", "") is None
@@ -54,6 +55,7 @@ def test_key_widget_connects_clears_and_closes(magics, ip, shared_sandbox, shown
     assert magics.session.client is not None
 
 
+@pytest.mark.security
 def test_key_widget_failure_then_retry(magics, ip, shared_sandbox, shown):
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     ip.run_line_magic("freddy_auth", "")
@@ -76,6 +78,7 @@ def test_plain_auth_uses_env_silently_and_says_so(magics, ip, shared_sandbox, mo
     assert status["key"].startswith("fp=") and shared_sandbox.api_key not in status.line()
 
 
+@pytest.mark.security
 def test_env_reads_dotenv_without_exporting(magics, ip, shared_sandbox, tmp_path):
     (tmp_path / ".env").write_text(f"OTHER=1\nMY_KEY={shared_sandbox.api_key}\n")
     (tmp_path / ".env").chmod(0o600)
@@ -122,6 +125,7 @@ def test_getpass_without_stdin_is_a_usage_error(magics, ip, monkeypatch):
         ip.run_line_magic("freddy_auth", "")
 
 
+@pytest.mark.security
 def test_bad_key_from_env_is_one_line_and_redacted(magics, ip, monkeypatch):
     canary = Canary()
     monkeypatch.setenv("FREDDY_API_KEY", canary.value)
@@ -225,6 +229,7 @@ def test_login_in_a_terminal(magics, ip, shared_sandbox, monkeypatch):
     assert status["method"] == "bearer"
 
 
+@pytest.mark.security
 def test_no_secret_in_namespace_environ_or_outputs(ip, shared_sandbox, shown, monkeypatch):
     ip.config.FreddyMagics.base_url = shared_sandbox.url
     monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
@@ -278,6 +283,7 @@ def test_login_cancelled_after_the_password_drops_the_pending_sign_in(magics, ip
     assert "Cancelled" in box.children[0].value
 
 
+@pytest.mark.security
 def test_plain_http_to_a_remote_host_is_refused_before_the_key_is_used(ip, monkeypatch, shared_sandbox):
     ip.config.FreddyMagics.base_url = "http://api.example.com"
     ip.run_line_magic("load_ext", "freddy_magic")
@@ -287,6 +293,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_the_key_is_used(ip, monke
     assert "http" in str(caught.value).lower() and shared_sandbox.api_key not in str(caught.value)
 
 
+@pytest.mark.security
 def test_pasted_key_with_a_newline_is_refused_without_echo(magics, ip, shown):
     canary = Canary()
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
@@ -304,6 +311,7 @@ def notices(shown):
     return [m for m in shown.messages if NOTICE in m.get("data", {}).get("text/plain", "")]
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("variable", ["BINDER_SERVICE_HOST", "JUPYTERHUB_API_URL"])
 def test_public_session_notice_once_before_the_key_prompt(magics, ip, shared_sandbox, shown, monkeypatch, variable):
     monkeypatch.setenv(variable, "http://10.0.0.1:8081/hub/api")
@@ -316,6 +324,7 @@ def test_public_session_notice_once_before_the_key_prompt(magics, ip, shared_san
     assert len(widgets) == 2  # the notice never replaces or blocks the prompt
 
 
+@pytest.mark.security
 def test_public_session_notice_when_a_key_comes_from_the_environment(magics, ip, shared_sandbox, shown, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "student")
     monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
@@ -358,6 +367,7 @@ def git(*args, cwd):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
 
 
+@pytest.mark.security
 @needs_git
 def test_dotenv_tracked_by_git_is_named_and_warned_about(magics, ip, shared_sandbox, tmp_path):
     dotenv = tmp_path / ".env"

@@ -170,6 +170,7 @@ def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, i
     assert logged["status"] == "error" and logged["text"]
 
 
+@pytest.mark.security
 def test_dry_run_sends_nothing_and_redacts(connected, ip, shared_sandbox):
     before = shared_sandbox.calls(RESPONSE)
     preview = ip.run_cell_magic("freddy", "--dry-run -o req", "Hello {1+1}")

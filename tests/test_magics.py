@@ -65,6 +65,7 @@ def test_env_overrides_defaults(ip, monkeypatch):
     assert m.model == "claude-3-5-sonnet"
 
 
+@pytest.mark.security
 def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
     ip.run_line_magic("config", "FreddyMagics")
     assert shared_sandbox.api_key not in capsys.readouterr().out
@@ -129,6 +130,7 @@ def test_library_error_becomes_usage_error_without_context(connected, ip, shared
     assert connected.session.log[-1]["status"] == "error"
 
 
+@pytest.mark.security
 def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, shared_sandbox):
     credential = connected.session.client.credential
     ip.run_line_magic("reload_ext", "freddy_magic")

@@ -19,6 +19,8 @@ from freddy_magic.testing import find_canary
 
 from .hostile import HostileServer, Reply
 
+pytestmark = pytest.mark.security
+
 
 def test_q2_requests_invalid_header_puts_the_value_in_its_message(canary):
     request = requests.Request("GET", "http://127.0.0.1:9/", headers={"api-key": canary.value + "\n"})
@@ -35,11 +37,8 @@ def test_q2_http_client_putheader_puts_the_value_in_its_message(canary):
     assert canary.value in str(info.value)
 
 
-def test_q3_ipython_env_masks_key_names_but_returns_raw_values(canary, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-
+def test_q3_ipython_env_masks_key_names_but_returns_raw_values(canary, monkeypatch, ip):
     monkeypatch.setenv("FREDDY_API_KEY", canary.value)
-    ip = InteractiveShell.instance()
     listing = ip.run_line_magic("env", "")
     assert listing["FREDDY_API_KEY"] == "<hidden>", "the %env listing no longer masks our variable name"
     assert ip.run_line_magic("env", "FREDDY_API_KEY") == canary.value  # why we never tell users to %env it

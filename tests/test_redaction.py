@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from freddy_magic import _redaction
 from freddy_magic.testing import find_canary, make_canary
 
+pytestmark = pytest.mark.security
+
 
 SECRET_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_.~+/=!$&*@:%\"\\ ", min_size=8, max_size=80).filter(
     lambda s: s.strip() == s and len(set(s)) > 4

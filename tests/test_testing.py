@@ -1,4 +1,4 @@
-"""The canary kit must find every form of a leak, or every other sweep proves nothing.
+"""The canary kit (freddy_magic.testing) must find every form of a leak, or every sweep proves nothing.
 
 Each test plants the canary in one disguise and asserts the kit reports it, plus the negative:
 unrelated data, and another canary, are not reported. The plugin itself is run in a child pytest
@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-import nbformat
 import pytest
 
 from freddy_magic.testing import Canary, assert_no_canary, canary_variants, find_canary, make_canary
+
+pytestmark = pytest.mark.security
 
 
 def test_canary_is_fresh_random_and_long_enough_to_be_a_key():
@@ -84,11 +85,13 @@ def test_sqlite_rows_split_across_overflow_pages_are_found(tmp_path):
 
 
 def test_saved_notebook_is_found(tmp_path):
+    """A notebook as Jupyter saves it (nbformat 4, indent 1, unicode kept): outputs and widget state."""
     canary = make_canary()
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("stream", text=canary[::-1])]))
-    nb.metadata["widgets"] = {"state": {"value": "\u00e9" + canary}}
-    nbformat.write(nb, tmp_path / "n.ipynb")
+    output = {"output_type": "stream", "name": "stdout", "text": canary[::-1]}
+    nb = {"cells": [{"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {}, "outputs": [output],
+                     "source": "1"}],
+          "metadata": {"widgets": {"state": {"value": "\u00e9" + canary}}}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False))
     leaks = find_canary(tmp_path / "n.ipynb", canary)
     assert leaks and all(leak.where.endswith("n.ipynb") for leak in leaks)
 
@@ -128,6 +131,7 @@ def test_leaky(freddy_canary, tmp_path):
 '''
 
 
+@pytest.mark.slow
 def test_plugin_works_for_a_course_author(tmp_path):
     (tmp_path / "test_course.py").write_text(PLUGIN_USER_TEST)
     result = subprocess.run(

@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from jupyter_client import KernelManager
 
 TIMEOUT = 60.0
 
@@ -171,6 +169,8 @@ class KernelSweep:
 
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self):
+        from jupyter_client import KernelManager
+
         self.before = snapshot(self.tree)
         self.km = KernelManager(kernel_name="python3")
         self.km.connection_file = str(self.capture / "kernel-connection.json")
@@ -292,6 +292,7 @@ class KernelSweep:
     def save_notebook(self, name="sweep.ipynb", checkpoint=True):
         """Save the cells as JupyterLab would (contents manager, plus a checkpoint), with the
         widget manager state a "save widget state" front end would store."""
+        import nbformat
         from jupyter_server.services.contents.filemanager import FileContentsManager
 
         state_run = self.harness(

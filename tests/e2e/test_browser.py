@@ -4,31 +4,40 @@ A user opens the quickstart with no key, types the key into the widget, presses 
 status line, watches an answer stream in, compares two models and saves with widget-state saving
 on. Then the key must be in none of: the saved notebook, its checkpoint, the kernel's
 history.sqlite, or any other file the server and kernels wrote. The second run types while
-another cell is still running: the Connect click must never overtake the value sync (e2e.md
-flake 3). Screenshots go to test-results/browser/ (pytest-playwright's --output). Recipe and
-flakes: reference/e2e.md §4.
+another cell is still running: the Connect click must never overtake the value sync.
+Screenshots go to test-results/browser/ (pytest-playwright's --output).
+
+The websocket view a second collaborator's browser would have is searched too: every frame the
+kernel sends to the page, with the frames the page sent as the control (they must hold the key,
+or the test typed nothing), and the page's own storage.
 """
 
 import json
 import os
 import re
+import sys
 
-import nbformat
 import pytest
 from playwright.sync_api import expect
 
 from freddy_magic._redaction import fingerprint
-from freddy_magic.testing import assert_no_canary
+from freddy_magic.testing import assert_no_canary, find_canary
 
 from . import lab as lab_helpers
 from .lab import DIRTY_JS, KERNEL_STATUS_JS, REPO
-
-pytestmark = pytest.mark.browser
 
 QUICKSTART = REPO / "notebooks" / "quickstart.ipynb"
 WIDGET_STATE_MARKER = "widget-state-" + "was-saved"  # joined only in the kernel, so only widget state holds it
 RELEASE = "release-busy-cell"  # a FIFO: the busy cell blocks reading it until the test writes
 DONE_PROMPT = re.compile(r"\[\d+\]")
+
+
+def in_the_browser(test):
+    """The marks of a test that drives JupyterLab in Chromium (the helper test at the end needs none)."""
+    for mark in (pytest.mark.browser, pytest.mark.slow, pytest.mark.security):
+        test = mark(test)
+    return test
+
 
 # Records the text of an element at every DOM change, with a timestamp, so a test can tell a
 # stream (many growing snapshots over time) from an answer that appeared at once.
@@ -41,6 +50,8 @@ RECORD_JS = """(el) => {
 
 def _prepare(lab, name):
     """The quickstart copied into its own folder, plus a widget-state control and a busy cell."""
+    import nbformat
+
     nb = nbformat.read(QUICKSTART, as_version=4)
     head, tail = WIDGET_STATE_MARKER[:13], WIDGET_STATE_MARKER[13:]
     control = nbformat.v4.new_code_cell(f'import ipywidgets\nipywidgets.Text(value="{head}" + "{tail}")')
@@ -73,6 +84,7 @@ def _shotter(page, folder, name):
 
 
 @pytest.mark.parametrize("typing_while_busy", [False, True], ids=["idle", "typing-while-busy"])
+@in_the_browser
 def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbox, screenshots, typing_while_busy):
     name = "busy" if typing_while_busy else "idle"
     shot = _shotter(page, screenshots, name)
@@ -169,6 +181,42 @@ def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbo
     assert "%freddy_auth" in lab.history.read_bytes().decode("utf-8", "replace"), "the kernel recorded no history"
     assert_no_canary([folder / "quickstart.ipynb", checkpoint, lab.history], key)
     assert_no_canary([lab.tmp], key)  # and nothing else the server or kernels wrote
+
+
+@in_the_browser
+def test_websocket_frames_to_the_browser_never_carry_the_key(page, lab, browser_sandbox):
+    import nbformat
+
+    key = browser_sandbox.api_key
+    folder = lab.root / "ws-sweep"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext freddy_magic\n%freddy_auth")]
+    nbformat.write(nb, folder / "ws.ipynb")
+    received, sent = [], []
+
+    def watch(ws):
+        ws.on("framereceived", lambda payload: received.append(payload))
+        ws.on("framesent", lambda payload: sent.append(payload))
+
+    page.on("websocket", watch)
+    path = "ws-sweep/ws.ipynb"
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    cell = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell").nth(0)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    field = cell.locator(".jupyter-widgets input[type=password]")
+    expect(field).to_be_visible(timeout=30_000)
+    field.press_sequentially(key)
+    field.press("Enter")
+    expect(cell.locator(".jp-Cell-outputArea")).to_contain_text(fingerprint(key), timeout=30_000)
+    storage = page.evaluate("() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})")
+    print(f"websocket frames: {len(received)} received, {len(sent)} sent", file=sys.stderr)
+    assert find_canary(sent, key), "control: the key never left the page, so the sweep proves nothing"
+    assert find_canary(received, key) == [], "the kernel sent the key back to the browser"
+    assert find_canary(storage, key) == []
 
 
 def test_browser_tests_skip_or_fail_loudly_without_chromium(monkeypatch, tmp_path):

@@ -20,7 +20,7 @@ from freddy_magic.testing import find_canary
 
 from .sweep_steps import WORK_CELLS, describe, evidence, inspect_memory, leaks_in
 
-pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.security]
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 

@@ -7,15 +7,15 @@ key fails at once instead of hanging.
 
 import ast
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 
 def run(cells, tmp_path, monkeypatch, allow_errors=False):
+    import nbformat
+    from nbclient import NotebookClient
+
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.delenv("FREDDY_API_KEY", raising=False)
     monkeypatch.delenv("FREDDY_SANDBOX", raising=False)
@@ -46,6 +46,8 @@ def test_headless_auth_fails_fast_and_the_answer_is_shown_once(tmp_path, monkeyp
 
 
 def test_a_failing_call_fails_the_cell_with_one_line(tmp_path, monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+
     with pytest.raises(CellExecutionError) as caught:
         run(["%load_ext freddy_magic", "%%freddy\nhello"], tmp_path, monkeypatch)
     assert "UsageError" in str(caught.value) and "Not authenticated" in str(caught.value)

@@ -5,8 +5,11 @@ Never a 500, never a hang, never a traceback: a 2xx success, or a 4xx in the err
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.slow
 
 
 scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
