@@ -139,11 +139,17 @@ class RecordingPublisher(DisplayPublisher):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.messages = []
-        self.published = threading.Event()
+        self._changed = threading.Condition()
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-        self.messages.append({"data": data, "transient": transient or {}, "update": update})
-        self.published.set()
+        with self._changed:
+            self.messages.append({"data": data, "transient": transient or {}, "update": update})
+            self._changed.notify_all()
+
+    def wait_for(self, predicate, timeout=30):
+        """Block until ``predicate(message)`` holds for a published message; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: any(predicate(m) for m in self.messages if "data" in m), timeout)
 
     def clear_output(self, wait=False):
         self.messages.append({"clear": True})

@@ -2,6 +2,7 @@
 
 import _thread
 import gc
+import signal
 import threading
 import time
 
@@ -12,6 +13,8 @@ from IPython.core.error import UsageError
 from freddy_magic._auth import Credential
 from freddy_magic._results import ROW_COLUMNS
 from freddy_magic.sandbox import Fault
+
+from .hostile import HostileServer, forward
 
 pd = pytest.importorskip("pandas")
 RESPONSE = "/v1/model/response"
@@ -73,13 +76,23 @@ def test_parameters_reach_the_request(connected, ip, shared_sandbox):
     assert body["max_output_synapses"] == 40 and body["instructions"] == "Be brief"
 
 
-def test_several_models_run_concurrently_in_order(make_connected, ip, shown):
-    make_connected(latency_per_request=0.3)
-    started = time.monotonic()
-    rows = ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o,claude-3-5-sonnet -o rows", "Name a colour")
-    elapsed = time.monotonic() - started
+def test_several_models_run_concurrently_in_order(ip, shown, shared_sandbox, monkeypatch):
+    """The three requests meet at a barrier in the server: asked one after another, they could not."""
+    together = threading.Barrier(3)
+
+    def script(seen):
+        if seen.path == RESPONSE:
+            together.wait(timeout=30)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        ip.config.FreddyMagics.base_url = server.url
+        ip.run_line_magic("load_ext", "freddy_magic")
+        ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+        rows = ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o,claude-3-5-sonnet -o rows", "Name a colour")
+    assert not together.broken, "the requests were not in flight at the same time"
     assert [r["model"] for r in rows] == ["ftg-3.0", "gpt-4o", "claude-3-5-sonnet"]
-    assert all(r["status"] == "ok" for r in rows) and elapsed < 0.9
+    assert all(r["status"] == "ok" for r in rows)
     for r in rows:
         assert len(final_messages(shown, f"**{r['model']}**\n\n{r['text']}")) == 1
     assert ip.user_ns["rows"] is rows
@@ -134,28 +147,59 @@ def test_over_with_every_row_failing_fails_the_cell(connected, ip, shared_sandbo
         ip.run_cell_magic("freddy", "--over inputs", "Number {n}")
 
 
-def interrupt_when(event):
-    """Ctrl-C, as the kernel delivers it, once the cell has shown something."""
-    def fire():
-        event.wait(10)
-        _thread.interrupt_main()
+@pytest.fixture
+def ctrl_c():
+    """``ctrl_c(shown, predicate)``: Ctrl-C as a kernel delivers it (SIGINT raising
+    KeyboardInterrupt in the main thread), pressed once the cell has shown a message that
+    ``predicate`` accepts. The handler is installed for the test, because a process started in
+    the background inherits SIGINT ignored, and then nothing would arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    threading.Thread(target=fire, daemon=True).start()
+    def press_when(shown, predicate):
+        def fire():
+            if shown.wait_for(predicate):
+                _thread.interrupt_main()
+
+        threading.Thread(target=fire, daemon=True).start()
+
+    yield press_when
+    signal.signal(signal.SIGINT, previous)
 
 
-def test_ctrl_c_during_over_keeps_finished_rows(make_connected, ip, shown):
-    make_connected(latency_per_request=0.15)
-    ip.user_ns["inputs"] = [{"n": i} for i in range(8)]
-    interrupt_when(shown.published)
-    rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", "Number {n}")
+def _plain(message):
+    return message["data"].get("text/plain", "")
+
+
+def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_c):
+    """The server answers the first row and holds every later one until the test ends, so the
+    Ctrl-C that follows the first finished row always finds a row in flight."""
+    release, answered = threading.Event(), []
+
+    def script(seen):
+        if seen.path == RESPONSE:
+            answered.append(seen)
+            if len(answered) > 1:
+                release.wait(60)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        try:
+            ip.config.FreddyMagics.base_url = server.url
+            ip.run_line_magic("load_ext", "freddy_magic")
+            ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+            ip.user_ns["inputs"] = [{"n": i} for i in range(8)]
+            ctrl_c(shown, lambda m: _plain(m).startswith("1/8 rows"))
+            rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", "Number {n}")
+        finally:
+            release.set()
     assert len(rows) == 8 and rows[0]["status"] == "ok"
-    assert rows[-1]["status"] == "cancelled"
-    assert "interrupted: kept" in shown.messages[-1]["data"]["text/plain"]
+    assert [r["status"] for r in rows[1:]] == ["cancelled"] * 7
+    assert "interrupted: kept" in _plain(shown.messages[-1])
 
 
-def test_ctrl_c_during_a_stream_cancels_it_server_side(make_connected, ip, shown):
-    _magics, own = make_connected(latency_per_delta=0.05)
-    interrupt_when(shown.published)
+def test_ctrl_c_during_a_stream_cancels_it_server_side(make_connected, ip, shown, ctrl_c):
+    _magics, own = make_connected(latency_per_delta=0.2)
+    ctrl_c(shown, lambda m: m["data"].get("text/markdown", "").strip(" ▍"))  # some text is shown
     row = ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
     assert row["status"] == "cancelled" and row["text"] and row["thread_id"]
     assert own.calls(f"{RESPONSE}/{row['thread_id']}/cancel", method="POST") == 1
@@ -225,9 +269,9 @@ def test_several_answers_appear_in_the_order_asked(make_connected, ip, shown):
                                    pytest.param(dict(kind="slow", delay=3.0, times=2), marks=pytest.mark.slow)],
                          ids=["500x3", "reset-x2", "503x2", "slow-x2"])
 def test_l_over_keeps_every_finished_row_in_order(make_connected, ip, fault):
+    ip.config.FreddyMagics.read_timeout = 1.0
+    ip.config.FreddyMagics.total_timeout = 2.0
     _magics, own = make_connected(rate_limit=None)
-    ip.run_line_magic("config", "FreddyMagics.read_timeout = 1.0")
-    ip.run_line_magic("config", "FreddyMagics.total_timeout = 2.0")
     ip.user_ns["topics"] = [{"topic": f"topic-{i}"} for i in range(8)]
     own.faults.add(Fault(method="POST", path=RESPONSE, **fault))
     start = time.monotonic()
