@@ -1,11 +1,12 @@
-# The README's two commands live here: `make demo` and `make test`. `make bench` runs benchmarks/.
+# The README's two commands live here: `make demo` and `make test`. `make check` is the fast test
+# loop (everything not marked slow); `make bench` runs benchmarks/.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 HEADLESS ?=
 
-.PHONY: test demo bench chromium clean
+.PHONY: test check demo bench chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ chromium:
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest
+
+check: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not slow"
 
 demo: $(VENV)/.installed-demo
 ifeq ($(HEADLESS),)

@@ -144,7 +144,7 @@ def test_m4_j8_self_signed_certificate_rejected_once_and_never_retried(self_sign
 
 
 @pytest.mark.security
-def test_m5_netrc_and_proxy_variables_are_ignored(tmp_path, monkeypatch, canary, shared_sandbox):
+def test_netrc_and_proxy_variables_are_ignored(tmp_path, monkeypatch, canary, shared_sandbox):
     netrc = tmp_path / ".netrc"
     netrc.write_text(f"machine 127.0.0.1 login someone password {canary.value}\n")
     netrc.chmod(0o600)

@@ -34,9 +34,7 @@ DONE_PROMPT = re.compile(r"\[\d+\]")
 
 def in_the_browser(test):
     """The marks of a test that drives JupyterLab in Chromium (the helper test at the end needs none)."""
-    for mark in (pytest.mark.browser, pytest.mark.slow, pytest.mark.security):
-        test = mark(test)
-    return test
+    return pytest.mark.browser(pytest.mark.slow(test))
 
 
 # Records the text of an element at every DOM change, with a timestamp, so a test can tell a
@@ -85,6 +83,7 @@ def _shotter(page, folder, name):
 
 @pytest.mark.parametrize("typing_while_busy", [False, True], ids=["idle", "typing-while-busy"])
 @in_the_browser
+@pytest.mark.security
 def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbox, screenshots, typing_while_busy):
     name = "busy" if typing_while_busy else "idle"
     shot = _shotter(page, screenshots, name)
@@ -184,6 +183,7 @@ def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbo
 
 
 @in_the_browser
+@pytest.mark.security
 def test_websocket_frames_to_the_browser_never_carry_the_key(page, lab, browser_sandbox):
     import nbformat
 
