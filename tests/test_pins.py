@@ -1,7 +1,8 @@
-"""Pins: tests that fail when an upstream behaviour our design relies on changes (§4.Q, T-P3).
+"""Pins: tests that fail when an upstream behaviour our design relies on changes.
 
-Each pin asserts the *hazard* exists upstream. If one starts failing, upstream fixed or changed
-something, and the rule it justifies in security.md §0 should be revisited, not deleted blindly.
+Each pin asserts the *hazard* exists upstream, and says which of our rules it justifies. If one
+starts failing, upstream fixed or changed something: revisit that rule, do not delete the pin
+blindly.
 """
 
 import http.client
@@ -26,7 +27,7 @@ def test_q2_requests_invalid_header_puts_the_value_in_its_message(canary):
     request = requests.Request("GET", "http://127.0.0.1:9/", headers={"api-key": canary.value + "\n"})
     with pytest.raises(requests.exceptions.InvalidHeader) as info:
         request.prepare()
-    assert canary.value in str(info.value), "requests no longer echoes header values: rule 6 still stands"
+    assert canary.value in str(info.value), "requests no longer echoes header values: the client still checks them itself"
 
 
 def test_q2_http_client_putheader_puts_the_value_in_its_message(canary):
@@ -56,11 +57,11 @@ def test_q5_httpx_headers_repr_masks_authorization_but_not_api_key(canary):
     httpx = pytest.importorskip("httpx")
     shown = repr(httpx.Headers({"Authorization": "Bearer " + canary.value, "api-key": canary.value}))
     assert "Bearer " + canary.value not in shown
-    assert canary.value in shown, "httpx now masks api-key too: T-Q5 can be relaxed"
+    assert canary.value in shown, "httpx now masks api-key too: this pin can be relaxed"
 
 
 def test_p3_requests_forwards_api_key_on_a_cross_origin_redirect(canary):
-    """Why redirects are off (rule 9): requests strips Authorization across origins, not api-key."""
+    """Why redirects are never followed: requests strips Authorization across origins, not api-key."""
     with HostileServer(Reply(200, body=b"{}")) as target:
         with HostileServer(Reply(302, headers={"Location": target.url.replace("127.0.0.1", "localhost") + "/x"}, body=b"")) as origin:
             requests.get(origin.url + "/start", headers={"api-key": canary.value, "Authorization": "Bearer " + canary.value}, timeout=10)
@@ -70,7 +71,7 @@ def test_p3_requests_forwards_api_key_on_a_cross_origin_redirect(canary):
 
 
 def test_pin_http_client_wire_debug_prints_headers_to_stdout(canary):
-    """Why wire debug is refused rather than filtered: it is print(), not logging (rule 8)."""
+    """Why wire debug is refused rather than filtered: it is print(), not logging."""
     with HostileServer(Reply(200, body=b"{}")) as server:
         out = io.StringIO()
         old = http.client.HTTPConnection.debuglevel

@@ -1,7 +1,7 @@
 """Retry-After parsing, jittered backoff and the client-side limiter, on a fake clock.
 
 The batch-level goal (a 50/1s sandbox, 200 rows at concurrency 8, 0 failed rows) is checked
-against the real sandbox in test_client_sandbox.py.
+against the real sandbox at the end.
 """
 
 import random

@@ -1,4 +1,4 @@
-"""The one redaction function, checked against the forms §3.7 promises (T-D7, T-E2, T-C3).
+"""The one redaction function, checked against every form a secret takes in a message.
 
 redact() is the last line for every message we show; looks_like_secret() decides whether a
 magic argument is refused. Both are fuzzed: redaction must hold for any registered secret, and
@@ -37,7 +37,7 @@ def live(canary):
     _redaction.forget(canary.value)
 
 
-# T-D7 ---------------------------------------------------------------------------------------
+# fingerprints --------------------------------------------------------------------------------
 def test_fingerprint_is_a_truncated_hash_not_key_material():
     keys = [make_canary() for _ in range(40)] + ["ak_" + secrets.token_urlsafe(30) for _ in range(40)]
     for key in keys:
@@ -52,7 +52,7 @@ def test_fingerprint_changes_completely_when_one_character_changes():
     assert sum(x != y for x, y in zip(a[3:], b[3:])) >= 4
 
 
-# §3.7 variants ----------------------------------------------------------------------------
+# every encoding of a registered secret ----------------------------------------------------------
 FORMS = {
     "raw": lambda s: s,
     "url": lambda s: quote(s, safe=""),
@@ -83,7 +83,7 @@ def test_any_registered_secret_is_redacted_in_every_encoding(secret, form, befor
 
 
 def test_basic_auth_base64_of_user_colon_secret_is_redacted(live):
-    """§3.7 lists base64 of ``user:secret``; a proxy echoing an Authorization header shows it."""
+    """Basic auth sends base64 of ``user:secret``; a proxy echoing an Authorization header shows it."""
     header = "Authorization: Basic " + base64.b64encode(b"x:" + live.value.encode()).decode()
     out = _redaction.redact("echo: " + header)
     assert find_canary(out, live.value) == [], out
@@ -124,7 +124,7 @@ def test_short_values_are_not_registered():
     assert _redaction.redact("abc1234 is fine") == "abc1234 is fine"
 
 
-# T-E2: the log filter redacts by value, not only by header name -------------------------------
+# the log filter redacts by value, not only by header name --------------------------------------
 def _emit_through(name, live_value):
     records = []
 
@@ -185,7 +185,7 @@ def test_filter_survives_malformed_records(live):
     assert records and find_canary(records, live.value) == []
 
 
-# T-C3: key-like argument detection -------------------------------------------------------------
+# key-like argument detection -------------------------------------------------------------------
 HEX = "0123456789abcdef"
 URLSAFE = string.ascii_letters + string.digits + "-_"
 

@@ -1,4 +1,4 @@
-"""Rows are flat, exact, DataFrame-ready; displays say when they truncate (DESIGN §3)."""
+"""Rows are flat, exact, DataFrame-ready; displays say when they truncate."""
 
 import copy
 import pickle

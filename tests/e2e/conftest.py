@@ -13,7 +13,7 @@ from .lab import CHROMIUM, CHROMIUM_FLAGS, TOKEN, Lab, Server, free_port, requir
 
 @pytest.fixture
 def kernel_sweep(tmp_path):
-    """A factory: ``with kernel_sweep(env={...}) as k:`` is a sealed real kernel (harness.py)."""
+    """A factory: ``with kernel_sweep(env={...}) as k:`` is a sealed real kernel (tests/e2e/harness.py)."""
 
     def make(env=None, extra_arguments=(), name="sweep"):
         return KernelSweep(tmp_path / name, env=env, extra_arguments=extra_arguments)

@@ -1,4 +1,4 @@
-"""Canary sweeps in real kernels (§4.A, §4.G, T-B2 on the wire, T-F3/F4 in a kernel).
+"""Canary sweeps in real kernels: every credential path, every failure, every history setting.
 
 For each credential path (widget, sign-in flow, environment, .env, sandbox) and each failure
 (wrong key, 401, a hostile 500 echoing our headers, a truncated stream, a timeout), a sealed
