@@ -19,8 +19,8 @@ from freddy_magic._errors import AuthError, ConfigError, FreddyError, NotAuthent
 from freddy_magic.testing import find_canary
 
 from .fakes import FakeClock, FakeRefresher, make_jwt, run_together
-from .shown import text_views, verbose_traceback
 from .hostile import HostileServer, Reply
+from .shown import text_views, verbose_traceback
 
 KEY = "ak_unit_0123456789abcdefghij"
 

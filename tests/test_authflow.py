@@ -16,7 +16,6 @@ from ipywidgets.widgets import widget as widget_module
 
 from freddy_magic.testing import Canary
 
-
 HOSTED = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL",
           "JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
 NOTICE = "usable by anyone who holds this session's URL"

@@ -17,7 +17,13 @@ import pytest
 from freddy_magic import _redaction
 from freddy_magic._auth import Credential
 from freddy_magic._client import FreddyClient
-from freddy_magic._errors import APIError, AuthError, ConfigError, FreddyError, NotAuthenticated
+from freddy_magic._errors import (
+    APIError,
+    AuthError,
+    ConfigError,
+    FreddyError,
+    NotAuthenticated,
+)
 from freddy_magic._redaction import RedactingFilter
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary

@@ -13,8 +13,13 @@ from email.utils import formatdate
 import pytest
 
 from freddy_magic._errors import FreddyError, RateLimited
-from freddy_magic._ratelimit import (BACKOFF_CAP, RateLimiter, RateLimitStatus, backoff_delay,
-                                    parse_retry_after)
+from freddy_magic._ratelimit import (
+    BACKOFF_CAP,
+    RateLimiter,
+    RateLimitStatus,
+    backoff_delay,
+    parse_retry_after,
+)
 
 from .clients import client_for
 from .fakes import FakeClock, Sleeper

@@ -17,13 +17,30 @@ from hypothesis import strategies as st
 
 from freddy_magic._auth import Credential
 from freddy_magic._client import FreddyClient
-from freddy_magic._errors import (APIError, AuthError, ConnectionFailed, FreddyError, PermissionDenied,
-                                  RateLimited)
+from freddy_magic._errors import (
+    APIError,
+    AuthError,
+    ConnectionFailed,
+    FreddyError,
+    PermissionDenied,
+    RateLimited,
+)
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
-from .clients import (OK, REFRESH, RESP, bearer_client, client_for, count, envelope, key_client, outcome,
-                      signed_in, timed)
+from .clients import (
+    OK,
+    REFRESH,
+    RESP,
+    bearer_client,
+    client_for,
+    count,
+    envelope,
+    key_client,
+    outcome,
+    signed_in,
+    timed,
+)
 from .fakes import Sleeper
 from .hostile import HostileServer, Reply, forward
 

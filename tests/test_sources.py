@@ -19,8 +19,6 @@ from freddy_magic import _sources
 from freddy_magic._sources import find_key, tracked_by_git
 from freddy_magic.testing import find_canary
 
-
-
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 

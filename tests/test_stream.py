@@ -10,12 +10,18 @@ import json
 
 import pytest
 
-from freddy_magic._errors import AuthError, RateLimited, ResponseFormatError, StreamInterrupted, Timeout
-from freddy_magic._errors import APIError
+from freddy_magic._errors import (
+    APIError,
+    AuthError,
+    RateLimited,
+    ResponseFormatError,
+    StreamInterrupted,
+    Timeout,
+)
 from freddy_magic._stream import ResponseStream
 from freddy_magic.sandbox import Fault
 
-from .clients import RESP, OK, SHORT_TIMEOUTS, client_for, key_client, timed
+from .clients import OK, RESP, SHORT_TIMEOUTS, client_for, key_client, timed
 from .hostile import HostileServer, Reply, forward
 
 RESPONSE = "/v1/model/response"

@@ -16,7 +16,13 @@ from urllib.parse import quote
 
 import pytest
 
-from freddy_magic.testing import Canary, assert_no_canary, canary_variants, find_canary, make_canary
+from freddy_magic.testing import (
+    Canary,
+    assert_no_canary,
+    canary_variants,
+    find_canary,
+    make_canary,
+)
 
 pytestmark = pytest.mark.security
 

@@ -9,10 +9,9 @@ on a second server that counts requests.
 """
 
 import http.client
-import tracemalloc
-
 import socket
 import string
+import tracemalloc
 
 import pytest
 import requests
@@ -21,12 +20,29 @@ from hypothesis import strategies as st
 
 from freddy_magic._auth import Credential
 from freddy_magic._client import FreddyClient
-from freddy_magic._errors import (AuthError, ConfigError, ConnectionFailed, FreddyError, RateLimited,
-                                  ResponseFormatError, StreamInterrupted, Timeout)
+from freddy_magic._errors import (
+    AuthError,
+    ConfigError,
+    ConnectionFailed,
+    FreddyError,
+    RateLimited,
+    ResponseFormatError,
+    StreamInterrupted,
+    Timeout,
+)
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
-from .clients import KEY, RESP, SHORT_TIMEOUTS, client_for, envelope, key_client, outcome, timed
+from .clients import (
+    KEY,
+    RESP,
+    SHORT_TIMEOUTS,
+    client_for,
+    envelope,
+    key_client,
+    outcome,
+    timed,
+)
 from .hostile import HostileServer, Reply, forward
 from .shown import frame_locals, verbose_traceback
 

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from .harness import KernelSweep
-from .lab import CHROMIUM, CHROMIUM_FLAGS, TOKEN, Lab, Server, free_port, require_chromium
+from .lab import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    TOKEN,
+    Lab,
+    Server,
+    free_port,
+    require_chromium,
+)
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 TIMEOUT = 60.0
 
 # Loaded by the kernel at start-up (``site`` imports ``sitecustomize`` from PYTHONPATH). The
