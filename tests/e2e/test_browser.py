@@ -76,6 +76,7 @@ def _wait_done(cell, timeout=30_000):
 
 def _shotter(page, folder, name):
     def shot(step):
+        folder.mkdir(parents=True, exist_ok=True)  # another pytest session may have emptied test-results/
         page.screenshot(path=str(folder / f"{name}-{step}.png"), full_page=True)
 
     return shot

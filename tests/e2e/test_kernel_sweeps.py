@@ -149,8 +149,8 @@ def test_sweep_failure(kernel_sweep, sandbox, canary, failure):
     with kernel_sweep(env=_kernel_env(sandbox)) as k:
         k.cell("%load_ext freddy_magic")
         if failure == "timeout":
-            k.cell("%config FreddyMagics.read_timeout = 2.0")
-            k.cell("%config FreddyMagics.total_timeout = 4.0")
+            k.cell("%config FreddyMagics.read_timeout = 1.0")
+            k.cell("%config FreddyMagics.total_timeout = 2.0")
         _widget_auth(k, secret)
         failing = k.cell("%%freddy -m ftg-3.0\nThis call fails.", timeout=60)
         k.cell("%xmode Verbose")
