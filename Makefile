@@ -1,11 +1,13 @@
-# The README's two commands live here: `make demo` and `make test`. `make bench` runs benchmarks/.
+# The README's two commands live here: `make demo` and `make test`. `make check` is the fast test
+# loop (everything not marked slow); `make bench` runs benchmarks/.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 HEADLESS ?=
+SRC    := freddy_magic tests benchmarks notebooks/run.py
 
-.PHONY: test demo bench chromium clean
+.PHONY: test check demo bench chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +29,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium not installed and not root: browser tests will be skipped"; fi
 
-test: $(VENV)/.installed-test chromium
+# ruff (lint and format) and mypy run before the tests, so a style or type slip fails CI too.
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check $(SRC)
+	$(PY) -m ruff format --check $(SRC)
+	$(PY) -m mypy
+
+test: lint chromium
 	$(PY) -m pytest
+
+check: lint
+	$(PY) -m pytest -m "not slow"
 
 demo: $(VENV)/.installed-demo
 ifeq ($(HEADLESS),)

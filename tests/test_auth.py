@@ -1,7 +1,8 @@
 """The credential holder on its own: intake checks, hygiene, and the refresh state machine.
 
-Driven by a fake clock and a fake refresher (tests/client_fixtures.py); the HTTP side of refresh
-is covered in test_client_unit.py (responses) and test_client_sandbox.py (the real sandbox).
+Time is a fake clock and the token endpoint a counting refresher (tests/fakes.py), so "exactly one
+refresh" is a count, not a timing accident, and threads are released by conditions, not sleeps.
+The HTTP side of refresh is in test_sender.py.
 """
 
 import copy
@@ -11,15 +12,30 @@ import threading
 import warnings
 
 import pytest
-from client_fixtures import FakeClock, FakeRefresher, make_jwt
 
 from freddy_magic import _redaction
 from freddy_magic._auth import Credential
-from freddy_magic._errors import AuthError, ConfigError, NotAuthenticated
+from freddy_magic._errors import AuthError, ConfigError, FreddyError, NotAuthenticated
+from freddy_magic.testing import find_canary
+
+from .fakes import FakeClock, FakeRefresher, make_jwt, run_together
+from .hostile import HostileServer, Reply
+from .shown import text_views, verbose_traceback
 
 KEY = "ak_unit_0123456789abcdefghij"
 
 
+def _bearer(clock, refresher, lifetime=100.0, refresh="refresh-token-abcdef123"):
+    return Credential.bearer("access-token-0000-abcdef", refresh, expires_in=lifetime, refresher=refresher, clock=clock)
+
+
+def _authorization(cred):
+    headers = {}
+    cred.authorize(headers)
+    return headers["Authorization"]
+
+
+# intake and hygiene ----------------------------------------------------------------------------
 def test_api_key_header_and_repr_show_only_the_fingerprint():
     cred = Credential.api_key("  " + KEY + "\t")
     headers = {}
@@ -34,12 +50,20 @@ def test_api_key_header_and_repr_show_only_the_fingerprint():
     assert cred.expires_in() is None and not cred.can_refresh
 
 
-@pytest.mark.parametrize("bad, words", [
-    (KEY + "\n", "control character"), ("ak_ab\rcdefghij", "control character"),
-    ("ak_abc defghij", "space"), ("ak_abcdéfghij", "non-ASCII"), ("s0rt", "too short"),
-    ("x" * 1025, "too long"), ("   ", "empty"), (None, "text"),
-])
-def test_bad_keys_are_refused_without_echo(bad, words):
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (KEY + "\n", "control character"),
+        ("ak_ab\rcdefghij", "control character"),
+        ("ak_abc defghij", "space"),
+        ("ak_abcdéfghij", "non-ASCII"),
+        ("s0rt", "too short"),
+        ("x" * 1025, "too long"),
+        ("   ", "empty"),
+        (None, "text"),
+    ],
+)
+def test_bad_keys_are_refused_with_the_reason_and_without_echo(bad, words):
     with pytest.raises(ConfigError) as info:
         Credential.api_key(bad)
     assert words in str(info.value)
@@ -48,13 +72,101 @@ def test_bad_keys_are_refused_without_echo(bad, words):
     assert info.value.__context__ is None
 
 
-def test_pickle_refused_naming_only_the_type_and_copies_are_the_same_object():
-    cred = Credential.api_key(KEY)
-    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "bad",
+    ["{c}\n", "{c}\r\n", "\x00{c}", "{c}\x7f", "{c}\u200b", "\u0430{c}"],
+    ids=["LF", "CRLF", "NUL", "DEL", "zero-width", "cyrillic-a"],
+)
+def test_f1_malformed_keys_are_rejected_without_echo_even_in_a_verbose_traceback(canary, bad):
+    with pytest.raises(ConfigError) as info:
+        Credential.api_key(bad.format(c=canary.value))
+    err = info.value
+    assert find_canary([str(err), repr(err), repr(err.args), verbose_traceback(err)], canary.value) == []
+    assert err.__context__ is None
+
+
+@pytest.mark.security
+def test_f1_surrounding_space_is_stripped_before_sending(canary):
+    from freddy_magic._client import FreddyClient
+
+    with HostileServer(Reply(200, body=b'{"is_valid": true, "error": null}')) as api:
+        client = FreddyClient(api.url, Credential.api_key(" \t" + canary.value + " \t"))
+        try:
+            client.validate()
+        except FreddyError:  # the shape may not satisfy validate(); the header is what matters
+            pass
+        client.close()
+        sent = [s.headers.get("api-key") for s in api.seen]
+    assert sent and set(sent) == {canary.value}
+
+
+def _credentials(secret):
+    """(label, credential) in each state a user can reach."""
+    clock = FakeClock()
+
+    def refresher(refresh_token):
+        return {"access_token": secret + "-acc2", "refresh_token": secret + "-ref2", "expires_in": 600}
+
+    bearer = Credential.bearer(
+        secret + "-acc", refresh_token=secret + "-ref", expires_in=600, refresher=refresher, clock=clock
+    )
+    renewed = Credential.bearer(
+        secret + "-acc", refresh_token=secret + "-ref", expires_in=600, refresher=refresher, clock=clock
+    )
+    clock.advance(590)  # inside the mandatory window: the next use refreshes
+    renewed.authorize({})
+    expired = Credential.bearer(secret + "-acc", expires_in=10, clock=clock)
+    clock.advance(60)
+    cleared = Credential.api_key(secret)
+    cleared.clear()
+    return [
+        ("api-key", Credential.api_key(secret)),
+        ("bearer", bearer),
+        ("refreshed", renewed),
+        ("expired", expired),
+        ("cleared", cleared),
+    ]
+
+
+@pytest.mark.security
+def test_d1_credential_views_show_only_a_fingerprint(canary):
+    for label, cred in _credentials(canary.value):
+        views = text_views(cred)
+        assert find_canary(views, canary.value) == [], label
+        assert views[0].startswith("<") and ("fp=" in views[0] or "cleared" in views[0]), label
+        assert not hasattr(cred, "__dict__"), label
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_d5_credential_refuses_pickling_naming_only_the_type(canary, protocol):
+    for label, cred in _credentials(canary.value):
         with pytest.raises(TypeError) as info:
             pickle.dumps(cred, protocol=protocol)
-        assert "Credential" in str(info.value) and KEY not in str(info.value)
-    assert copy.copy(cred) is cred and copy.deepcopy({"c": cred})["c"] is cred
+        assert "Credential" in str(info.value), label
+        assert find_canary([str(info.value), repr(info.value)], canary.value) == [], label
+        with pytest.raises(TypeError):
+            pickle.dumps({"inside": [cred]}, protocol=protocol)
+
+
+@pytest.mark.security
+def test_d5_copies_are_the_same_object(canary):
+    for label, cred in _credentials(canary.value):
+        assert copy.copy(cred) is cred and copy.deepcopy(cred) is cred, label
+        holder = copy.deepcopy({"c": [cred]})
+        assert holder["c"][0] is cred
+
+
+@pytest.mark.security
+def test_d5_dill_cannot_serialise_the_secret(canary):
+    dill = pytest.importorskip("dill", reason="dill not installed: pickle protocols cover the same path")
+    cred = Credential.api_key(canary.value)
+    try:
+        blob = dill.dumps(cred)
+    except TypeError:
+        return
+    assert find_canary(blob, canary.value) == []
 
 
 def test_secrets_are_registered_for_redaction_and_forgotten_on_clear():
@@ -68,61 +180,68 @@ def test_secrets_are_registered_for_redaction_and_forgotten_on_clear():
         cred.authorize({})
 
 
-def _bearer(clock, refresher, lifetime=100.0, refresh="refresh-token-abcdef123"):
-    return Credential.bearer("access-token-0000-abcdef", refresh, expires_in=lifetime,
-                             refresher=refresher, clock=clock)
-
-
-def test_proactive_refresh_happens_once_inside_the_window_and_uses_the_new_token():
+# the refresh schedule --------------------------------------------------------------------------
+@pytest.mark.security
+def test_i6_no_refresh_before_the_advisory_window_then_exactly_one():
     clock, refresher = FakeClock(), FakeRefresher(expires_in=100.0)
     cred = _bearer(clock, refresher)
-    headers = {}
-    clock.advance(79)  # advisory window starts at 80 % of a 100 s lifetime
-    cred.authorize(headers)
-    assert refresher.calls == 0 and headers["Authorization"] == "Bearer access-token-0000-abcdef"
+    for step in (0, 20, 40, 79):  # the advisory window starts at 80 % of a 100 s lifetime
+        clock.now = 1000.0 + step
+        assert _authorization(cred) == "Bearer access-token-0000-abcdef"
+    assert refresher.calls == 0
     clock.advance(2)
     for _ in range(5):
-        cred.authorize(headers)
+        assert _authorization(cred) == "Bearer access-token-0001-abcdef"
     assert refresher.calls == 1 and cred.refreshes == 1
-    assert headers["Authorization"] == "Bearer access-token-0001-abcdef"
     assert 99 < cred.expires_in() <= 100
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("lifetime", [1.0, 60.0, 300.0, 3600.0, 1814400.0])
-def test_margin_is_proportional_and_never_loops(lifetime):
+def test_i8_tokens_of_any_lifetime_refresh_once_each_before_expiry_and_never_loop(lifetime):
     clock, refresher = FakeClock(), FakeRefresher(expires_in=lifetime)
     cred = _bearer(clock, refresher, lifetime)
     steps = 200
-    for _ in range(steps):
+    for _ in range(steps):  # five lifetimes pass
         clock.advance(lifetime * 5 / steps)
         cred.authorize({})
-    # five lifetimes pass; each token is replaced once, well before it expires
-    assert 5 <= refresher.calls <= 7
-    assert cred.expires_in() > 0
+        assert cred.expires_in() > 0, f"used an expired token at t={clock.now - 1000:.2f}"
+    assert 5 <= refresher.calls <= 7  # each token is replaced once, well before it expires
 
 
-def test_wall_clock_does_not_matter_only_the_monotonic_deadline():
-    clock, refresher = FakeClock(), FakeRefresher(expires_in=3600.0)
-    wall = [1e9]
-    cred = Credential.bearer("access-token-0000-abcdef", "refresh-token-abcdef123",
-                             expires_in=3600, refresher=refresher, clock=clock, wall=lambda: wall[0])
-    wall[0] += 7200  # a 2 h wall-clock jump
-    cred.authorize({})
+@pytest.mark.security
+def test_i9_opaque_or_malformed_tokens_have_no_schedule_and_never_refresh_proactively():
+    clock, refresher = FakeClock(), FakeRefresher()
+    for token in ("opaque-token-abcdefgh", "eyJhbGciOi.not-a-jwt.at-all", "eyJ" + "x" * 40):
+        cred = Credential.bearer(token, refresh_token="refresh-token-abcdefgh", refresher=refresher, clock=clock)
+        clock.advance(10**6)
+        cred.authorize({})
+        assert cred.expires_in() is None
+    assert refresher.calls == 0
+
+
+@pytest.mark.security
+def test_i11_wall_clock_jumps_do_not_start_a_refresh_storm():
+    clock, refresher, wall = FakeClock(), FakeRefresher(expires_in=3600.0), FakeClock(start=1.8e9)
+    cred = Credential.bearer(
+        "access-token-0000-abcdef",
+        refresh_token="refresh-token-abcdefgh",
+        expires_in=3600,
+        refresher=refresher,
+        clock=clock,
+        wall=wall,
+    )
+    for jump in (7200, -7200, 7200 * 10):
+        wall.advance(jump)
+        cred.authorize({})
     assert refresher.calls == 0
 
 
 def test_jwt_exp_is_used_when_the_server_gives_no_expires_in():
-    clock, refresher = FakeClock(), FakeRefresher()
-    cred = Credential.bearer(make_jwt(lifetime=600), "refresh-token-abcdef123",
-                             refresher=refresher, clock=clock)
+    cred = Credential.bearer(
+        make_jwt(lifetime=600), "refresh-token-abcdef123", refresher=FakeRefresher(), clock=FakeClock()
+    )
     assert 590 < cred.expires_in() <= 600
-
-
-def test_opaque_token_has_no_schedule_and_malformed_jwt_does_not_raise():
-    for token in ("opaque-token-abcdefgh", "eyJhbGciOi.not-a-jwt.at-all"):
-        cred = Credential.bearer(token, clock=FakeClock())
-        assert cred.expires_in() is None
-        cred.authorize({})
 
 
 def test_advisory_failure_keeps_the_old_token_mandatory_failure_raises(caplog):
@@ -130,84 +249,47 @@ def test_advisory_failure_keeps_the_old_token_mandatory_failure_raises(caplog):
     cred = _bearer(clock, refresher)
     refresher.fail_with = AuthError("refresh refused")
     clock.advance(85)
-    headers = {}
     with caplog.at_level(logging.WARNING, logger="freddy_magic"):
-        cred.authorize(headers)
-    assert headers["Authorization"].endswith("access-token-0000-abcdef")
+        assert _authorization(cred).endswith("access-token-0000-abcdef")
     assert "refresh failed" in caplog.text
     clock.advance(10)  # mandatory window (last 10 %)
     with pytest.raises(AuthError):
         cred.authorize({})
 
 
+@pytest.mark.security
+def test_e5_bare_bearer_warns_once_before_expiry_and_fails_clearly_after_without_the_token():
+    clock = FakeClock()
+    token = "fm-canary-" + "8d" * 16
+    cred = Credential.bearer(token, expires_in=100, clock=clock)
+    assert not cred.can_refresh
+    assert cred.refresh_after_401(0) is False
+    clock.advance(85)
+    with pytest.warns(UserWarning, match="cannot be refreshed") as caught:
+        cred.authorize({})
+    assert find_canary([str(w.message) for w in caught], token) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cred.authorize({})  # warned once per token, not per call
+    clock.advance(20)
+    with pytest.raises(AuthError, match="expired") as info:
+        cred.authorize({})
+    assert find_canary(str(info.value), token) == []
+
+
+# refreshes after a 401, and the registry -------------------------------------------------------
 def test_reactive_refresh_reuses_a_token_another_thread_already_fetched():
-    clock, refresher = FakeClock(), FakeRefresher()
-    cred = _bearer(clock, refresher)
+    refresher = FakeRefresher()
+    cred = _bearer(FakeClock(), refresher)
     stale_gen = cred.authorize({})
     assert cred.refresh_after_401(stale_gen) is True
     assert cred.refresh_after_401(stale_gen) is True  # a second request that carried the old token
     assert refresher.calls == 1
 
 
-def test_single_flight_many_threads_one_refresh():
-    clock, gate = FakeClock(), threading.Event()
-    refresher = FakeRefresher(delay_event=gate)
-    cred = _bearer(clock, refresher)
-    clock.advance(95)  # mandatory window: everybody must wait for the new token
-    seen, barrier = [], threading.Barrier(16)
-
-    def worker():
-        headers = {}
-        barrier.wait()
-        cred.authorize(headers)
-        seen.append(headers["Authorization"])
-
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for th in threads:
-        th.start()
-    gate.set()
-    for th in threads:
-        th.join(10)
-    assert refresher.calls == 1
-    assert seen == ["Bearer access-token-0001-abcdef"] * 16
-
-
-def test_advisory_refresh_does_not_block_other_threads():
-    clock, gate = FakeClock(), threading.Event()
-    refresher = FakeRefresher(delay_event=gate)
-    cred = _bearer(clock, refresher)
-    clock.advance(85)  # advisory window: the token is still valid for 15 s
-    slow = threading.Thread(target=cred.authorize, args=({},))
-    slow.start()
-    assert refresher.entered.wait(5)
-    headers = {}
-    cred.authorize(headers)  # returns at once with the still-valid token
-    assert headers["Authorization"].endswith("access-token-0000-abcdef")
-    gate.set()
-    slow.join(5)
-    cred.authorize(headers)
-    assert headers["Authorization"].endswith("access-token-0001-abcdef") and refresher.calls == 1
-
-
-def test_bare_bearer_warns_before_expiry_and_fails_clearly_after():
-    clock = FakeClock()
-    cred = Credential.bearer("access-token-0000-abcdef", expires_in=100, clock=clock)
-    assert not cred.can_refresh
-    assert cred.refresh_after_401(0) is False
-    clock.advance(85)
-    with pytest.warns(UserWarning, match="cannot be refreshed"):
-        cred.authorize({})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        cred.authorize({})  # warned once per token, not per call
-    clock.advance(20)
-    with pytest.raises(AuthError, match="expired"):
-        cred.authorize({})
-
-
 def test_refresh_that_is_definitively_refused_is_not_retried_by_every_thread():
-    clock, refresher = FakeClock(), FakeRefresher()
-    cred = _bearer(clock, refresher)
+    refresher = FakeRefresher()
+    cred = _bearer(FakeClock(), refresher)
     refresher.fail_with = AuthError("invalid refresh token")
     for _ in range(3):
         with pytest.raises(AuthError):
@@ -216,8 +298,7 @@ def test_refresh_that_is_definitively_refused_is_not_retried_by_every_thread():
 
 
 def test_refreshed_tokens_replace_old_ones_in_the_redaction_registry():
-    clock, refresher = FakeClock(), FakeRefresher()
-    cred = _bearer(clock, refresher)
+    cred = _bearer(FakeClock(), FakeRefresher())
     assert "access-token-0000-abcdef" not in _redaction.redact("x access-token-0000-abcdef")
     cred.refresh_after_401(0)
     assert "access-token-0001-abcdef" not in _redaction.redact("x access-token-0001-abcdef")
@@ -227,8 +308,42 @@ def test_refreshed_tokens_replace_old_ones_in_the_redaction_registry():
 
 
 def test_refresh_answer_with_a_hostile_token_is_refused_without_echo():
-    clock, refresher = FakeClock(), FakeRefresher()
-    cred = _bearer(clock, lambda rt: {"access_token": "evil-token-abc\r\nX-Injected: 1"})
+    cred = _bearer(FakeClock(), lambda rt: {"access_token": "evil-token-abc\r\nX-Injected: 1"})
     with pytest.raises(ConfigError) as info:
         cred.refresh_after_401(0)
     assert "evil" not in str(info.value)
+
+
+# concurrency -----------------------------------------------------------------------------------
+@pytest.mark.security
+def test_n1_single_flight_refresh_under_50_threads():
+    """Every thread is inside ``authorize`` with the old token before the one refresh may end,
+    so each of them must either do the refresh or wait for it: one refresh, one new token."""
+    clock, gate = FakeClock(), threading.Event()
+    refresher = FakeRefresher(expires_in=3600.0, gate=gate)
+    cred = _bearer(clock, refresher, lifetime=3600.0)
+    clock.advance(3590)  # mandatory window: everyone must wait for the one refresh
+    threads, already = 50, clock.readers
+    release = threading.Thread(target=lambda: clock.wait_for_readers(already + threads) and gate.set())
+    release.start()
+    results, errors = run_together(threads, lambda: _authorization(cred))
+    release.join(timeout=30)
+    assert gate.is_set(), "not every thread reached authorize"
+    assert errors == [] and refresher.calls == 1
+    assert results == ["Bearer access-token-0001-abcdef"] * threads
+
+
+@pytest.mark.security
+def test_n3_advisory_window_does_not_block_other_threads():
+    clock, gate = FakeClock(), threading.Event()
+    refresher = FakeRefresher(expires_in=3600.0, gate=gate)
+    cred = _bearer(clock, refresher, lifetime=3600.0)
+    clock.advance(3400)  # advisory, not mandatory: the token is still valid for 200 s
+    slow = threading.Thread(target=cred.authorize, args=({},))
+    slow.start()
+    assert refresher.entered.wait(30), "the advisory refresh never started"
+    results, errors = run_together(20, lambda: _authorization(cred))  # the refresh is still held open
+    gate.set()
+    slow.join(timeout=30)
+    assert errors == [] and results == ["Bearer access-token-0000-abcdef"] * 20
+    assert _authorization(cred) == "Bearer access-token-0001-abcdef" and refresher.calls == 1

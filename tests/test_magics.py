@@ -1,17 +1,27 @@
-"""Loading, unloading, configuration, argument parsing and the UsageError boundary."""
+"""The extension: loading, configuration, argument parsing and the UsageError boundary.
+
+Magic lines are also fuzzed: whatever a line holds, the result is a one-line ``UsageError`` or
+success, never a secret echoed, never a key accepted from a line, never a network call.
+IPython's argparse errors quote the offending argument (``unrecognized arguments: <canary>``),
+so every path that can reject a line is tried with canaries, key shapes, quotes, ``=``,
+unicode, newlines and very long strings, on a shell pointed at a server that counts requests.
+"""
 
 import json
+import string
 import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
+from freddy_magic import _redaction
 from freddy_magic._magics import FreddyMagics
-from freddy_magic.testing import Canary
-from magics_fixtures import connected, ip, magics, sandbox, sb  # noqa: F401  (fixtures)
+from freddy_magic.testing import find_canary
+
+from .hostile import HostileServer, Reply
 
 HEAVY = ("requests", "ipywidgets", "pandas", "werkzeug", "urllib3", "dotenv")
 
@@ -37,8 +47,16 @@ def test_import_and_load_ext_import_no_heavy_module():
 
 def test_every_trait_is_documented_configurable_and_not_a_secret():
     traits = FreddyMagics.class_traits(config=True)
-    assert {"base_url", "model", "organization_id", "connect_timeout", "read_timeout", "concurrency",
-            "display_limit", "stream"} <= set(traits)
+    assert {
+        "base_url",
+        "model",
+        "organization_id",
+        "connect_timeout",
+        "read_timeout",
+        "concurrency",
+        "display_limit",
+        "stream",
+    } <= set(traits)
     for name, trait in traits.items():
         assert trait.help, name
         assert not any(word in name for word in ("key", "token", "secret", "password")) or name == "key_prompt"
@@ -55,63 +73,47 @@ def test_env_overrides_defaults(ip, monkeypatch):
     assert m.model == "claude-3-5-sonnet"
 
 
-def test_config_shows_no_secret(connected, ip, sb, capsys):
+@pytest.mark.security
+def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
     ip.run_line_magic("config", "FreddyMagics")
-    assert sb.api_key not in capsys.readouterr().out
+    assert shared_sandbox.api_key not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("magic,line", [
-    ("freddy_auth", "{canary}"),
-    ("freddy_auth", "--env {canary}"),
-    ("freddy_auth", "api_key={canary}"),
-    ("freddy_auth", "sk-frdy-0123456789abcdefABCDEF"),
-    ("freddy_auth", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX3Rlc3Q"),
-    ("freddy", "-m ftg-3.0 {canary}"),
-])
-def test_key_like_argument_is_refused_without_echo(magics, magic, line):
-    canary = Canary()
-    with pytest.raises(UsageError) as caught:
-        if magic == "freddy":
-            magics.shell.run_cell_magic(magic, line.format(canary=canary.value), "hello")
-        else:
-            magics.shell.run_line_magic(magic, line.format(canary=canary.value))
-    message = str(caught.value)
-    assert "rotate" in message or "revoke it" in message
-    assert "notebook" in message and "history" in message
-    canary.assert_absent(message)
-    assert magics.session.client is None
-
-
-@pytest.mark.parametrize("magic,line,cell,expect", [
-    ("freddy_auth", "--bogus", None, "unrecognized"),
-    ("freddy", "-s 'unbalanced", "hi", "Cannot read the magic line"),
-    ("freddy_auth", "--env --sandbox", None, "one of"),
-    ("freddy_auth", "MY_KEY", None, "only with --env"),
-    ("freddy", "-t warm", "hi", "invalid float"),
-    ("freddy", "--max-tokens many", "hi", "invalid int"),
-    ("freddy", "--format yaml", "hi", "invalid choice"),
-    ("freddy", "-o 2bad", "hi", "variable name"),
-    ("freddy", "-o class", "hi", "variable name"),
-    ("freddy", "--over missing_df", "hi", "no variable"),
-    ("freddy", "--over not_rows", "hi", "DataFrame or a list of dicts"),
-    ("freddy", "--over empty_rows", "hi", "no rows"),
-    ("freddy", "--concurrency 0", "hi", "between 1 and"),
-    ("freddy", "-m ftg-3.0,,gpt-4o", "hi", "separated by commas"),
-    ("freddy", "--chat -m ftg-3.0,gpt-4o", "hi", "--chat"),
-    ("freddy", "--all", "hi", "--all"),
-    ("freddy", "models", "hi", "line-magic command"),
-    ("freddy", "", "   \n", "cell is empty"),
-    ("freddy", "", "Explain {undefined_name}", "NameError"),
-    ("freddy", "", "Explain {1/0}", "ZeroDivisionError"),
-    ("freddy", "", "Explain {int('x')}", "placeholder} in the cell failed: ValueError"),
-    ("freddy", "", "A lone } brace", "Bad braces"),
-    ("freddy", "", "An open { brace", "Bad braces"),
-    ("freddy", "bogus", None, "takes a command"),
-    ("freddy", "", None, "takes a command"),
-])
-def test_bad_options_and_placeholders_are_one_line_usage_errors(connected, ip, sb, magic, line, cell, expect):
+@pytest.mark.parametrize(
+    "magic,line,cell,expect",
+    [
+        ("freddy_auth", "--bogus", None, "unrecognized"),
+        ("freddy", "-s 'unbalanced", "hi", "Cannot read the magic line"),
+        ("freddy_auth", "--env --sandbox", None, "one of"),
+        ("freddy_auth", "MY_KEY", None, "only with --env"),
+        ("freddy", "-t warm", "hi", "invalid float"),
+        ("freddy", "--max-tokens many", "hi", "invalid int"),
+        ("freddy", "--format yaml", "hi", "invalid choice"),
+        ("freddy", "-o 2bad", "hi", "variable name"),
+        ("freddy", "-o class", "hi", "variable name"),
+        ("freddy", "--over missing_df", "hi", "no variable"),
+        ("freddy", "--over not_rows", "hi", "DataFrame or a list of dicts"),
+        ("freddy", "--over empty_rows", "hi", "no rows"),
+        ("freddy", "--concurrency 0", "hi", "between 1 and"),
+        ("freddy", "-m ftg-3.0,,gpt-4o", "hi", "separated by commas"),
+        ("freddy", "--chat -m ftg-3.0,gpt-4o", "hi", "--chat"),
+        ("freddy", "--all", "hi", "--all"),
+        ("freddy", "models", "hi", "line-magic command"),
+        ("freddy", "", "   \n", "cell is empty"),
+        ("freddy", "", "Explain {undefined_name}", "NameError"),
+        ("freddy", "", "Explain {1/0}", "ZeroDivisionError"),
+        ("freddy", "", "Explain {int('x')}", "placeholder} in the cell failed: ValueError"),
+        ("freddy", "", "A lone } brace", "Bad braces"),
+        ("freddy", "", "An open { brace", "Bad braces"),
+        ("freddy", "bogus", None, "takes a command"),
+        ("freddy", "", None, "takes a command"),
+    ],
+)
+def test_bad_options_and_placeholders_are_one_line_usage_errors(
+    connected, ip, shared_sandbox, magic, line, cell, expect
+):
     ip.user_ns.update(not_rows=42, empty_rows=[])
-    before = sb.calls("/v1/model/response")
+    before = shared_sandbox.calls("/v1/model/response")
     with pytest.raises(UsageError) as caught:
         if cell is None:
             ip.run_line_magic(magic, line)
@@ -119,10 +121,10 @@ def test_bad_options_and_placeholders_are_one_line_usage_errors(connected, ip, s
             ip.run_cell_magic(magic, line, cell)
     assert expect in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert sb.calls("/v1/model/response") == before
+    assert shared_sandbox.calls("/v1/model/response") == before
 
 
-def test_cell_before_auth_names_the_three_ways(magics, sb):
+def test_cell_before_auth_names_the_three_ways(magics, shared_sandbox):
     with pytest.raises(UsageError) as caught:
         magics.shell.run_cell_magic("freddy", "", "hello")
     message = str(caught.value)
@@ -130,10 +132,10 @@ def test_cell_before_auth_names_the_three_ways(magics, sb):
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
-def test_library_error_becomes_usage_error_without_context(connected, ip, sb):
+def test_library_error_becomes_usage_error_without_context(connected, ip, shared_sandbox):
     from freddy_magic.sandbox import Fault
 
-    sb.faults.add(Fault(method="POST", path="/v1/model/response", kind="status", status=400, times=1))
+    shared_sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="status", status=400, times=1))
     with pytest.raises(UsageError) as caught:
         ip.run_cell_magic("freddy", "--no-stream", "hello")
     assert caught.value.__context__ is None and caught.value.__suppress_context__ is False
@@ -141,7 +143,8 @@ def test_library_error_becomes_usage_error_without_context(connected, ip, sb):
     assert connected.session.log[-1]["status"] == "error"
 
 
-def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, sb):
+@pytest.mark.security
+def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, shared_sandbox):
     credential = connected.session.client.credential
     ip.run_line_magic("reload_ext", "freddy_magic")
     assert repr(credential) == "<Credential cleared>"
@@ -154,11 +157,6 @@ def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, sb):
     assert "freddy_auth" not in ip.magics_manager.magics["line"]
 
 
-def test_model_lists_and_names_are_not_mistaken_for_keys(connected, ip, sb):
-    previews = ip.run_cell_magic("freddy", "--dry-run -m ftg-3.0,gpt-4o,claude-3-5-sonnet -o MY_FREDDY_RESULT", "hi")
-    assert [p["json"]["model"] for p in previews] == ["ftg-3.0", "gpt-4o", "claude-3-5-sonnet"]
-
-
 def test_magic_help_documents_itself(magics):
     doc = magics.shell.find_cell_magic("freddy").__doc__
     for option in ("--over", "--concurrency", "--dry-run", "--no-stream", "--format", "--chat", "-o"):
@@ -168,21 +166,249 @@ def test_magic_help_documents_itself(magics):
         assert option in auth_doc
 
 
-FUZZ_CANARY = Canary()
+# magic lines, fuzzed -----------------------------------------------------------------------------
+SECRET = "fm-canary-9b1f0c2e7d4a6385e0c9a1b2d3f4e5a6"
+# A secret a user may paste that no heuristic can call key-like (a password, a low-entropy token).
+PLAIN_SECRET = "correct-horse-battery-staple"
+KEYS = [SECRET, "ak_" + "Zx9" * 8, "sk-frdy-" + "a1B2" * 6, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"]
+
+AUTH_WORDS = [
+    "--login",
+    "--env",
+    "--status",
+    "--logout",
+    "FREDDY_API_KEY",
+    "MY_KEY",
+    "--nope",
+    "-x",
+    "=",
+    "--env=" + SECRET,
+]
+FREDDY_WORDS = [
+    "-m",
+    "ftg-3.0",
+    "gpt-4o,claude-3-5-sonnet",
+    "-t",
+    "0.2",
+    "2",
+    "-1",
+    "nan",
+    "-o",
+    "answer",
+    "--over",
+    "df",
+    "--concurrency",
+    "8",
+    "0",
+    "--chat",
+    "--dry-run",
+    "--no-stream",
+    "--max-tokens",
+    "--system",
+    "models",
+    "log",
+    "reset",
+    "--all",
+    "--bogus",
+    "-",
+]
+TOKEN = st.one_of(
+    st.sampled_from(KEYS),
+    st.builds(lambda k, q: q + k + q, st.sampled_from(KEYS), st.sampled_from(["'", '"', ""])),
+    st.builds(
+        lambda o, k: f"{o}={k}",
+        st.sampled_from(["--model", "-m", "--api-key", "--key", "--output", "-o", "--temperature"]),
+        st.sampled_from(KEYS),
+    ),
+    st.text(alphabet=string.printable + "\u00e9\u200b\u202e\U0001f511", min_size=1, max_size=12),
+    st.builds(lambda n: "x" * n, st.integers(500, 5000)),
+)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from(["", "-t ", "-m ", "-o ", "--over ", "-s ", "--concurrency ", "--format "]),
-       text=st.text(max_size=60), plant=st.booleans())
-def test_fuzzed_lines_only_ever_give_usage_errors_and_never_echo(connected, ip, sb, prefix, text, plant):
-    line = f"--dry-run {prefix}{text}" + (f" {FUZZ_CANARY.value}" if plant else "")
-    before = sb.calls("/v1/model/response")
+def _says_rotate(message):
+    text = message.lower()
+    return ("rotate" in text or "revoke" in text) and ("history" in text or "notebook" in text)
+
+
+def _line(words):
+    return st.lists(st.one_of(st.sampled_from(words), TOKEN), min_size=0, max_size=6).map(" ".join)
+
+
+@pytest.fixture(scope="module")
+def counting_server():
+    """Answers 500 to anything, and counts: any request at all is a failure."""
+    with HostileServer(Reply(500, body=b"{}")) as server:
+        yield server
+
+
+@pytest.fixture
+def shell(ip, counting_server, monkeypatch):
+    """The extension loaded, unauthenticated, pointed at the counting server."""
+    for name in ("FREDDY_API_KEY", "FREDDY_SANDBOX", "FREDDY_JWT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    ip.config.FreddyMagics.base_url = counting_server.url
+    ip.run_line_magic("load_ext", "freddy_magic")
+    ip.user_ns["df"] = [{"topic": "x"}]
+    return ip
+
+
+def _run(ip, kind, line, cell=None):
+    """Run a magic; return the error text shown to the user, or None. Only UsageError may escape."""
     try:
-        ip.run_cell_magic("freddy", line, "hi")
+        if kind == "cell":
+            ip.run_cell_magic("freddy", line, cell)
+        else:
+            ip.run_line_magic(kind, line)
     except UsageError as exc:
-        FUZZ_CANARY.assert_absent(str(exc))
-        assert "\n" not in str(exc)
+        return str(exc)
+    return None
+
+
+def _check(ip, capsys, counting_server, kind, line, cell=None):
+    before = counting_server.count()
+    message = _run(ip, kind, line, cell)
+    out = capsys.readouterr()
+    shown = [message or "", out.out, out.err, repr(ip.display_pub.messages)]
+    assert find_canary(shown, KEYS) == [], f"%{kind} {line[:80]!r} echoed a secret: {shown}"
+    assert message is None or "\n" not in message, f"%{kind} {line[:80]!r}: more than one line: {message!r}"
+    assert counting_server.count() == before, f"%{kind} {line[:80]!r} made a network call"
+    return message
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=100)
+@given(line=_line(AUTH_WORDS))
+def test_c2_freddy_auth_lines(shell, capsys, counting_server, line):
+    message = _check(shell, capsys, counting_server, "freddy_auth", line)
+    if any(_redaction.looks_like_secret(w) for w in line.split()) and any(k in line for k in KEYS):
+        assert message is not None, f"a key-like argument was accepted: {line[:80]!r}"
+        assert _says_rotate(message)
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=100)
+@given(
+    line=_line(FREDDY_WORDS),
+    cell=st.one_of(
+        st.text(max_size=200),
+        st.sampled_from(
+            [
+                "{topic}",
+                "{{literal}}",
+                "{missing}",
+                "{df[0]}",
+                "{__import__('os').getcwd()}",
+                "--api-key=" + SECRET,
+                "{0}",
+                "{",
+            ]
+        ),
+    ),
+)
+def test_c2_freddy_cell_lines(shell, capsys, counting_server, line, cell):
+    message = _check(shell, capsys, counting_server, "cell", line, cell)
+    if any(k in line for k in KEYS):
+        assert message is not None, f"a key-like argument was accepted: {line[:80]!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=100)
+@given(line=_line(FREDDY_WORDS))
+def test_c2_freddy_line_magic(shell, capsys, counting_server, line):
+    _check(shell, capsys, counting_server, "freddy", line)
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "magic,line",
+    [
+        *[("freddy_auth", key) for key in KEYS],
+        ("freddy_auth", "{canary}"),
+        ("freddy_auth", "--env {canary}"),
+        ("freddy_auth", "api_key={canary}"),
+        ("freddy", "-m ftg-3.0 {canary}"),
+    ],
+)
+def test_a2_c1_key_on_a_magic_line_is_refused_with_rotation_advice(shell, capsys, counting_server, canary, magic, line):
+    line = line.format(canary=canary.value)
+    if magic == "freddy":
+        message = _check(shell, capsys, counting_server, "cell", line, "hello")
     else:
-        assert not plant
-    assert sb.calls("/v1/model/response") == before
+        message = _check(shell, capsys, counting_server, magic, line)
+    assert message is not None and ("rotate" in message or "revoke it" in message)
+    assert "notebook" in message and "history" in message
+    assert find_canary(message, canary.value) == []
+    assert shell.magics_manager.registry["FreddyMagics"].session.client is None
+
+
+PLAIN_PLACES = ["{s}", "--{s}", "--env={s}", "--login {s}", "--status --{s}", "--env MY_KEY {s}"]
+FREDDY_PLACES = [
+    "-t {s}",
+    "-o {s}",
+    "--over {s}",
+    "--max-tokens {s}",
+    "--concurrency={s}",
+    "--format {s}",
+    "models {s}",
+    "-m ftg-3.0 {s}",
+    "--{s}",
+]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("place", PLAIN_PLACES)
+def test_c2_argparse_errors_never_echo_a_value_on_the_auth_line(shell, capsys, counting_server, place):
+    """A low-entropy secret (a password) is not key-like, so it reaches argparse, whose error
+    quotes it (``unrecognized arguments: ...``). The message must not repeat it."""
+    message = _run(shell, "freddy_auth", place.format(s=PLAIN_SECRET))
+    out = capsys.readouterr()
+    assert message is not None
+    assert PLAIN_SECRET not in (message + out.out + out.err), message
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("place", FREDDY_PLACES)
+def test_c2_argparse_errors_never_echo_a_value_on_the_freddy_line(shell, capsys, counting_server, place):
+    line = place.format(s=PLAIN_SECRET)
+    message = _run(shell, "cell", line, "hello") if not line.startswith("models") else _run(shell, "freddy", line)
+    out = capsys.readouterr()
+    assert message is not None
+    assert PLAIN_SECRET not in (message + out.out + out.err), message
+    assert counting_server.count() == 0
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("model", ["claude-3-5-sonnet", "gpt-4o-mini", "ftg-3.0,gpt-4o,claude-3-5-sonnet"])
+def test_c3_catalog_model_names_are_not_refused_as_keys(shell, capsys, model):
+    message = _run(shell, "cell", f"--dry-run -m {model} -o MY_FREDDY_RESULT", "hello")
+    capsys.readouterr()
+    assert message is None, f"-m {model} refused: {message}"
+    previews = shell.user_ns["MY_FREDDY_RESULT"]
+    previews = previews if isinstance(previews, list) else [previews]
+    assert [p["json"]["model"] for p in previews] == model.split(",")
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("name", ["customer_reviews_2023", "answers_v2_final", "df_2024_results"])
+def test_c3_ordinary_variable_names_are_not_refused_as_keys(shell, capsys, name):
+    shell.user_ns[name] = [{"topic": "x"}]
+    message = _run(shell, "cell", f"--dry-run --over {name} -o {name}_out", "about {topic}")
+    capsys.readouterr()
+    assert message is None or "looks like a key" not in message, f"{name} refused as a key: {message}"
+
+
+@pytest.mark.security
+def test_c1_auth_parser_has_no_option_that_takes_a_secret(shell):
+    magics = shell.magics_manager.registry["FreddyMagics"]
+    doc = (magics.freddy_auth.__doc__ or "").lower()
+    for forbidden in ("--key", "--api-key", "--token", "--password", "--secret"):
+        assert forbidden not in doc
+
+
+@pytest.mark.security
+def test_c4_cell_body_is_prompt_text_not_options(shell, capsys, counting_server):
+    message = _check(shell, capsys, counting_server, "cell", "--dry-run", "--api-key=" + SECRET + "\nhello")
+    assert message is None or "api-key" not in message.lower()

@@ -66,12 +66,16 @@ def test_every_public_name_resolves(name):
 
 def test_unknown_names_raise_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'client'"):
-        freddy_magic.client  # noqa: B018 - the old module path is not an attribute
+        freddy_magic.client  # the old module path is no attribute of the package
 
 
 def test_errors_form_one_tree():
-    errors = [getattr(freddy_magic, n) for n in PUBLIC if n.endswith(("Error", "Failed")) or n in
-              ("NotAuthenticated", "PermissionDenied", "RateLimited", "Timeout", "StreamInterrupted")]
+    errors = [
+        getattr(freddy_magic, n)
+        for n in PUBLIC
+        if n.endswith(("Error", "Failed"))
+        or n in ("NotAuthenticated", "PermissionDenied", "RateLimited", "Timeout", "StreamInterrupted")
+    ]
     assert len(errors) == 12
     assert all(issubclass(e, freddy_magic.FreddyError) and issubclass(e, Exception) for e in errors)
     assert issubclass(freddy_magic.Timeout, freddy_magic.TransportError)

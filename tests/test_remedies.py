@@ -10,7 +10,6 @@ import pytest
 import responses
 from IPython.core.error import UsageError
 from ipywidgets.widgets import widget as widget_module
-from magics_fixtures import connected, ip, magics, sandbox, sb, shown  # noqa: F401  (fixtures)
 
 import freddy_magic
 from freddy_magic import _remedies
@@ -40,8 +39,20 @@ from freddy_magic._results import ROW_COLUMNS, make_row
 from freddy_magic.sandbox import Fault
 
 MAGIC_WORDS = re.compile(r"%freddy|%config|FreddyMagics|FREDDY_API_KEY|FREDDY_ORGANIZATION_ID|--sandbox|--login|--env")
-API_LAYER = ["_apierrors", "_auth", "_client", "_errors", "_expiry", "_payloads", "_ratelimit",
-             "_redaction", "_sender", "_sse", "_stream", "_transport"]
+API_LAYER = [
+    "_apierrors",
+    "_auth",
+    "_client",
+    "_errors",
+    "_expiry",
+    "_payloads",
+    "_ratelimit",
+    "_redaction",
+    "_sender",
+    "_sse",
+    "_stream",
+    "_transport",
+]
 RESP = "/v1/model/response"
 
 
@@ -68,6 +79,7 @@ def usage_error(run):
 
 # -- the library says what happened, never which magic to run --------------------------------
 
+
 @pytest.mark.parametrize("module", API_LAYER)
 def test_no_api_layer_module_names_a_magic_or_its_settings(module):
     source = (Path(freddy_magic.__file__).parent / f"{module}.py").read_text()
@@ -92,11 +104,14 @@ def test_a_401_without_a_code_says_what_the_request_carried():
     assert "without credentials" in neutral(message(None))
 
 
-@pytest.mark.parametrize("data", [
-    {"error": {"code": "TOKEN_EXPIRED", "message": "expired"}},
-    {"error": {"status": 401, "message": "rejected"}},
-    {"error": {"status": 403, "code": "ACCESS_DENIED", "message": "no"}},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"error": {"code": "TOKEN_EXPIRED", "message": "expired"}},
+        {"error": {"status": 401, "message": "rejected"}},
+        {"error": {"status": 403, "code": "ACCESS_DENIED", "message": "no"}},
+    ],
+)
 def test_stream_error_events_are_neutral(data):
     neutral(str(error_from_event(data)))
 
@@ -123,8 +138,9 @@ def test_credential_errors_are_neutral():
 
 def test_a_refused_refresh_is_neutral():
     base = "https://api.example.test"
-    client = FreddyClient(base, Credential.bearer("access-token-old-abcdef", "refresh-token-abcdef123",
-                                                  expires_in=3600))
+    client = FreddyClient(
+        base, Credential.bearer("access-token-old-abcdef", "refresh-token-abcdef123", expires_in=3600)
+    )
     with responses.RequestsMock() as mock:
         mock.post(base + RESP, status=401, json={"error": {"code": "TOKEN_EXPIRED"}})
         mock.post(base + "/v1/auth/refresh", status=400, json={"error": {"code": "invalid_grant"}})
@@ -135,27 +151,31 @@ def test_a_refused_refresh_is_neutral():
 
 # -- the table ------------------------------------------------------------------------------
 
+
 def test_every_table_entry_names_a_freddy_error_and_a_notebook_action():
     for (kind, code), fix in REMEDIES.items():
         assert issubclass(kind, FreddyError) and (code is None or isinstance(code, str))
         assert fix is None or MAGIC_WORDS.search(fix), fix
 
 
-@pytest.mark.parametrize("kind, code, expect", [
-    (NotAuthenticated, None, CONNECT),
-    (NotAuthenticated, "unlisted", CONNECT),
-    (NotAuthenticated, _remedies.NO_PROMPT, HEADLESS),
-    (NotAuthenticated, _remedies.CANCELLED, None),
-    (AuthError, "API_KEY_EXPIRED", NEW_KEY),
-    (AuthError, "TOKEN_EXPIRED", SIGN_IN),
-    (AuthError, "invalid_grant", REMEDIES[(AuthError, None)]),
-    (PermissionDenied, "ORGANIZATION_ACCESS_DENIED", ORGANIZATION),
-    (PermissionDenied, "ACCOUNT_SUSPENDED", None),
-    (APIError, "AMBIGUOUS_ORGANIZATION", ORGANIZATION),
-    (APIError, "INVALID_FIELD_VALUE", None),
-    (RateLimited, None, None),
-    (ConfigError, None, None),
-])
+@pytest.mark.parametrize(
+    "kind, code, expect",
+    [
+        (NotAuthenticated, None, CONNECT),
+        (NotAuthenticated, "unlisted", CONNECT),
+        (NotAuthenticated, _remedies.NO_PROMPT, HEADLESS),
+        (NotAuthenticated, _remedies.CANCELLED, None),
+        (AuthError, "API_KEY_EXPIRED", NEW_KEY),
+        (AuthError, "TOKEN_EXPIRED", SIGN_IN),
+        (AuthError, "invalid_grant", REMEDIES[(AuthError, None)]),
+        (PermissionDenied, "ORGANIZATION_ACCESS_DENIED", ORGANIZATION),
+        (PermissionDenied, "ACCOUNT_SUSPENDED", None),
+        (APIError, "AMBIGUOUS_ORGANIZATION", ORGANIZATION),
+        (APIError, "INVALID_FIELD_VALUE", None),
+        (RateLimited, None, None),
+        (ConfigError, None, None),
+    ],
+)
 def test_remedy_is_chosen_by_class_then_code(kind, code, expect):
     assert remedy(kind, code) == expect
 
@@ -175,6 +195,7 @@ def test_a_failed_row_keeps_its_error_kind_beside_its_columns():
 
 # -- the notebook says how to fix it ---------------------------------------------------------
 
+
 def test_a_cell_before_auth_gets_the_connect_remedy(magics):
     message = usage_error(lambda: magics.shell.run_cell_magic("freddy", "", "hello"))
     assert message == f"Not authenticated. To fix: {CONNECT}"
@@ -184,35 +205,45 @@ def test_status_before_auth_says_how_to_connect(magics):
     assert magics.shell.run_line_magic("freddy_auth", "--status")["how"] == CONNECT
 
 
-@pytest.mark.parametrize("key_name, library_words", [
-    ("expired", "the key has expired"), ("deactivated", "the key was deactivated"),
-])
+@pytest.mark.parametrize(
+    "key_name, library_words",
+    [
+        ("expired", "the key has expired"),
+        ("deactivated", "the key was deactivated"),
+    ],
+)
 def test_a_rejected_key_reads_neutral_in_the_library_and_gets_new_key_in_the_notebook(
-        magics, sb, monkeypatch, key_name, library_words):
-    monkeypatch.setenv("FREDDY_API_KEY", sb.extra_keys[key_name])
+    magics, shared_sandbox, monkeypatch, key_name, library_words
+):
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.extra_keys[key_name])
     with pytest.raises(AuthError) as library:
-        FreddyClient(sb.url, Credential.api_key(sb.extra_keys[key_name])).validate()
+        FreddyClient(shared_sandbox.url, Credential.api_key(shared_sandbox.extra_keys[key_name])).validate()
     assert library_words in neutral(str(library.value))
     message = usage_error(lambda: magics.shell.run_line_magic("freddy_auth", "--env"))
     assert library_words in message and message.endswith(f"To fix: {NEW_KEY}")
-    assert sb.extra_keys[key_name] not in message
+    assert shared_sandbox.extra_keys[key_name] not in message
 
 
-@pytest.mark.parametrize("line, code, status, fix", [
-    ("--no-stream", "TOKEN_EXPIRED", 401, SIGN_IN),
-    ("", "INVALID_API_KEY", 401, NEW_KEY),
-    ("", "ORGANIZATION_ACCESS_DENIED", 403, ORGANIZATION),
-    ("--no-stream", "INSUFFICIENT_PERMISSIONS", 403, REMEDIES[(PermissionDenied, None)]),
-])
-def test_a_failed_cell_keeps_the_error_kind_so_the_remedy_follows(connected, sb, line, code, status, fix):
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=status, code=code, times=1))
+@pytest.mark.parametrize(
+    "line, code, status, fix",
+    [
+        ("--no-stream", "TOKEN_EXPIRED", 401, SIGN_IN),
+        ("", "INVALID_API_KEY", 401, NEW_KEY),
+        ("", "ORGANIZATION_ACCESS_DENIED", 403, ORGANIZATION),
+        ("--no-stream", "INSUFFICIENT_PERMISSIONS", 403, REMEDIES[(PermissionDenied, None)]),
+    ],
+)
+def test_a_failed_cell_keeps_the_error_kind_so_the_remedy_follows(connected, shared_sandbox, line, code, status, fix):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=status, code=code, times=1))
     message = usage_error(lambda: connected.shell.run_cell_magic("freddy", line, "hi"))
     assert code in message and message.endswith(f"To fix: {fix}")
     assert connected.session.log[-1]["status"] == "error"
 
 
-def test_a_batch_where_every_row_failed_carries_the_first_rows_remedy(connected, sb):
-    sb.faults.add(Fault(method="POST", path=RESP, kind="status", status=401, code="API_KEY_EXPIRED", times=2))
+def test_a_batch_where_every_row_failed_carries_the_first_rows_remedy(connected, shared_sandbox):
+    shared_sandbox.faults.add(
+        Fault(method="POST", path=RESP, kind="status", status=401, code="API_KEY_EXPIRED", times=2)
+    )
     message = usage_error(lambda: connected.shell.run_cell_magic("freddy", "-m a,b --no-stream", "hi"))
     assert message.startswith("All 2 requests failed") and message.endswith(f"To fix: {NEW_KEY}")
 
@@ -225,13 +256,16 @@ def test_headless_auth_gets_the_headless_remedy_and_a_cancel_gets_none(magics, m
     assert usage_error(lambda: magics.shell.run_line_magic("freddy_auth", "")) == "No key entered: nothing changed"
 
 
-def test_the_key_widget_shows_the_neutral_reason_without_a_magic_to_run(magics, sb, shown):
+def test_the_key_widget_shows_the_neutral_reason_without_a_magic_to_run(magics, shared_sandbox, shown):
     magics.shell.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     magics.shell.run_line_magic("freddy_auth", "")
-    views = [m["data"]["application/vnd.jupyter.widget-view+json"] for m in shown.messages
-             if "application/vnd.jupyter.widget-view+json" in m.get("data", {})]
+    views = [
+        m["data"]["application/vnd.jupyter.widget-view+json"]
+        for m in shown.messages
+        if "application/vnd.jupyter.widget-view+json" in m.get("data", {})
+    ]
     box = widget_module._instances[views[-1]["model_id"]]
-    box.children[0].children[0].value = sb.extra_keys["expired"]
+    box.children[0].children[0].value = shared_sandbox.extra_keys["expired"]
     reason = box.children[1].value
     assert "has expired" in reason and not MAGIC_WORDS.search(reason)
 

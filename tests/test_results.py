@@ -1,4 +1,4 @@
-"""Rows are flat, exact, DataFrame-ready; displays say when they truncate (DESIGN §3)."""
+"""Rows are flat, exact, DataFrame-ready; displays say when they truncate."""
 
 import copy
 import pickle
@@ -9,13 +9,20 @@ from types import SimpleNamespace
 import pytest
 
 from freddy_magic._results import ROW_COLUMNS, Row, Rows, Status, make_row, model_rows
-from magics_fixtures import ip, shown  # noqa: F401  (fixtures)
 
 pd = pytest.importorskip("pandas")
 
 COMPLETION = SimpleNamespace(
-    text="Hello *there*", response_id="resp_1", thread_id="thread_1", stop_reason="end_turn",
-    input_tokens=3, output_tokens=5, retries=0, latency_s=0.12, ttft_s=0.01, model="ftg-3.0",
+    text="Hello *there*",
+    response_id="resp_1",
+    thread_id="thread_1",
+    stop_reason="end_turn",
+    input_tokens=3,
+    output_tokens=5,
+    retries=0,
+    latency_s=0.12,
+    ttft_s=0.01,
+    model="ftg-3.0",
     raw={"nested": {"never": "in a row"}},
 )
 
@@ -49,8 +56,17 @@ def test_every_result_shape_makes_a_dataframe(shape):
         "one row wrapped": [ok],
         "rows": Rows([ok, bad]),
         "rows with inputs": Rows([make_row("m", "p", completion=COMPLETION, extra={"topic": t}) for t in "ab"]),
-        "models": model_rows([{"id": "mdl_1", "key": "gpt-4o", "capabilities": ["streaming", "vision"],
-                               "pricing": {"message": "n/a"}, "context_window": 128000}]),
+        "models": model_rows(
+            [
+                {
+                    "id": "mdl_1",
+                    "key": "gpt-4o",
+                    "capabilities": ["streaming", "vision"],
+                    "pricing": {"message": "n/a"},
+                    "context_window": 128000,
+                }
+            ]
+        ),
         "empty": Rows(),
     }[shape]
     frame = pd.DataFrame(data)
@@ -96,15 +112,16 @@ def test_rows_pickle_and_copy_as_plain_data():
 
 
 def test_status_is_loud_about_the_sandbox():
-    status = Status(title="Connected", method="api-key", key="fp=1a2b3c4d", sandbox=True,
-                    notice="Answers are FAKE")
+    status = Status(title="Connected", method="api-key", key="fp=1a2b3c4d", sandbox=True, notice="Answers are FAKE")
     assert "SANDBOX: answers are fake" in status.line()
     assert "<strong" in status._repr_html_() and "**SANDBOX" in status._repr_markdown_()
     assert "SANDBOX" not in Status(title="Connected", method="api-key").line()
 
 
 def test_results_module_imports_neither_ipython_nor_pandas():
-    code = ("import sys, freddy_magic._results as r; r.make_row('m','p'); "
-            "print([m for m in ('IPython', 'pandas', 'requests') if m in sys.modules])")
+    code = (
+        "import sys, freddy_magic._results as r; r.make_row('m','p'); "
+        "print([m for m in ('IPython', 'pandas', 'requests') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

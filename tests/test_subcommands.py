@@ -2,7 +2,6 @@
 
 import pytest
 from IPython.core.error import UsageError
-from magics_fixtures import connected, ip, magics, sandbox, sb  # noqa: F401  (fixtures)
 
 from freddy_magic import _subcommands
 from freddy_magic._subcommands import SUBCOMMANDS, Subcommand, given_options
@@ -32,34 +31,40 @@ def test_unknown_command_lists_the_valid_ones_without_echoing_the_word(magics, l
     assert not line or line not in message.replace("models", "")
 
 
-@pytest.mark.parametrize("line, refused, takes", [
-    ("log --all", "--all", "no options"),
-    ("reset -m gpt-4o", "--model", "no options"),
-    ("log --dry-run --chat", "--chat, --dry-run", "no options"),  # in the help's order
-    ("models --over rows", "--over", "only --all"),
-    ("models --all --format json", "--format", "only --all"),
-])
-def test_an_option_the_command_does_not_take_is_refused_before_it_runs(connected, sb, line, refused, takes):
+@pytest.mark.parametrize(
+    "line, refused, takes",
+    [
+        ("log --all", "--all", "no options"),
+        ("reset -m gpt-4o", "--model", "no options"),
+        ("log --dry-run --chat", "--chat, --dry-run", "no options"),  # in the help's order
+        ("models --over rows", "--over", "only --all"),
+        ("models --all --format json", "--format", "only --all"),
+    ],
+)
+def test_an_option_the_command_does_not_take_is_refused_before_it_runs(connected, shared_sandbox, line, refused, takes):
     connected.session.thread_id = "thread_kept"
-    before = sb.calls("/v1/models")
+    before = shared_sandbox.calls("/v1/models")
     message = usage_error(lambda: connected.shell.run_line_magic("freddy", line))
     assert f"does not take {refused}" in message and takes in message
-    assert connected.session.thread_id == "thread_kept" and sb.calls("/v1/models") == before
+    assert connected.session.thread_id == "thread_kept" and shared_sandbox.calls("/v1/models") == before
 
 
-@pytest.mark.parametrize("line, expect", [
-    ("models", "`models` is a line-magic command"),
-    ("reset", "`reset` is a line-magic command"),
-    ("--all", "--all belongs to `%freddy models`"),
-    ("whatever", "no positional argument"),
-])
-def test_a_cell_refuses_command_names_and_command_options(connected, sb, line, expect):
-    before = sb.calls("/v1/model/response")
+@pytest.mark.parametrize(
+    "line, expect",
+    [
+        ("models", "`models` is a line-magic command"),
+        ("reset", "`reset` is a line-magic command"),
+        ("--all", "--all belongs to `%freddy models`"),
+        ("whatever", "no positional argument"),
+    ],
+)
+def test_a_cell_refuses_command_names_and_command_options(connected, shared_sandbox, line, expect):
+    before = shared_sandbox.calls("/v1/model/response")
     message = usage_error(lambda: connected.shell.run_cell_magic("freddy", line, "hi"))
-    assert expect in message and sb.calls("/v1/model/response") == before
+    assert expect in message and shared_sandbox.calls("/v1/model/response") == before
 
 
-def test_the_commands_run_from_the_table(connected, sb):
+def test_the_commands_run_from_the_table(connected, shared_sandbox):
     shell = connected.shell
     assert len(shell.run_line_magic("freddy", "models --all")) >= len(shell.run_line_magic("freddy", "models"))
     connected.session.thread_id = "thread_old"
@@ -70,14 +75,14 @@ def test_the_commands_run_from_the_table(connected, sb):
 
 def test_a_new_table_entry_is_dispatched_and_checked_with_no_other_change(magics, monkeypatch):
     seen = []
-    ping = Subcommand("ping", lambda m, args: seen.append(args.all) or "pong", "answer pong",
-                      {"--all": "ping everything"})
+    ping = Subcommand(
+        "ping", lambda m, args: seen.append(args.all) or "pong", "answer pong", {"--all": "ping everything"}
+    )
     monkeypatch.setitem(SUBCOMMANDS, "ping", ping)
     assert magics.shell.run_line_magic("freddy", "ping --all") == "pong" and seen == [True]
     assert "ping [--all]" in usage_error(lambda: magics.shell.run_line_magic("freddy", "nope"))
     assert "does not take --chat" in usage_error(lambda: magics.shell.run_line_magic("freddy", "ping --chat"))
-    assert "`ping` is a line-magic command" in usage_error(
-        lambda: magics.shell.run_cell_magic("freddy", "ping", "hi"))
+    assert "`ping` is a line-magic command" in usage_error(lambda: magics.shell.run_cell_magic("freddy", "ping", "hi"))
 
 
 def test_given_options_are_the_ones_that_differ_from_their_defaults(magics):

@@ -1,0 +1,106 @@
+"""Fixtures of the end-to-end tests: sealed real kernels, and a real JupyterLab for Chromium."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import KernelSweep
+from .lab import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    TOKEN,
+    Lab,
+    Server,
+    free_port,
+    require_chromium,
+)
+
+
+@pytest.fixture
+def kernel_sweep(tmp_path):
+    """A factory: ``with kernel_sweep(env={...}) as k:`` is a sealed real kernel (tests/e2e/harness.py)."""
+
+    def make(env=None, extra_arguments=(), name="sweep"):
+        return KernelSweep(tmp_path / name, env=env, extra_arguments=extra_arguments)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch args, on Debian's Chromium (Playwright's download is blocked)."""
+    require_chromium()
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def screenshots(pytestconfig):
+    """Where screenshots are kept: pytest-playwright's ``--output`` folder (test-results/), which
+    that plugin empties at the start of every pytest session."""
+    folder = Path(pytestconfig.getoption("--output")).absolute() / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def browser_sandbox():
+    """The Freddy sandbox the Lab kernels talk to, slow enough per delta to watch a stream."""
+    from freddy_magic.sandbox import Sandbox
+
+    with Sandbox(latency_per_delta=0.05) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, browser_sandbox):
+    tmp = tmp_path_factory.mktemp("lab")
+    root, settings, ipython_dir = tmp / "root", tmp / "settings", tmp / "ipython"
+    for path in (root, settings, ipython_dir):
+        path.mkdir()
+    # Without this, a "get notified about Jupyter news?" toast covers the bottom right corner.
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER", "IPYTHON"))}
+    env.update(
+        FREDDY_BASE_URL=browser_sandbox.url,
+        PYTHON_DOTENV_DISABLED="1",  # no stray .env key may hide the widget
+        IPYTHONDIR=str(ipython_dir),
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+        HOME=str(tmp),
+    )
+    port = free_port()
+    server = Server(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        cwd=root,
+        log_path=tmp / "server.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_ready(f"{url}/api/status?token={TOKEN}")
+        yield Lab(url=url, token=TOKEN, tmp=tmp, root=root, settings=settings, ipython_dir=ipython_dir)
+    finally:
+        server.stop()

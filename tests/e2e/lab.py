@@ -1,0 +1,164 @@
+"""A real JupyterLab and Debian's Chromium for the browser tests, and a server starter.
+
+Everything the server and its kernels write goes into one temporary tree (notebook root, IPython
+dir with its history.sqlite, Jupyter config/runtime/settings/workspaces), so a test can search
+all of it for a secret afterwards. The kernels reach a sandbox that runs in the test process
+through ``FREDDY_BASE_URL``; no key and no ``FREDDY_SANDBOX`` is in their environment, so a plain
+``%freddy_auth`` shows the key widget. The fixtures using this are in conftest.py.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TOKEN = "e2e-token"
+REPO = Path(__file__).resolve().parents[2]
+
+# True once a kernel of the panel showing `path` exists, is connected and idle. The toolbar's
+# execution indicator reads "idle" before any kernel exists, so ask the app.
+KERNEL_STATUS_JS = """([path, wanted]) => {
+  const app = window.jupyterapp;
+  if (!app) return false;
+  for (const w of app.shell.widgets('main')) {
+    if (!w.context || w.context.path !== path) continue;
+    const kernel = w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === wanted;
+  }
+  return false;
+}"""
+
+
+# The dirty flag of the document at `path` (the tab carries the CSS class, the model the truth).
+DIRTY_JS = """([path, wanted]) => {
+  for (const w of window.jupyterapp.shell.widgets('main')) {
+    if (w.context && w.context.path === path) return w.context.model.dirty === wanted;
+  }
+  return false;
+}"""
+
+
+def require_chromium():
+    """Skip with a reason, or in CI fail: the browser tests may never vanish silently there."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} not found (install it with `make chromium` or apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {reason}: browser tests must run in CI", pytrace=False)
+    print(f"\nSKIPPING browser tests: {reason}", file=sys.stderr)
+    pytest.skip(reason)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Jupyter Server logs this when its event loop is about to start; the port is bound on that loop.
+READY = "Use Control-C to stop this server"
+
+
+class Server:
+    """A Jupyter server process whose output is read as it comes (into ``lines`` and a log file)."""
+
+    def __init__(self, argv, *, env, cwd, log_path):
+        self.lines = []
+        self.said_ready = threading.Event()
+        self.exited = threading.Event()
+        self.log_path = log_path
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        with open(self.log_path, "w") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                self.lines.append(line)
+                if READY in line:
+                    self.said_ready.set()
+        self.exited.set()
+        self.said_ready.set()
+
+    def wait_ready(self, url, timeout=60):
+        """Wait for the ready line, then for ``url`` to answer.
+
+        Nothing announces the port bind that follows the ready line, so the last step polls,
+        and stops at once if the server exits.
+        """
+        deadline = time.monotonic() + timeout
+        if self.said_ready.wait(timeout) and not self.exited.is_set():
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as response:
+                        if response.status == 200:
+                            return
+                except OSError:  # not bound yet
+                    pass
+                if self.exited.wait(0.05):
+                    break
+        raise RuntimeError(f"the Jupyter server did not start:\n{''.join(self.lines)[-3000:]}")
+
+    def stop(self):
+        """SIGTERM, which also shuts the kernels down (SIGINT would ask for confirmation)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+        return "".join(self.lines)
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    tmp: Path
+    root: Path
+    settings: Path
+    ipython_dir: Path
+
+    @property
+    def history(self):
+        return self.ipython_dir / "profile_default" / "history.sqlite"
+
+    def set_widget_save_state(self, on):
+        """Switch "Save Jupyter widget state in notebooks"; read by the page on load."""
+        path = self.settings / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"saveState": bool(on)}))
+
+    def api(self, method, path):
+        request = urllib.request.Request(f"{self.url}{path}?token={self.token}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self):
+        """Stop every kernel through the REST API, which also closes (flushes) their history files."""
+        for kernel in self.api("GET", "/api/kernels"):
+            self.api("DELETE", f"/api/kernels/{kernel['id']}")

@@ -1,0 +1,238 @@
+"""The demo notebooks: committed clean, and each one runs top to bottom against the sandbox.
+
+Teaching material rots silently, so every notebook is executed here exactly as
+``make demo HEADLESS=1`` does (notebooks/run.py, nbclient, kernel in the notebooks folder), with no
+key and ``FREDDY_SANDBOX=1``; any failing cell fails the test. The committed files must hold no
+outputs, execution counts or widget state, and only the auth cell may decide where answers
+come from, so the same notebook runs unchanged against the real API when a key is set. Those
+checks read the files as JSON; nbformat (whose schema validator takes seconds to import) is
+loaded only by the slow tests that need it.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .lab import Server, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = REPO / "notebooks"
+RUN_PY = NOTEBOOKS_DIR / "run.py"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+EXPECTED = {"quickstart.ipynb", "compare-models.ipynb", "batch-over-dataframe.ipynb", "teaching-demo.ipynb"}
+
+
+def _load_run_py():
+    spec = importlib.util.spec_from_file_location("notebooks_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_py = _load_run_py()
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch, tmp_path):
+    """The kernel environment of a keyless run: no key, FREDDY_SANDBOX=1, a throwaway IPython dir."""
+    for name in list(os.environ):
+        if name.startswith("FREDDY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("FREDDY_SANDBOX", "1")
+    monkeypatch.setenv("PYTHON_DOTENV_DISABLED", "1")  # a developer's .env must not reach the real API
+    return tmp_path
+
+
+def _outputs(nb, cell_id):
+    (cell,) = [cell for cell in nb.cells if cell.get("id") == cell_id]
+    return json.dumps(cell.outputs)
+
+
+def test_the_four_notebooks_exist():
+    assert {path.name for path in NOTEBOOKS} == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_commit_clean(path):
+    raw = json.loads(path.read_text())
+    assert raw["nbformat"] == 4
+    assert "widgets" not in raw["metadata"], "saved widget state (may hold a typed key)"
+    assert raw["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in raw["cells"]:
+        assert "execution" not in cell["metadata"]
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"outputs in cell {cell['id']}"
+            assert cell["execution_count"] is None, f"execution count in cell {cell['id']}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_valid_nbformat(path):
+    import nbformat
+
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_only_the_auth_cell_decides_where_answers_come_from(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    auth = [source for source in code if source.startswith("%freddy_auth") and "--" not in source]
+    assert auth == ["%freddy_auth"], "exactly one plain %freddy_auth cell"
+    assert code.index("%freddy_auth") == 1 and code[0] == "%load_ext freddy_magic"
+    for source in code:
+        assert not re.search(r"--sandbox|--env|FREDDY_|api[_-]?key|base_url", source), source
+
+
+@pytest.mark.slow
+def test_run_py_clean_strips_what_must_not_be_committed(tmp_path):
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS_DIR / "quickstart.ipynb", as_version=4)
+    for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = number + 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="typed-secret\n")]
+        cell.metadata["execution"] = {"iopub.status.idle": "2026-11-28T00:00:00Z"}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"v": "typed-secret"}}}
+    dirty = tmp_path / "dirty.ipynb"
+    nbformat.write(nb, dirty)
+    run_py.clean(dirty)
+    assert "typed-secret" not in dirty.read_text()
+    test_notebook_is_commit_clean(dirty)
+    test_notebook_is_valid_nbformat(dirty)
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom_against_the_sandbox(path, sandbox_env):
+    import nbformat
+
+    copy, error = run_py.execute(path, sandbox_env / "executed", timeout=120)
+    assert error is None, f"{path.name} failed:\n{error}"
+    nb = nbformat.read(copy, as_version=4)
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    assert "[sandbox" in json.dumps(outputs), "no sandbox answer anywhere"
+    assert "widgets" not in nb.metadata
+
+    checks = {
+        "quickstart.ipynb": lambda: (
+            "[sandbox ftg-3.0]" in _outputs(nb, "first")
+            and "<table" in _outputs(nb, "data")
+            and "gpt-4o" in _outputs(nb, "compare-table")
+        ),
+        "compare-models.ipynb": lambda: (
+            "image/png" in _outputs(nb, "chart")
+            and all(model in _outputs(nb, "side") for model in ("ftg-3.0", "gpt-4o", "claude-3-5-sonnet"))
+        ),
+        "batch-over-dataframe.ipynb": lambda: (
+            "6 of 6 rows ok" in _outputs(nb, "summary") and "a confusion matrix" in _outputs(nb, "join")
+        ),
+        "teaching-demo.ipynb": lambda: "photosynthesis" in _outputs(nb, "dry") and "[sandbox" in _outputs(nb, "chat2"),
+    }
+    assert checks[path.name](), f"{path.name}: an expected output is missing"
+
+
+def test_demo_environment_prefers_a_key_and_falls_back_to_the_sandbox():
+    keyless = run_py.demo_environment({"PATH": "/bin"})
+    assert keyless["FREDDY_SANDBOX"] == "1"
+    assert keyless["JUPYTER_PATH"].split(os.pathsep)[0] == str(run_py.DEMO_JUPYTER_PATH)
+    keyed = run_py.demo_environment({"FREDDY_API_KEY": "k" * 20, "JUPYTER_PATH": "/x"})
+    assert "FREDDY_SANDBOX" not in keyed and keyed["JUPYTER_PATH"].endswith(os.pathsep + "/x")
+    forced = run_py.demo_environment({"FREDDY_API_KEY": "k" * 20}, force_sandbox=True)
+    assert "FREDDY_API_KEY" not in forced and forced["FREDDY_SANDBOX"] == "1"
+    assert forced["PYTHON_DOTENV_DISABLED"] == "1" and "PYTHON_DOTENV_DISABLED" not in keyless
+
+
+def _tiny_notebook(path, source):
+    import nbformat
+
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_run_py_execute_reports_failures_and_keeps_history_off(tmp_path):
+    good = _tiny_notebook(
+        tmp_path / "good.ipynb",
+        (
+            "import os\n"
+            "assert get_ipython().history_manager.enabled is False\n"
+            "assert os.environ['FREDDY_SANDBOX'] == '1' and 'FREDDY_API_KEY' not in os.environ\n"
+            "print(os.getcwd())"
+        ),
+    )
+    bad = _tiny_notebook(tmp_path / "bad.ipynb", "raise ValueError('boom in a cell')")
+    out = tmp_path / "executed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER_PATH"))}
+    env.update(FREDDY_API_KEY="not-a-real-key-123456", IPYTHONDIR=str(tmp_path / "ipython"))
+
+    def run(*paths):
+        return subprocess.run(
+            [sys.executable, str(RUN_PY), "execute", "--sandbox", "--out", str(out), *map(str, paths)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    passing = run(good)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert f"Executed copies are in {out}" in passing.stdout
+    executed = json.loads((out / "good.ipynb").read_text())
+    assert "".join(executed["cells"][0]["outputs"][0]["text"]).strip() == str(tmp_path)  # kernel cwd = notebook folder
+
+    failing = run(good, bad)
+    assert failing.returncode == 1
+    assert re.search(r"ok .*good\.ipynb", failing.stdout) and re.search(r"FAILED .*bad\.ipynb", failing.stdout)
+    assert "boom in a cell" in failing.stdout
+    assert (out / "bad.ipynb").exists(), "the failing copy is written too, to read the error there"
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_run_py_lab_serves_the_notebooks_with_the_history_off_kernel(tmp_path):
+    port, token = free_port(), "run-py-test"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER"))}
+    env.update(HOME=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    server = Server(
+        [
+            sys.executable,
+            str(RUN_PY),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+        ],
+        env=env,
+        cwd=tmp_path,
+        log_path=tmp_path / "server.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_ready(f"{base}/api/status?token={token}")
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=30) as response:
+            specs = json.load(response)
+        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=30) as response:
+            names = {item["name"] for item in json.load(response)["content"]}
+    finally:
+        output = server.stop()
+    assert names >= EXPECTED, "the server root is not the notebooks folder"
+    assert "--HistoryManager.enabled=False" in specs["kernelspecs"]["python3"]["spec"]["argv"]
+    assert "FREDDY_SANDBOX=1, so the notebooks use the built-in sandbox" in output

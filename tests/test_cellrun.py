@@ -1,0 +1,328 @@
+"""``%%freddy`` and ``%freddy`` against the real sandbox: streaming display, rows, batches."""
+
+import _thread
+import gc
+import signal
+import threading
+import time
+
+import pytest
+import requests
+from IPython.core.error import UsageError
+
+from freddy_magic._auth import Credential
+from freddy_magic._results import ROW_COLUMNS
+from freddy_magic.sandbox import Fault
+
+from .hostile import HostileServer, forward
+
+pd = pytest.importorskip("pandas")
+RESPONSE = "/v1/model/response"
+
+
+def final_messages(shown, text):
+    """Display messages whose Markdown is exactly the finished answer (no streaming cursor)."""
+    return [m for m in shown.messages if m.get("data", {}).get("text/markdown") == text]
+
+
+def test_stream_updates_in_place_and_shows_the_answer_once(connected, ip, shared_sandbox, shown):
+    ip.run_cell("%%freddy -o answer\nExplain owls in one paragraph.")
+    row = ip.user_ns["answer"]
+    assert tuple(row) == ROW_COLUMNS and row["status"] == "ok"
+    assert ip.user_ns["_"] is row
+    display_ids = {m["transient"].get("display_id") for m in shown.messages}
+    assert len(display_ids) == 1 and None not in display_ids
+    assert shown.messages[0]["update"] is False and all(m["update"] for m in shown.messages[1:])
+    assert len(final_messages(shown, row["text"])) == 1
+    assert shown.messages[-1]["data"]["text/markdown"] == row["text"]
+    assert row["ttft_s"] is not None and row["output_tokens"] > 0
+    pd.DataFrame([row])
+
+
+def test_first_delta_shown_at_once_then_throttled(connected, ip, shared_sandbox, shown):
+    row = ip.run_cell_magic("freddy", "", "Write a long story about a lighthouse keeper. " * 5)
+    partial = [m for m in shown.messages if m["data"]["text/markdown"].endswith("▍")]
+    assert partial, "no streaming update was shown"
+    assert row["text"].startswith(partial[0]["data"]["text/plain"])
+    assert len(shown.messages) < row["output_tokens"] + 2
+
+
+def test_terminal_gets_plain_text_on_stdout(connected, ip, capsys, shown):
+    connected.terminal = True
+    row = ip.run_cell_magic("freddy", "", "Say hello")
+    assert row["text"] in capsys.readouterr().out
+    assert shown.messages == []
+
+
+@pytest.mark.parametrize("fmt,mime", [("text", "text/plain"), ("json", "application/json")])
+def test_formats(connected, ip, shown, fmt, mime):
+    row = ip.run_cell_magic("freddy", f"--no-stream --format {fmt}", "Say hello")
+    assert len(shown.messages) == 1
+    data = shown.messages[0]["data"]
+    assert "text/markdown" not in data and mime in data
+    assert (data[mime] == row["text"]) if fmt == "text" else (data[mime]["response_id"] == row["response_id"])
+
+
+def test_no_stream_shows_once(connected, ip, shown):
+    row = ip.run_cell_magic("freddy", "--no-stream -t 0.2 --max-tokens 50 -s 'Be brief'", "Say hello")
+    assert row["ttft_s"] is None and len(shown.messages) == 1
+    assert shown.messages[0]["data"]["text/markdown"] == row["text"]
+
+
+def test_parameters_reach_the_request(connected, ip, shared_sandbox):
+    preview = ip.run_cell_magic("freddy", "--dry-run -m gpt-4o -t 0.3 --max-tokens 40 -s 'Be brief'", "Hi")
+    body = preview["json"]
+    assert body["model"] == "gpt-4o" and body["temperature"] == 0.3
+    assert body["max_output_synapses"] == 40 and body["instructions"] == "Be brief"
+
+
+def test_several_models_run_concurrently_in_order(ip, shown, shared_sandbox, monkeypatch):
+    """The three requests meet at a barrier in the server: asked one after another, they could not."""
+    together = threading.Barrier(3)
+
+    def script(seen):
+        if seen.path == RESPONSE:
+            together.wait(timeout=30)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        ip.config.FreddyMagics.base_url = server.url
+        ip.run_line_magic("load_ext", "freddy_magic")
+        ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+        rows = ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o,claude-3-5-sonnet -o rows", "Name a colour")
+    assert not together.broken, "the requests were not in flight at the same time"
+    assert [r["model"] for r in rows] == ["ftg-3.0", "gpt-4o", "claude-3-5-sonnet"]
+    assert all(r["status"] == "ok" for r in rows)
+    for r in rows:
+        assert len(final_messages(shown, f"**{r['model']}**\n\n{r['text']}")) == 1
+    assert ip.user_ns["rows"] is rows
+    assert list(pd.DataFrame(rows).columns) == list(ROW_COLUMNS)
+
+
+def test_chat_continues_and_reset_starts_anew(connected, ip):
+    first = ip.run_cell_magic("freddy", "--chat --no-stream", "My name is Ada.")
+    second = ip.run_cell_magic("freddy", "--chat --no-stream", "What is my name?")
+    assert second["thread_id"] == first["thread_id"]
+    lone = ip.run_cell_magic("freddy", "--no-stream", "Unrelated")
+    assert lone["thread_id"] != first["thread_id"]
+    ip.run_line_magic("freddy", "reset")
+    third = ip.run_cell_magic("freddy", "--chat --no-stream", "Hello again")
+    assert third["thread_id"] != first["thread_id"]
+
+
+def test_placeholders_are_filled_and_braces_escaped(connected, ip):
+    ip.user_ns.update(topic="tides", items=["a", "b", "c"])
+    row = ip.run_cell_magic("freddy", "--no-stream", 'Explain {topic} using {items[:2]} as JSON {{"k": 1}}')
+    assert row["prompt"] == "Explain tides using ['a', 'b'] as JSON {\"k\": 1}"
+
+
+@pytest.mark.parametrize("kind", ["DataFrame", "list of dicts"])
+def test_over_rows_in_order_with_inputs_and_progress(connected, ip, shared_sandbox, shown, kind):
+    records = [{"topic": f"topic {i}", "level": i} for i in range(12)]
+    ip.user_ns["inputs"] = pd.DataFrame(records) if kind == "DataFrame" else records
+    rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 4 -o out", "Explain {topic} at level {level}")
+    assert [r["topic"] for r in rows] == [r["topic"] for r in records]
+    assert [r["prompt"] for r in rows] == [f"Explain topic {i} at level {i}" for i in range(12)]
+    assert all(r["status"] == "ok" for r in rows)
+    progress = [m["data"]["text/plain"] for m in shown.messages if "rows ·" in m["data"].get("text/plain", "")]
+    assert progress and progress[-1].startswith("12/12 rows")
+    frame = pd.DataFrame(rows)
+    assert list(frame.columns[:2]) == ["topic", "level"] and len(frame) == 12
+
+
+def test_over_keeps_other_rows_when_one_fails(connected, ip, shared_sandbox):
+    ip.user_ns["inputs"] = [{"n": i} for i in range(6)]
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, times=1))
+    rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 2", "Number {n}")
+    assert [r["n"] for r in rows] == list(range(6))
+    failed = [r for r in rows if r["status"] == "error"]
+    assert len(failed) == 1 and failed[0]["error"] and failed[0]["text"] is None
+    assert sum(r["status"] == "ok" for r in rows) == 5
+
+
+def test_over_with_every_row_failing_fails_the_cell(connected, ip, shared_sandbox):
+    ip.user_ns["inputs"] = [{"n": i} for i in range(3)]
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, times=None))
+    with pytest.raises(UsageError, match="All 3 requests failed"):
+        ip.run_cell_magic("freddy", "--over inputs", "Number {n}")
+
+
+@pytest.fixture
+def ctrl_c():
+    """``ctrl_c(shown, predicate)``: Ctrl-C as a kernel delivers it (SIGINT raising
+    KeyboardInterrupt in the main thread), pressed once the cell has shown a message that
+    ``predicate`` accepts. The handler is installed for the test, because a process started in
+    the background inherits SIGINT ignored, and then nothing would arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def press_when(shown, predicate):
+        def fire():
+            if shown.wait_for(predicate):
+                _thread.interrupt_main()
+
+        threading.Thread(target=fire, daemon=True).start()
+
+    yield press_when
+    signal.signal(signal.SIGINT, previous)
+
+
+def _plain(message):
+    return message["data"].get("text/plain", "")
+
+
+def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_c):
+    """The server answers the first row and holds every later one until the test ends, so the
+    Ctrl-C that follows the first finished row always finds a row in flight."""
+    release, answered = threading.Event(), []
+
+    def script(seen):
+        if seen.path == RESPONSE:
+            answered.append(seen)
+            if len(answered) > 1:
+                release.wait(60)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        try:
+            ip.config.FreddyMagics.base_url = server.url
+            ip.run_line_magic("load_ext", "freddy_magic")
+            ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+            ip.user_ns["inputs"] = [{"n": i} for i in range(8)]
+            ctrl_c(shown, lambda m: _plain(m).startswith("1/8 rows"))
+            rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", "Number {n}")
+        finally:
+            release.set()
+    assert len(rows) == 8 and rows[0]["status"] == "ok"
+    assert [r["status"] for r in rows[1:]] == ["cancelled"] * 7
+    assert "interrupted: kept" in _plain(shown.messages[-1])
+
+
+def test_ctrl_c_during_a_stream_cancels_it_server_side(make_connected, ip, shown, ctrl_c):
+    _magics, own = make_connected(latency_per_delta=0.2)
+    ctrl_c(shown, lambda m: m["data"].get("text/markdown", "").strip(" ▍"))  # some text is shown
+    row = ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
+    assert row["status"] == "cancelled" and row["text"] and row["thread_id"]
+    assert own.calls(f"{RESPONSE}/{row['thread_id']}/cancel", method="POST") == 1
+
+
+def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="truncate", after_deltas=2, times=1))
+    with pytest.raises(UsageError) as caught:
+        ip.run_cell_magic("freddy", "", "Tell me about rivers.")
+    assert "StreamInterrupted" in str(caught.value)
+    logged = connected.session.log[-1]
+    assert logged["status"] == "error" and logged["text"]
+
+
+@pytest.mark.security
+def test_dry_run_sends_nothing_and_redacts(connected, ip, shared_sandbox):
+    before = shared_sandbox.calls(RESPONSE)
+    preview = ip.run_cell_magic("freddy", "--dry-run -o req", "Hello {1+1}")
+    assert shared_sandbox.calls(RESPONSE) == before
+    assert preview["json"]["inputs"] or preview["json"].get("input")
+    assert shared_sandbox.api_key not in repr(preview) and ip.user_ns["req"] is preview
+    assert "2" in repr(preview["json"])
+
+
+def test_dry_run_works_before_auth(magics, ip, shared_sandbox):
+    preview = ip.run_cell_magic("freddy", "--dry-run --no-stream", "Hello")
+    assert preview["method"] == "POST" and preview["url"].startswith(shared_sandbox.url)
+
+
+def test_models_log_and_reset(connected, ip, shared_sandbox):
+    models = ip.run_line_magic("freddy", "models")
+    keys = [m["key"] for m in models]
+    assert "ftg-3.0" in keys and "gpt-4o" in keys
+    everything = ip.run_line_magic("freddy", "models --all")
+    assert len(everything) > len(models)
+    assert pd.DataFrame(everything)["key"].notna().all()
+    ip.run_cell_magic("freddy", "--no-stream", "one")
+    ip.run_cell_magic("freddy", "--no-stream -m gpt-4o", "two")
+    log = ip.run_line_magic("freddy", "log")
+    assert [r["prompt"] for r in log[-2:]] == ["one", "two"]
+    assert list(pd.DataFrame(log).columns) == list(ROW_COLUMNS)
+    assert "new conversation" in ip.run_line_magic("freddy", "reset").line()
+
+
+def test_log_table_truncation_is_announced(connected, ip):
+    ip.run_line_magic("config", "FreddyMagics.display_limit = 2")
+    for i in range(3):
+        ip.run_cell_magic("freddy", "--no-stream", f"n{i}")
+    html = ip.run_line_magic("freddy", "log")._repr_html_()
+    assert "Showing the first 2 of 3 rows" in html
+
+
+def test_several_answers_appear_in_the_order_asked(make_connected, ip, shown):
+    make_connected(latency_per_delta=0.01)
+    rows = ip.run_cell_magic("freddy", "-m gpt-4o,ftg-3.0,claude-3-5-sonnet", "Name a colour")
+    created = [m for m in shown.messages if not m["update"]]
+    assert [m["data"]["text/plain"].split(":")[0] for m in created] == ["gpt-4o", "ftg-3.0", "claude-3-5-sonnet"]
+    by_id = {}
+    for m in shown.messages:
+        by_id[m["transient"]["display_id"]] = m["data"]["text/markdown"]
+    assert list(by_id.values()) == [f"**{r['model']}**\n\n{r['text']}" for r in rows]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "status", "status": 500, "times": 3},
+        {"kind": "reset", "times": 2},
+        {"kind": "status", "status": 503, "times": 2},
+        pytest.param({"kind": "slow", "delay": 3.0, "times": 2}, marks=pytest.mark.slow),
+    ],
+    ids=["500x3", "reset-x2", "503x2", "slow-x2"],
+)
+def test_l_over_keeps_every_finished_row_in_order(make_connected, ip, fault):
+    ip.config.FreddyMagics.read_timeout = 1.0
+    ip.config.FreddyMagics.total_timeout = 2.0
+    _magics, own = make_connected(rate_limit=None)
+    ip.user_ns["topics"] = [{"topic": f"topic-{i}"} for i in range(8)]
+    own.faults.add(Fault(method="POST", path=RESPONSE, **fault))
+    start = time.monotonic()
+    rows = ip.run_cell_magic("freddy", "--over topics --concurrency 4 --no-stream -o got", "Tell me about {topic}")
+    took = time.monotonic() - start
+    rows = list(rows)
+    assert [r["topic"] for r in rows] == [f"topic-{i}" for i in range(8)], "rows lost or reordered"
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) >= 8 - fault["times"], [(r["status"], r["error"]) for r in rows]
+    assert all(r["text"] for r in ok)
+    assert all(r["error"] and own.api_key not in r["error"] for r in rows if r["status"] != "ok")
+    assert took < 15, f"the batch took {took:.1f} s with a 2 s per-call deadline"
+    assert list(ip.user_ns["got"]) == rows
+
+
+def _reachable(roots, limit=20000):
+    """Every object reachable from ``roots`` through gc referents (bounded)."""
+    seen, todo, found = set(), list(roots), []
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if (
+            id(obj) in seen
+            or isinstance(obj, type)
+            or type(obj).__name__ in ("module", "function", "builtin_function_or_method")
+        ):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        todo.extend(gc.get_referents(obj))
+    return found
+
+
+@pytest.mark.security
+def test_a4_magic_results_hold_no_credential_or_transport_reference(connected, ip, shared_sandbox):
+    ip.user_ns["topics"] = [{"topic": "a"}, {"topic": "b"}]
+    results = [
+        ip.run_cell_magic("freddy", "--no-stream -o one", "hello"),
+        ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o --no-stream", "hello"),
+        ip.run_cell_magic("freddy", "--over topics --no-stream", "about {topic}"),
+        ip.run_line_magic("freddy", "models"),
+        ip.run_line_magic("freddy", "log"),
+        ip.run_line_magic("freddy_auth", "--status"),
+    ]
+    reached = _reachable([*results, ip.user_ns["one"]])
+    kinds = (Credential, requests.Session, requests.Response, requests.PreparedRequest)
+    held = [type(o).__name__ for o in reached if isinstance(o, kinds) or type(o).__name__ == "FreddyClient"]
+    assert held == [], f"results reach {held}"
+    assert not any(isinstance(o, str) and shared_sandbox.api_key in o for o in reached)

@@ -1,0 +1,281 @@
+"""A streamed answer: events read from the live connection as bytes arrive, and what is kept
+when the stream breaks.
+
+The reader is fed scripted pieces first (a stand-in for urllib3's response); then real streams
+from the sandbox, recorded once and replayed through a hostile server with the variations the
+SSE rules allow, cut at every point, or left idle.
+"""
+
+import json
+
+import pytest
+
+from freddy_magic._errors import (
+    APIError,
+    AuthError,
+    RateLimited,
+    ResponseFormatError,
+    StreamInterrupted,
+    Timeout,
+)
+from freddy_magic._stream import ResponseStream
+from freddy_magic.sandbox import Fault
+
+from .clients import OK, RESP, SHORT_TIMEOUTS, client_for, key_client, timed
+from .hostile import HostileServer, Reply, forward
+
+RESPONSE = "/v1/model/response"
+
+
+class FakeRaw:
+    """Stands in for urllib3's response: read1 hands out the scripted pieces in order."""
+
+    def __init__(self, pieces, fail=None):
+        self.pieces = list(pieces)
+        self.fail = fail
+
+    def read1(self, amt=None, decode_content=True):
+        if self.pieces:
+            return self.pieces.pop(0)
+        if self.fail is not None:
+            raise self.fail
+        return b""
+
+
+class FakeResponse:
+    def __init__(self, pieces, fail=None):
+        self.raw = FakeRaw(pieces, fail)
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def frames(*events):
+    return [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
+
+
+def stream_of(pieces, fail=None):
+    ticks = iter(range(1000))
+    return ResponseStream(
+        FakeResponse(pieces, fail),
+        model="m",
+        started=0.0,
+        clock=lambda: float(next(ticks)),
+        deadline=None,
+        idle_timeout=5,
+        retries=0,
+        max_line=4096,
+    )
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        ("response.content_delta", "response.completed"),
+        ("response.output_text.delta", "response.completed"),
+    ],
+)
+def test_both_vocabularies_give_text_and_a_completion(family):
+    delta, done = family
+    pieces = frames(
+        ("response.created", {"thread_id": "thread_9"}),
+        (delta, {"delta": "Hel"}),
+        (delta, {"index": 0, "delta": "lo"}),
+        (done, {"response_id": "resp_9", "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 2}}),
+    )
+    with stream_of(pieces) as stream:
+        assert list(stream.text_deltas()) == ["Hel", "lo"]
+        assert stream.thread_id == "thread_9"
+    done = stream.completion
+    assert (done.text, done.thread_id, done.response_id, done.output_tokens) == ("Hello", "thread_9", "resp_9", 2)
+    assert done.ttft_s is not None and done.ttft_s <= done.latency_s
+
+
+def test_event_name_from_json_when_the_sse_event_field_is_absent():
+    pieces = [
+        b'data: {"type": "response.output_text.delta", "delta": "x"}\n\n',
+        b'data: {"event": "response.completed", "response": [{"type": "text", "text": "x"}]}\n\n',
+    ]
+    stream = stream_of(pieces)
+    assert list(stream.text_deltas()) == ["x"] and stream.completion.text == "x"
+
+
+def test_stream_ending_without_completed_keeps_the_partial_text():
+    stream = stream_of(
+        frames(("response.content_delta", {"delta": "par"}), ("response.content_delta", {"delta": "tial"}))
+    )
+    got = []
+    with pytest.raises(StreamInterrupted) as info:
+        for piece in stream.text_deltas():
+            got.append(piece)
+    assert got == ["par", "tial"] and info.value.partial_text == "partial"
+
+
+def test_connection_lost_mid_stream_is_interrupted_with_partial_text():
+    stream = stream_of(frames(("response.content_delta", {"delta": "abc"})), fail=ConnectionResetError())
+    with pytest.raises(StreamInterrupted, match="connection was lost") as info:
+        list(stream)
+    assert info.value.partial_text == "abc" and info.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    "data, cls",
+    [
+        ({"status": "failed", "message": "Rate limit exceeded"}, RateLimited),
+        ({"status": "failed", "error": {"code": "TOKEN_EXPIRED", "message": "expired"}}, AuthError),
+    ],
+)
+def test_error_events_raise_the_matching_error(data, cls):
+    stream = stream_of(frames(("response.content_delta", {"delta": "a"}), ("response.error", data)))
+    with pytest.raises(cls):
+        list(stream)
+
+
+def test_first_delta_is_yielded_before_the_rest_of_the_stream_arrives():
+    pieces = frames(("response.content_delta", {"delta": "first"}))
+    stream = stream_of([*pieces, b"event: response.completed\n", b"data: {}\n\n"])
+    it = stream.text_deltas()
+    assert next(it) == "first"
+    assert len(stream._response.raw.pieces) == 2  # nothing after the first frame was read yet
+    assert list(it) == [] and stream.completion is not None
+
+
+def test_bad_json_in_event_is_a_format_error():
+    with pytest.raises(ResponseFormatError):
+        list(stream_of([b"event: response.content_delta\ndata: {not json\n\n"]))
+
+
+def test_total_stream_cap():
+    stream = ResponseStream(
+        FakeResponse([b": " + b"x" * 100 + b"\n"] * 20),
+        model="m",
+        started=0.0,
+        clock=lambda: 0.0,
+        deadline=None,
+        idle_timeout=5,
+        retries=0,
+        max_line=4096,
+        max_stream=1000,
+    )
+    with pytest.raises(StreamInterrupted, match="exceeded"):
+        list(stream)
+
+
+def test_stream_request_answered_with_json_is_a_format_error(scripted, clock, sleeper):
+    scripted.post(RESP, json=OK)
+    with pytest.raises(ResponseFormatError, match="event stream"):
+        key_client(clock, sleeper).stream_response("hi")
+
+
+# real streams ----------------------------------------------------------------------------------
+def test_truncated_stream_keeps_its_partial_text(sandbox):
+    client = client_for(sandbox.url, sandbox.api_key)
+    sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="truncate", after_deltas=3, times=1))
+    got = []
+    with pytest.raises(StreamInterrupted) as info, client.stream_response("tell me a story") as stream:
+        for piece in stream.text_deltas():
+            got.append(piece)
+    assert len(got) == 3 and info.value.partial_text == "".join(got)
+    assert sandbox.calls(RESPONSE) == 1
+
+
+def test_error_event_mid_stream_raises_the_matching_error(shared_sandbox):
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=500, after_deltas=2, times=1))
+    with pytest.raises(APIError), client.stream_response("hi") as stream:
+        list(stream)
+
+
+def _damaging(sandbox, damage):
+    """A script forwarding to the sandbox that damages the model call's answer."""
+
+    def script(seen):
+        reply = forward(seen, sandbox.url)
+        return damage(reply) if seen.path == RESPONSE else reply
+
+    return script
+
+
+@pytest.fixture(scope="module")
+def recorded_stream(shared_sandbox):
+    """``(raw SSE body, text)`` of one real streamed answer (the sandbox's answers are deterministic)."""
+    holder = {}
+
+    def keep(reply):
+        holder["body"] = reply.body
+        return reply
+
+    with HostileServer(_damaging(shared_sandbox, keep)) as api:
+        client = client_for(api.url, shared_sandbox.api_key, timeouts=SHORT_TIMEOUTS)
+        with client.stream_response("tell me something") as stream:
+            text = "".join(stream.text_deltas())
+        client.close()
+    return holder["body"], text
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b.replace(b"\n", b"\r\n"),
+        lambda b: b.replace(b"\n", b"\r"),
+        lambda b: b"\xef\xbb\xbf" + b,
+        lambda b: b.replace(b"event:", b": a comment line\nid: 7\nretry: 10\nunknown: x\nevent:"),
+        lambda b: b.replace(b"\n\n", b"\n\ndata:\n\n", 1),
+    ],
+    ids=["crlf", "cr", "bom", "comments-unknown-fields", "empty-data"],
+)
+def test_k4_sse_variants_allowed_by_the_spec_parse_to_the_same_text(shared_sandbox, recorded_stream, damage):
+    body, text = recorded_stream
+    with HostileServer(_damaging(shared_sandbox, lambda r: Reply(r.status, r.headers, damage(body)))) as api:
+        client = client_for(api.url, shared_sandbox.api_key, timeouts=SHORT_TIMEOUTS)
+        with client.stream_response("tell me something") as stream:
+            assert "".join(stream.text_deltas()) == text
+        client.close()
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9])
+@pytest.mark.parametrize("chunked_end", [True, False], ids=["clean-end", "cut-chunked"])
+def test_k3_truncated_stream_keeps_partial_text_and_is_not_retried(shared_sandbox, recorded_stream, cut, chunked_end):
+    body, text = recorded_stream
+    head = body[: body.find(b"response.completed")] if b"response.completed" in body else body
+    head = head[: int(len(head) * cut)] if cut < 0.9 else head
+    reply = Reply(200, {"Content-Type": "text/event-stream"}, [head], chunked=True, finish_chunked=chunked_end)
+    with HostileServer(_damaging(shared_sandbox, lambda r: reply)) as api:
+        client = client_for(api.url, shared_sandbox.api_key, timeouts=SHORT_TIMEOUTS)
+        shown = []
+        with pytest.raises(StreamInterrupted) as info, client.stream_response("tell me something") as stream:
+            for delta in stream.text_deltas():
+                shown.append(delta)
+        client.close()
+        assert api.count(RESPONSE) == 1
+    assert info.value.partial_text == "".join(shown)
+    assert text.startswith(info.value.partial_text)
+
+
+@pytest.mark.slow
+@pytest.mark.security
+def test_l4_stream_idle_timeout_keeps_the_partial_text():
+    head = (
+        b'event: response.created\ndata: {"status": "in_progress", "thread_id": "thread_1"}\n\n'
+        b'event: response.content_delta\ndata: {"delta": "partial "}\n\n'
+    )
+    reply = Reply(200, {"Content-Type": "text/event-stream"}, [head, 30.0, b""], chunked=True)
+    with HostileServer(reply) as api:
+        client = client_for(
+            api.url, "fm-canary-" + "3" * 32, timeouts={"read": 1.0, "stream_idle": 1.0, "total": 5.0}, max_retries=0
+        )
+        got = []
+
+        def run():
+            with client.stream_response("hi") as stream:
+                got.extend(stream.text_deltas())
+
+        error, took = timed(run)
+        client.close()
+    assert isinstance(error, (Timeout, StreamInterrupted)), error
+    assert took < 3.5 and "".join(got) == "partial "
+    if isinstance(error, StreamInterrupted):
+        assert error.partial_text == "partial "
