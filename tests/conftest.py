@@ -13,7 +13,7 @@ import contextlib
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .fakes import FakeClock, LogRecords, RecordingComm, RecordingPublisher, Sleeper
+from .fakes import FakeClock, RecordingComm, RecordingPublisher, Sleeper, captured_logs
 
 pytest_plugins = ["freddy_magic.testing"]
 
@@ -165,19 +165,8 @@ def recording_comms(monkeypatch):
 @pytest.fixture
 def debug_logs():
     """Every log record at DEBUG from the root, our logger and the transport loggers."""
-    import logging
-
-    handler = LogRecords()
-    loggers = [logging.getLogger(n) for n in ("", "freddy_magic", "urllib3", "requests")]
-    levels = [lg.level for lg in loggers]
-    root = logging.getLogger()
-    root.addHandler(handler)
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    yield handler.records
-    root.removeHandler(handler)
-    for lg, level in zip(loggers, levels):
-        lg.setLevel(level)
+    with captured_logs(debug=("", "freddy_magic", "urllib3", "requests")) as records:
+        yield records
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ in-process widgets and displays record what a kernel would send to every front e
 (``RecordingComm``, ``RecordingPublisher``). Fixtures wrapping them live in conftest.py.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -160,6 +161,25 @@ class RecordingPublisher(DisplayPublisher):
 
     def texts(self, mime="text/markdown"):
         return [m["data"].get(mime) for m in self.messages if "data" in m]
+
+
+@contextlib.contextmanager
+def captured_logs(on="", debug=()):
+    """The records (as ``LogRecords`` keeps them) reaching logger ``on`` (the root by default),
+    with the loggers named in ``debug`` set to DEBUG meanwhile; everything is put back after."""
+    handler = LogRecords()
+    target = logging.getLogger(on)
+    loggers = [logging.getLogger(name) for name in debug]
+    levels = [lg.level for lg in loggers]
+    target.addHandler(handler)
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield handler.records
+    finally:
+        target.removeHandler(handler)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 class LogRecords(logging.Handler):

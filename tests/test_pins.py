@@ -8,7 +8,6 @@ blindly.
 import http.client
 import io
 import json
-import logging
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -18,6 +17,7 @@ import requests
 
 from freddy_magic.testing import find_canary
 
+from .fakes import captured_logs
 from .hostile import HostileServer, Reply
 
 pytestmark = pytest.mark.security
@@ -100,21 +100,7 @@ def test_pin_comm_logger_logs_inbound_widget_values_at_debug(canary):
     unless something filters that logger (see the kernel sweep at DEBUG)."""
     import comm
 
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    logger = logging.getLogger("Comm")
-    handler = Keep(level=0)
-    logger.addHandler(handler)
-    old = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
+    with captured_logs(on="Comm", debug=("Comm",)) as records:
         c = comm.DummyComm(target_name="jupyter.widget")
         c.handle_msg({"content": {"data": {"method": "update", "state": {"value": canary.value}}}})
-    finally:
-        logger.setLevel(old)
-        logger.removeHandler(handler)
-    assert find_canary(records, canary.value)
+    assert find_canary([r["message"] for r in records], canary.value)

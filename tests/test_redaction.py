@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from freddy_magic import _redaction
 from freddy_magic.testing import find_canary, make_canary
 
+from .fakes import captured_logs
+
 pytestmark = pytest.mark.security
 
 
@@ -126,26 +128,14 @@ def test_short_values_are_not_registered():
 
 # the log filter redacts by value, not only by header name --------------------------------------
 def _emit_through(name, live_value):
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append((record.getMessage(), repr(record.args)))
-
+    """What reaches the root's handlers (message and arguments) of three DEBUG records on ``name``."""
     _redaction.install_log_filters()
-    handler = Keep()
-    logging.getLogger().addHandler(handler)
     logger = logging.getLogger(name)
-    old = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
+    with captured_logs(debug=(name,)) as records:
         logger.debug("sent headers %s", {"X-Unusual-Name": live_value})
         logger.debug("free text with %s inside", live_value)
         logger.debug("url-encoded %s", quote(live_value, safe=""))
-    finally:
-        logger.setLevel(old)
-        logging.getLogger().removeHandler(handler)
-    return records
+    return [(r["message"], r["args"]) for r in records]
 
 
 @pytest.mark.parametrize("name", ["freddy_magic", "urllib3", "urllib3.connectionpool", "requests"])
@@ -168,20 +158,9 @@ def test_filter_covers_every_transport_logger_that_exists(live):
 
 
 def test_filter_survives_malformed_records(live):
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
     _redaction.install_log_filters()
-    handler = Keep()
-    logger = logging.getLogger("freddy_magic")
-    logger.addHandler(handler)
-    try:
-        logger.warning("two args %s %s but one given " + live.value, "x")
-    finally:
-        logger.removeHandler(handler)
+    with captured_logs(on="freddy_magic") as records:
+        logging.getLogger("freddy_magic").warning("two args %s %s but one given " + live.value, "x")
     assert records and find_canary(records, live.value) == []
 
 

@@ -4,7 +4,6 @@ Colab secrets. A malformed file produces messages with no values in them, and gi
 ``.env`` is noticed from the file's own folder.
 """
 
-import logging
 import os
 import shutil
 import subprocess
@@ -18,6 +17,8 @@ from hypothesis import strategies as st
 from freddy_magic import _sources
 from freddy_magic._sources import find_key, tracked_by_git
 from freddy_magic.testing import find_canary
+
+from .fakes import captured_logs
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -109,24 +110,13 @@ DOTENV_LINES = st.lists(
 @given(lines=DOTENV_LINES, newline=st.sampled_from(["\n", "\r\n"]))
 def test_h5_malformed_dotenv_messages_carry_no_values(clean_env, lines, newline):
     (clean_env / ".env").write_text(newline.join(lines))
-    records = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    handler = Keep(level=0)
-    logging.getLogger().addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                value, source = _sources.find_key()
-            except Exception as exc:  # any failure must be clean too
-                value, source = None, f"{type(exc).__name__}: {exc}"
-    finally:
-        logging.getLogger().removeHandler(handler)
-    shown = [source or "", *records, *(str(w.message) for w in caught)]
+    with captured_logs() as records, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value, source = _sources.find_key()
+        except Exception as exc:  # any failure must be clean too
+            value, source = None, f"{type(exc).__name__}: {exc}"
+    shown = [source or "", *(r["message"] for r in records), *(str(w.message) for w in caught)]
     assert find_canary(shown, SECRET) == []
     assert value is None or SECRET in value or value.strip()
 

@@ -46,16 +46,8 @@ def screenshots(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def browser_sandbox():
-    """The Freddy sandbox the Lab kernels talk to, slow enough per delta to watch a stream."""
-    from freddy_magic.sandbox import Sandbox
-
-    with Sandbox(latency_per_delta=0.05) as sb:
-        yield sb
-
-
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory, browser_sandbox):
+def lab(tmp_path_factory, shared_sandbox):
+    """JupyterLab whose kernels answer from the session's shared sandbox (``FREDDY_BASE_URL``)."""
     tmp = tmp_path_factory.mktemp("lab")
     root, settings, ipython_dir = tmp / "root", tmp / "settings", tmp / "ipython"
     for path in (root, settings, ipython_dir):
@@ -67,7 +59,7 @@ def lab(tmp_path_factory, browser_sandbox):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER", "IPYTHON"))}
     env.update(
-        FREDDY_BASE_URL=browser_sandbox.url,
+        FREDDY_BASE_URL=shared_sandbox.url,
         PYTHON_DOTENV_DISABLED="1",  # no stray .env key may hide the widget
         IPYTHONDIR=str(ipython_dir),
         JUPYTER_CONFIG_DIR=str(tmp / "config"),

@@ -83,10 +83,11 @@ def _shotter(page, folder, name):
 @pytest.mark.parametrize("typing_while_busy", [False, True], ids=["idle", "typing-while-busy"])
 @in_the_browser
 @pytest.mark.security
-def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbox, screenshots, typing_while_busy):
+def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, shared_sandbox, screenshots, typing_while_busy):
     name = "busy" if typing_while_busy else "idle"
     shot = _shotter(page, screenshots, name)
-    key = browser_sandbox.api_key
+    shared_sandbox.set_latency(per_delta=0.05)  # slow enough per delta to watch the answer stream in
+    key = shared_sandbox.api_key
     lab.set_widget_save_state(True)
     path, folder, index = _prepare(lab, name)
 
@@ -186,10 +187,10 @@ def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, browser_sandbo
 
 @in_the_browser
 @pytest.mark.security
-def test_websocket_frames_to_the_browser_never_carry_the_key(page, lab, browser_sandbox):
+def test_websocket_frames_to_the_browser_never_carry_the_key(page, lab, shared_sandbox):
     import nbformat
 
-    key = browser_sandbox.api_key
+    key = shared_sandbox.api_key
     folder = lab.root / "ws-sweep"
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
