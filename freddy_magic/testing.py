@@ -37,6 +37,8 @@ import pytest
 
 __all__ = ["Canary", "Leak", "assert_no_canary", "canary_variants", "find_canary", "make_canary"]
 
+PREFIX = "fm-canary-"  # marks a planted secret in any report; shared by every canary, so never searched alone
+RANDOM_CHARS = 6  # 24 bits: two canaries share such a window about once in 16 million pairs
 WINDOW = 12  # shortest slice that counts as a leak; shorter ones start matching ordinary text
 _CONTEXT = 24
 
@@ -49,7 +51,7 @@ _planted: list[str] = []  # every canary this process made: the default search s
 Target = Union[str, bytes, "os.PathLike[str]", "dict[str, Any]", "list[Any]", "tuple[Any, ...]"]
 
 
-def make_canary(prefix: str = "fm-canary-") -> str:
+def make_canary(prefix: str = PREFIX) -> str:
     """A fresh random secret: ``fm-canary-`` and 32 hex digits. Remembered for assert_no_canary."""
     value = prefix + secrets.token_hex(16)
     with _planted_lock:
@@ -92,7 +94,10 @@ def canary_variants(canary: str, *, window: int = WINDOW) -> dict[str, bytes]:
         found[f"base64 at alignment {alignment}"] = core
     for alignment, core in enumerate(_base64_cores(raw, altchars=b"-_")):
         found[f"base64url at alignment {alignment}"] = core
-    for start in range(max(len(canary) - window, 0) + 1):
+    # A window must hold at least RANDOM_CHARS characters past the shared prefix: with fewer,
+    # "fm-canary-" plus a digit or two would match one canary in 256 of another's.
+    first = max(len(PREFIX) + RANDOM_CHARS - window, 0) if canary.startswith(PREFIX) else 0
+    for start in range(first, max(len(canary) - window, first) + 1):
         piece = canary[start : start + window]
         found.setdefault(f"substring [{start}:{start + window}]", piece.encode("utf-8"))
     # Too-short needles match ordinary bytes; a secret shorter than the window is reported raw only.

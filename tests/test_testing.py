@@ -44,7 +44,7 @@ def test_canary_is_fresh_random_and_long_enough_to_be_a_key():
         lambda c: "y" + base64.b64encode(b"zz" + c.encode() + b"!").decode(),
         lambda c: base64.urlsafe_b64encode(b"q" + c.encode()).decode(),
         lambda c: c[:20] + "..." + c[-20:],  # %whos middle-snipping
-        lambda c: "token: " + c[3:15],
+        lambda c: "token: " + c[4:16],  # any 12 characters holding 6 or more random ones
         lambda c: c.encode().hex(),
     ],
     ids=["raw", "url", "json", "b64", "basic", "b64-shifted", "b64url-shifted", "snipped", "slice12", "hex"],
@@ -60,12 +60,20 @@ def test_utf16_bytes_are_found():
 
 
 def test_unrelated_data_and_other_canaries_are_not_reported():
-    """Fixed values: a 12-character window at the start of a canary is the shared ``fm-canary-``
-    plus two random digits, so two random canaries match each other once in 256 pairs."""
     canary, other = "fm-canary-" + "0123456789abcdef" * 2, "fm-canary-" + "fedcba9876543210" * 2
     blob = other + json.dumps({"x": other}) + "fm-canary-" + "0" * 8 + " plain text " * 100
     assert find_canary(blob, canary) == []
     assert find_canary(blob, other)  # the search itself works on this blob
+
+
+def test_the_shared_prefix_is_never_a_leak_on_its_own():
+    """Every canary starts with ``fm-canary-``: text quoting the prefix, or another canary that
+    shares the first random digits, is not a leak of this one."""
+    canaries = [make_canary() for _ in range(300)]
+    blob = "\n".join(canaries[1:]).encode()
+    assert find_canary(blob, canaries[0]) == []
+    assert find_canary(canaries[0][:14] + " and more", canaries[0]) == []
+    assert find_canary("..." + canaries[0][10:22] + "...", canaries[0])  # 12 random digits are
 
 
 def test_files_directories_and_ignore(tmp_path):
@@ -128,7 +136,8 @@ def test_canary_object_variants_and_repr():
     c = Canary()
     assert c.value not in repr(c)
     assert c.variants == canary_variants(c.value)
-    assert len([k for k in c.variants if k.startswith("substring")]) == len(c.value) - 12 + 1
+    windows = [k for k in c.variants if k.startswith("substring")]
+    assert windows[0] == "substring [4:16]" and len(windows) == len(c.value) - 4 - 12 + 1
     assert c.find(gzip.compress(b"nothing")) == []
 
 
