@@ -15,7 +15,6 @@ import sys
 import threading
 
 from .._errors import ConfigError
-from ._faults import Fault
 from ._handle import Sandbox
 
 
@@ -66,7 +65,6 @@ def main(argv=None):
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        faults = [Fault.parse(spec) for spec in args.fault]
         sb = Sandbox(
             host=args.host,
             port=args.port,
@@ -76,7 +74,7 @@ def main(argv=None):
             latency_per_delta=args.latency_per_delta,
             latency_per_request=args.latency_per_request,
             verbose=args.verbose,
-            faults=faults,
+            faults=args.fault,
         )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -62,7 +62,7 @@ class Sandbox:
         if problem:
             raise ConfigError(problem)
         for fault in faults:
-            self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
+            self.faults.add(fault)
         self._host, self._port = host, port
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
