@@ -31,6 +31,13 @@ def _parser():
     p.add_argument("--latency-per-delta", type=float, default=0.0, metavar="S")
     p.add_argument("--latency-per-request", type=float, default=0.0, metavar="S")
     p.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="0 answers at once (default); 1 streams like a real model, each at its own speed; 2 twice as slow",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -51,7 +58,14 @@ def _banner(sb):
             f"  Login            {sb.email} / {sb.password}   (username: {sb.username})",
             f"  Organization     {sb.organization_id}",
             "  Login codes      printed below, and at GET /sandbox/outbox",
-            "  In a notebook:   %freddy_auth --sandbox   or   %config FreddyMagics.base_url = '<URL>'",
+            f"  Pace             {sb.pace:g} (0 answers at once; --pace 1 streams like a real model)",
+            "",
+            "Connect a notebook to this sandbox (%freddy_auth --sandbox would start another one, inside the kernel):",
+            f"  before starting Jupyter:  export FREDDY_BASE_URL={sb.url} FREDDY_API_KEY={sb.api_key}",
+            "                            then in the notebook: %load_ext freddy_magic and %freddy_auth",
+            "  in a running notebook:    %load_ext freddy_magic",
+            f'                            %config FreddyMagics.base_url = "{sb.url}"',
+            "                            %freddy_auth --key   (paste the API key above into the field)",
             "Press Ctrl-C to stop.",
         ]
     )
@@ -73,6 +87,7 @@ def main(argv=None):
             rate_limit=args.rate_limit,
             latency_per_delta=args.latency_per_delta,
             latency_per_request=args.latency_per_request,
+            pace=args.pace,
             verbose=args.verbose,
             faults=args.fault,
         )
