@@ -241,6 +241,11 @@ class FreddyMagics(Magics):
         "--over", metavar="VAR", help="One request per row of a DataFrame or list of dicts; {column} placeholders."
     )
     @argument("--concurrency", type=int, help="Requests in flight with --over (default FreddyMagics.concurrency).")
+    @argument(
+        "--only-failed",
+        action="store_true",
+        help="With --over RESULT (an earlier --over result): re-run only its failed rows, merged back in order.",
+    )
     @argument("-o", "--output", metavar="VAR", help="Also store the result in this variable.")
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
