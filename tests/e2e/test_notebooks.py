@@ -154,6 +154,80 @@ def test_demo_environment_prefers_a_key_and_falls_back_to_the_sandbox():
     assert forced["PYTHON_DOTENV_DISABLED"] == "1" and "PYTHON_DOTENV_DISABLED" not in keyless
 
 
+def test_lab_gets_allow_root_only_as_root():
+    assert "--allow-root" in run_py.lab_command([], root=True)
+    assert "--allow-root" not in run_py.lab_command([], root=False)
+    assert run_py.lab_command(["--allow-root", "--port=1"], root=True).count("--allow-root") == 1
+    assert run_py.lab_command(["--port=1"], root=False)[-2:] == ["--port=1", "quickstart.ipynb"]
+
+
+def test_the_demo_switches_off_the_news_pop_up_and_nothing_else():
+    env = run_py.demo_environment({"JUPYTER_CONFIG_PATH": "/etc/x"})
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(run_py.DEMO_CONFIG_PATH), "/etc/x"]
+    page_config = json.loads((run_py.DEMO_CONFIG_PATH / "labconfig" / "page_config.json").read_text())
+    assert page_config == {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+    assert sorted(p.name for p in run_py.DEMO_CONFIG_PATH.rglob("*") if p.is_file()) == ["page_config.json"]
+
+
+def _venv_seeing_this_environment(venv):
+    """A venv whose python imports what this test run imports (the package under test and the
+    demo's dependencies), stamped as installed: ``make demo`` then goes straight to starting
+    the server, which is what is under test, instead of a minute of pip."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(
+        subprocess.check_output(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
+    (site / "this-environment.pth").write_text(f"{REPO}\n{sysconfig.get_paths()['purelib']}\n")
+    stamp = venv / ".installed-demo"
+    stamp.touch()
+    pyproject = (REPO / "pyproject.toml").stat().st_mtime
+    os.utime(stamp, (pyproject + 1, max(pyproject + 1, stamp.stat().st_mtime)))
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="this case is about starting the demo as root")
+def test_make_demo_starts_as_root_without_the_news_pop_up(tmp_path):
+    venv, config = tmp_path / "venv", tmp_path / "config"
+    _venv_seeing_this_environment(venv)
+    port, token = free_port(), "make-demo-test"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "ServerApp": {"port": port, "port_retries": 0, "open_browser": False},
+                "IdentityProvider": {"token": token},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER", "PYTHON", "MAKE"))}
+    env.update(HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    env.update(IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_DATA_DIR=str(tmp_path / "data"))
+    server = Server(
+        ["make", "--no-print-directory", "demo", f"VENV={venv}"], env=env, cwd=REPO, log_path=tmp_path / "make.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_ready(f"{base}/api/status?token={token}")
+        with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=30) as response:
+            page = response.read().decode()
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=30) as response:
+            specs = json.load(response)
+    finally:
+        output = server.stop()
+    assert server.proc.returncode is not None
+    config_data = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert "@jupyterlab/apputils-extension:announcements" in config_data["disabledExtensions"]
+    assert "--HistoryManager.enabled=False" in specs["kernelspecs"]["python3"]["spec"]["argv"]
+    assert f"{venv}/bin/python notebooks/run.py lab" in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
+
+
 def _tiny_notebook(path, source):
     import nbformat
 
