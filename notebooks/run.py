@@ -90,17 +90,18 @@ def clean(path):
     nbformat.write(nb, path)
 
 
-def execute(path, out_dir, *, timeout=120):
+def execute(path, out_dir, *, timeout=120, client_class=None):
     """Run ``path`` with nbclient in its own folder; write the executed copy; return (copy, error).
 
     The copy is written even when a cell fails, so the failing output can be read there.
+    ``client_class`` (a NotebookClient subclass) lets a test see every message on the way.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = (client_class or NotebookClient)(
         nb,
         timeout=timeout,
         kernel_name="python3",

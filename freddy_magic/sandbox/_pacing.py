@@ -21,15 +21,15 @@ class Speed(NamedTuple):
 
 
 SPEEDS = {
-    "ftg-3.0": Speed(0.3, 0.03),
-    "gpt-4o": Speed(0.5, 0.045),
-    "gpt-4o-mini": Speed(0.2, 0.02),
-    "gpt-4.1": Speed(0.6, 0.04),
-    "claude-3-5-sonnet": Speed(0.8, 0.06),
-    "o3-preview": Speed(1.5, 0.04),  # a reasoning model thinks before it writes
-    "claude-3-haiku": Speed(0.25, 0.025),
-    "gpt-4-turbo": Speed(0.9, 0.07),
-    "ftg-1.5": Speed(0.2, 0.03),
+    "ftg-3.0": Speed(0.35, 0.05),
+    "gpt-4o": Speed(0.5, 0.07),
+    "gpt-4o-mini": Speed(0.25, 0.03),
+    "gpt-4.1": Speed(0.6, 0.06),
+    "claude-3-5-sonnet": Speed(0.8, 0.08),
+    "o3-preview": Speed(1.5, 0.06),  # a reasoning model thinks before it writes
+    "claude-3-haiku": Speed(0.3, 0.035),
+    "gpt-4-turbo": Speed(0.9, 0.1),
+    "ftg-1.5": Speed(0.25, 0.05),
 }
 _SPREAD = 0.8  # a wait between chunks is the pace times a factor in [0.6, 1.4)
 

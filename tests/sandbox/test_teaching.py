@@ -159,7 +159,8 @@ def test_the_schedule_is_deterministic_scaled_by_pace_and_off_at_zero():
     first, waits = schedule("gpt-4o", "some answer", 20, 1.0)
     assert (first, waits) == schedule("gpt-4o", "some answer", 20, 1.0)
     assert first == SPEEDS["gpt-4o"].first_chunk and len(waits) == 19
-    assert all(0.6 * 0.045 <= w < 1.4 * 0.045 for w in waits) and len(set(waits)) > 5
+    per_chunk = SPEEDS["gpt-4o"].per_chunk
+    assert all(0.6 * per_chunk <= w < 1.4 * per_chunk for w in waits) and len(set(waits)) > 5
     double = schedule("gpt-4o", "some answer", 20, 2.0)
     assert double[0] == 2 * first and double[1] == pytest.approx([2 * w for w in waits])
     assert schedule("gpt-4o", "some answer", 20, 0) == (0.0, [0.0] * 19)
