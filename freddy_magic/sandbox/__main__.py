@@ -42,7 +42,8 @@ def _parser():
         action="append",
         default=[],
         metavar="SPEC",
-        help='e.g. "POST /v1/model/response status=503 times=2" (repeatable)',
+        help='e.g. "POST /v1/model/response status=503 times=2", "/v1/models reset chance=0.2 times=forever" '
+        "(repeatable)",
     )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")

@@ -1,11 +1,13 @@
 """Fault injection: make a route fail on demand so clients can be tested against each failure.
 
 A :class:`Fault` matches one exact path (and a method, or any) and fires ``times`` times
-(``None`` = forever). Kinds: ``status`` (an error envelope; with ``after_deltas`` on a stream,
-a ``response.error`` event mid-stream instead), ``reset`` (connection closed with no answer),
-``truncate`` (stream cut after ``after_deltas`` deltas with no ``response.completed``; a plain
-JSON body cut in half), ``slow`` (``delay`` seconds before answering), ``echo`` (a hostile 500
-echoing the request headers) and ``html`` (a proxy's 502 HTML page).
+(``None`` = forever), on every matching request or, with ``chance`` below 1, on that share of
+them (a seeded draw, so a run can be repeated; a request it spares goes on to the next fault).
+Kinds: ``status`` (an error envelope; with ``after_deltas`` on a stream, a ``response.error``
+event mid-stream instead), ``reset`` (connection closed with no answer), ``truncate`` (stream cut
+after ``after_deltas`` deltas with no ``response.completed``; a plain JSON body cut in half),
+``slow`` (``delay`` seconds before answering), ``echo`` (a hostile 500 echoing the request
+headers) and ``html`` (a proxy's 502 HTML page).
 
 :meth:`FaultList.add` takes a :class:`Fault` or the CLI's string form and checks every field
 before the fault is armed: a fault is consulted on every request, so a malformed one would
@@ -14,6 +16,7 @@ otherwise break every later request (even signing in) instead of the one it was 
 
 from __future__ import annotations
 
+import random
 import shlex
 import threading
 from collections.abc import Callable
@@ -56,6 +59,7 @@ class Fault:
     times: int | None = 1
     after_deltas: int | None = None
     delay: float = 1.0
+    chance: float = 1.0
 
     def __post_init__(self) -> None:
         self.check()
@@ -78,6 +82,8 @@ class Fault:
             raise ValueError(f"fault times must be a whole number >= 1, or None for forever, got {self.times!r}")
         if self.after_deltas is not None and (not _is_int(self.after_deltas) or self.after_deltas < 0):
             raise ValueError(f"fault after_deltas must be a whole number >= 0, got {self.after_deltas!r}")
+        if not _is_seconds(self.chance) or not 0 < self.chance <= 1:
+            raise ValueError(f"fault chance must be a number above 0 and at most 1, got {self.chance!r}")
         for name in ("delay", "retry_after"):
             value = getattr(self, name)
             if value is not None and not _is_seconds(value):
@@ -99,6 +105,7 @@ class Fault:
             "retry_after": float,
             "after_deltas": int,
             "delay": float,
+            "chance": float,
             "code": str,
             "times": lambda v: None if v.lower() in ("none", "forever", "inf") else int(v),
         }
@@ -116,9 +123,10 @@ class Fault:
 class FaultList:
     """Thread-safe list of armed faults; :meth:`take` consumes one firing of the first match."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._draw = random.Random(seed).random
 
     def add(self, fault: Fault | str) -> Fault:
         """Arm ``fault`` (a :class:`Fault`, or a string such as ``"POST /v1/model/response status=503"``)."""
@@ -146,6 +154,8 @@ class FaultList:
         with self._lock:
             for fault in self._faults:
                 if fault.path == path and fault.method in (None, method):
+                    if fault.chance < 1 and self._draw() >= fault.chance:
+                        continue
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
