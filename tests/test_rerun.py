@@ -32,6 +32,7 @@ def statuses(rows):
 
 
 # which failures are repeated -------------------------------------------------------------------
+@pytest.mark.security
 @pytest.mark.parametrize(
     "error, repeated",
     [
@@ -49,7 +50,7 @@ def statuses(rows):
         (Timeout("the call's overall deadline passed"), False),
     ],
 )
-def test_only_passing_failures_are_transient(error, repeated):
+def test_j_over_repeats_only_passing_failures(error, repeated):
     assert transient(error) is repeated
 
 
@@ -78,7 +79,8 @@ def test_over_repeats_transient_failures_and_counts_them_in_retries(own, ip, fau
     assert [row["topic"] for row in rows] == [f"topic {i}" for i in range(10)]
 
 
-def test_over_does_not_repeat_a_client_error(own, ip):
+@pytest.mark.security
+def test_j_over_does_not_repeat_a_client_error(own, ip):
     own.faults.add(f"POST {RESPONSE} status=400 times=2")
     rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", TEMPLATE)
     assert statuses(rows) == ["error"] * 2 + ["ok"] * 8
@@ -97,7 +99,8 @@ def test_over_gives_up_when_the_budget_is_spent(own, ip):
     assert own.calls(RESPONSE, "POST") == 6
 
 
-def test_a_single_call_is_not_repeated_by_the_notebook(own, ip):
+@pytest.mark.security
+def test_j_a_single_call_is_not_repeated_by_the_notebook(own, ip):
     own.faults.add(f"POST {RESPONSE} status=503 times=1")
     with pytest.raises(UsageError, match="HTTP 503"):
         ip.run_cell_magic("freddy", "--no-stream", "Say hi")
