@@ -23,7 +23,17 @@ import time
 import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHES = ["load_ext", "client_overhead", "first_token", "multi_model", "rate_limit", "token_refresh", "over_scale"]
+BENCHES = [
+    "load_ext",
+    "client_overhead",
+    "first_token",
+    "multi_model",
+    "rate_limit",
+    "token_refresh",
+    "over_scale",
+    "over_transient",
+    "teaching",
+]
 TIME_LIMIT_S = 240
 
 

@@ -6,7 +6,7 @@ may change. Public names are resolved on first access (PEP 562), so importing th
 so ``%load_ext``, imports neither requests, ipywidgets, werkzeug nor pytest::
 
     from freddy_magic import FreddyClient, Credential, FreddyError
-    from freddy_magic import Sandbox          # needs the [sandbox] extra (werkzeug)
+    from freddy_magic import Sandbox          # imports werkzeug, on first use only
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``%freddy_auth``: pick where the credential comes from, without ever blocking the kernel.
 
 Order for a plain ``%freddy_auth``: a key from env, ``.env`` or Colab secrets (silently, saying
-which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. Asking means the widget in a
+which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. ``--key`` skips the first two and
+asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for everyone, it is how a student uses their
+own key. Asking means the widget in a
 notebook (displayed, then the magic returns: the kernel must be idle to receive the click),
 ``getpass`` in a terminal, and a clear error where neither can work (a headless run has no widget
 front end and no stdin, and waiting there would hang it forever).
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from ._results import Status
 
 CANNOT_ASK = "Cannot ask for a key here: this front end has no stdin and may render no widgets (a headless run?)"
-_MODES = ("login", "env", "sandbox", "status", "logout")
+_MODES = ("key", "login", "env", "sandbox", "status", "logout")
 PUBLIC_SESSION = (
     "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
     "who holds this session's URL or token. Prefer %freddy_auth --sandbox, or use a short-lived, "
@@ -54,6 +56,8 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
         return session.connect_sandbox()
     if args.login:
         return ask_login(magics)
+    if args.key:
+        return ask_key(magics)
     name = args.name or KEY_NAME
     key, source = find_key(name)
     if key:

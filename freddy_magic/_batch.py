@@ -24,6 +24,7 @@ from ._results import Rows, make_row
 if TYPE_CHECKING:
     from ._calls import Job
     from ._client import FreddyClient
+    from ._rerun import RowRetry
     from ._results import Row
 
     Event = tuple[str, int, Any]  # ("delta" | "done" | "idle", job index (-1 for idle), piece or row)
@@ -32,7 +33,15 @@ if TYPE_CHECKING:
 _IDLE_S = 0.05  # how often a waiting main thread wakes up to show throttled display updates
 
 
-def _work(client: FreddyClient, job: Job, index: int, events: Events, stop: threading.Event, stream: bool) -> None:
+def _work(
+    client: FreddyClient,
+    job: Job,
+    index: int,
+    events: Events,
+    stop: threading.Event,
+    stream: bool,
+    retry: RowRetry | None,
+) -> None:
     """One job on a worker thread: HTTP only; everything it learns goes back over ``events``."""
     if stop.is_set():
         return
@@ -43,6 +52,7 @@ def _work(client: FreddyClient, job: Job, index: int, events: Events, stop: thre
             stream=stream,
             stop=stop,
             on_delta=(lambda piece: events.put(("delta", index, piece))) if stream else None,
+            retry=retry,
         )
     except Exception as exc:  # noqa: BLE001 - a bug in one row must not lose the others; it becomes that row's error
         row = make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra)
@@ -71,8 +81,11 @@ def run_jobs(
     on_done: Callable[[int, Row], object] | None = None,
     on_idle: Callable[[], object] | None = None,
     display_limit: int = 50,
+    retry: RowRetry | None = None,
 ) -> tuple[Rows, bool]:
-    """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``."""
+    """Run every job with at most ``concurrency`` in flight; return ``(Rows, interrupted)``.
+
+    ``retry`` repeats a row that failed for a passing reason (see :mod:`._rerun`)."""
     rows: list[Row | None] = [None] * len(jobs)
     events: Events = queue.SimpleQueue()
     stop = threading.Event()
@@ -83,7 +96,7 @@ def run_jobs(
     def feed(count: int) -> None:
         # Jobs are submitted as others finish: a future per row up front costs memory on 10k rows.
         for index, job in itertools.islice(pending, count):
-            pool.submit(_work, client, job, index, events, stop, stream)
+            pool.submit(_work, client, job, index, events, stop, stream, retry)
 
     feed(2 * workers)
     interrupted = False

@@ -23,6 +23,8 @@ from ._results import make_row, now_iso
 
 if TYPE_CHECKING:
     from ._client import FreddyClient
+    from ._payloads import Completion
+    from ._rerun import RowRetry
     from ._results import Row
     from ._stream import ResponseStream
 
@@ -83,34 +85,58 @@ def call(
     on_delta: Callable[[str], object] | None = None,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    retry: RowRetry | None = None,
 ) -> Row:
-    """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives."""
+    """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives.
+
+    ``retry`` (batches, not streamed) repeats a transiently failed request; the repeats are added
+    to the row's ``retries``.
+    """
     created_at, started = now_iso(), clock()
     row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra}
-    if not stream:
-        try:
-            completion = client.create_response(job.prompt, model=job.model, **job.params)
-        except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
-            return make_row(
-                job.model,
-                job.prompt,
-                status="cancelled",
-                error="cancelled by the user",
-                latency_s=clock() - started,
-                **row_args,
-            )
-        except FreddyError as exc:
-            return make_row(
-                job.model,
-                job.prompt,
-                status="error",
-                error=describe(exc),
-                failure=exc,
-                latency_s=clock() - started,
-                **row_args,
-            )
-        return make_row(job.model, job.prompt, completion=completion, **row_args)
-    return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
+    if stream:
+        return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
+    retried = 0
+    try:
+        outcome = _create(client, job)
+        while isinstance(outcome, FreddyError) and retry is not None and retry.again(outcome, retried, stop):
+            retried += 1
+            outcome = _create(client, job)
+    except KeyboardInterrupt:  # nothing to cancel server-side: no thread id until the answer
+        return make_row(
+            job.model,
+            job.prompt,
+            status="cancelled",
+            error="cancelled by the user",
+            latency_s=clock() - started,
+            **row_args,
+        )
+    if isinstance(outcome, FreddyError):
+        row = make_row(
+            job.model,
+            job.prompt,
+            status="error",
+            error=describe(outcome),
+            failure=outcome,
+            latency_s=clock() - started,
+            **row_args,
+        )
+        if retry is not None:
+            row["retries"] = retried
+        return row
+    row = make_row(job.model, job.prompt, completion=outcome, **row_args)
+    if retried:
+        row["retries"] = (row["retries"] or 0) + retried
+    return row
+
+
+def _create(client: FreddyClient, job: Job) -> Completion | FreddyError:
+    """One plain request: its answer, or the error it ended in (kept, not raised, for the caller
+    to repeat or record outside any ``except``)."""
+    try:
+        return client.create_response(job.prompt, model=job.model, **job.params)
+    except FreddyError as exc:
+        return exc
 
 
 def _call_streaming(

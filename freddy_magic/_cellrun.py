@@ -4,7 +4,9 @@ One model streams on the main thread (no thread hop between the first SSE byte a
 display update). Several models, or ``--over`` rows, go through :mod:`._batch`. A single failed
 call fails the cell (one-line ``UsageError``, so papermill and CI notice); in a batch a failed
 row is just a row with status ``"error"``, and only a batch in which every row failed fails
-the cell. ``--dry-run`` builds the exact requests and sends nothing.
+the cell. An ``--over`` row that failed for a passing reason is repeated, and ``--only-failed``
+re-runs the failed rows of an earlier result (both in :mod:`._rerun`). ``--dry-run`` builds the
+exact requests and sends nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import keyword
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _rerun as rerun
 from ._batch import run_jobs
 from ._calls import Job, call, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
+from ._results import Rows
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 
     from ._client import FreddyClient
     from ._magics import FreddyMagics
-    from ._results import Row, Rows
+    from ._results import Row
     from ._session import Session
 
     Preview = dict[str, Any]
@@ -54,6 +58,8 @@ def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -
         raise ConfigError(f"--concurrency must be between {low} and {high}")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
+    if args.only_failed:
+        rerun.check_options(args)
     return models
 
 
@@ -109,10 +115,13 @@ def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | P
     thread_id = session.thread_id if args.chat else None
     shell = magics.shell
     assert shell is not None, "magics run only inside the shell they are registered with"
-    jobs = build_jobs(args, cell, shell.user_ns, models, thread_id)
+    again = rerun.plan(args.over, cell, shell.user_ns, _params(args, None)) if args.only_failed else None
+    jobs = again.jobs if again is not None else build_jobs(args, cell, shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream
     if args.dry_run:
         result = dry_run(session, jobs, stream)
+    elif again is not None:
+        result = rerun_failed(magics, again, stream, args)
     else:
         client = session.require_client()
         if len(jobs) == 1 and args.over is None:
@@ -158,6 +167,15 @@ def _failure(row: Row, message: str) -> FreddyError:
     return kind(message, code=code)
 
 
+def rerun_failed(magics: FreddyMagics, again: rerun.Rerun, stream: bool, args: Namespace) -> Rows:
+    """``--only-failed``: the failed rows sent again and merged back in place."""
+    if not again.jobs:
+        magics.show_text(f"No failed rows in {again.name}: nothing was sent.")
+        return Rows(again.earlier, display_limit=magics.display_limit)
+    client = magics.session.require_client()
+    return again.merge(run_many(magics, client, again.jobs, stream, args))
+
+
 def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool, args: Namespace) -> Rows:
     """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
     over = args.over is not None
@@ -170,6 +188,7 @@ def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream
         concurrency=concurrency,
         stream=stream and not over,
         display_limit=magics.display_limit,
+        retry=rerun.RowRetry(magics.max_retries) if over else None,
         **presenter.hooks(),
     )
     magics.session.log.extend(rows)

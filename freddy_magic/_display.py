@@ -119,7 +119,11 @@ class AnswerView:
             self._render(self.clock())
 
     def finish(self, row: Mapping[str, Any]) -> None:
-        """The final answer, once: it replaces the streamed one in place (a terminal ends the line)."""
+        """The final answer, once: it replaces the streamed one in place (a terminal ends the line).
+
+        A throttled update still pending is dropped: flushed after this, it would put the
+        streaming cursor back over the finished answer."""
+        self._dirty = False
         if self.terminal:
             if self.live and self.first_shown_at is not None and self.fmt != "json":
                 tail = "" if row.get("status") == "ok" else f"\n[{row.get('status')}: {row.get('error')}]"

@@ -89,6 +89,12 @@ class FreddyMagics(Magics):
     stream = Bool(True, help="Stream answers into the cell as they arrive (--no-stream turns it off per cell).").tag(
         config=True
     )
+    sandbox_pace = Float(
+        1.0,
+        min=0.0,
+        help="How fast the in-kernel sandbox's fake models write (env FREDDY_SANDBOX_PACE): 1 streams like a "
+        "real model, each at its own speed; 0 answers at once; 2 twice as slow. Read at %freddy_auth.",
+    ).tag(config=True)
     key_prompt = CaselessStrEnum(
         ["auto", "widget", "getpass", "none"],
         "auto",
@@ -107,6 +113,15 @@ class FreddyMagics(Magics):
     @default("organization_id")
     def _default_organization_id(self) -> str:
         return os.environ.get("FREDDY_ORGANIZATION_ID", "")
+
+    @default("sandbox_pace")
+    def _default_sandbox_pace(self) -> float:
+        raw = os.environ.get("FREDDY_SANDBOX_PACE", "").strip()
+        try:
+            pace = float(raw) if raw else 1.0
+        except ValueError:
+            pace = 1.0  # a garbled variable must not stop the extension from loading
+        return pace if 0 <= pace < float("inf") else 1.0
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -176,6 +191,12 @@ class FreddyMagics(Magics):
 
     @magic_arguments()
     @argument("name", nargs="?", help="With --env: the variable to read (default FREDDY_API_KEY). Never a key itself.")
+    @argument(
+        "--key",
+        action="store_true",
+        help="Ask for a key in the masked field (getpass in a terminal), even when FREDDY_API_KEY or "
+        "FREDDY_SANDBOX=1 is set.",
+    )
     @argument("--login", action="store_true", help="Sign in with email/username + password, then the emailed code.")
     @argument(
         "--env", action="store_true", help="Key from env, then .env, then Colab secrets; never prompts (CI, papermill)."
@@ -197,9 +218,10 @@ class FreddyMagics(Magics):
 
         With no option: uses FREDDY_API_KEY from env, a .env file or Colab secrets when present
         (and says which), the sandbox when FREDDY_SANDBOX=1, else shows a masked key widget
-        (getpass in a terminal)::
+        (getpass in a terminal). ``--key`` always asks, e.g. for your own key on Binder::
 
             %freddy_auth
+            %freddy_auth --key
             %freddy_auth --sandbox
         """
         args = self._parse(self.freddy_auth, line)
@@ -219,6 +241,11 @@ class FreddyMagics(Magics):
         "--over", metavar="VAR", help="One request per row of a DataFrame or list of dicts; {column} placeholders."
     )
     @argument("--concurrency", type=int, help="Requests in flight with --over (default FreddyMagics.concurrency).")
+    @argument(
+        "--only-failed",
+        action="store_true",
+        help="With --over RESULT (an earlier --over result): re-run only its failed rows, merged back in order.",
+    )
     @argument("-o", "--output", metavar="VAR", help="Also store the result in this variable.")
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")

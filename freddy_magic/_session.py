@@ -86,10 +86,13 @@ class Session:
         """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
         from ._auth import Credential
 
+        pace = self.settings.sandbox_pace
         if self.sandbox is None:
             from .sandbox import start_sandbox
 
-            self.sandbox = start_sandbox()
+            self.sandbox = start_sandbox(pace=pace)
+        else:
+            self.sandbox.pace = pace
         client = self.new_client(Credential.api_key(self.sandbox.api_key), base_url=self.sandbox.url)
         status = self._install(client, "the in-kernel sandbox (started by %freddy_auth --sandbox)")
         status["notice"] = (

@@ -156,7 +156,9 @@ class TransportFailure(NamedTuple):
     phase: Phase
 
     def error(self) -> FreddyError:
-        return self.kind(self.message)
+        """The error to raise; its ``code`` is the phase, so a layer above the client (a batch
+        repeating a row) can tell a dropped connection from a TLS failure without its text."""
+        return self.kind(self.message, code=self.phase.value)
 
 
 def transport_failure(exc: BaseException, method: str, url: str, repeatable: bool) -> TransportFailure:

@@ -6,7 +6,10 @@ decides the environment: with no ``FREDDY_API_KEY`` it sets ``FREDDY_SANDBOX=1``
 plain ``%freddy_auth`` in each notebook start a sandbox inside the kernel. A key, when present,
 wins, so the same notebooks run unchanged against the real API. IPython history stays off for the
 demo's kernels (a kernelspec with ``--HistoryManager.enabled=False`` on ``JUPYTER_PATH``), because
-a demo is where people paste things.
+a demo is where people paste things. JupyterLab's news and update pop-up is switched off for the
+demo (a page config on ``JUPYTER_CONFIG_PATH`` disables that one plugin; the user's own settings
+are untouched), and run as root (Docker, Codespaces, many cloud VMs) it gets ``--allow-root``,
+without which it refuses to start.
 
     run.py lab                      JupyterLab on quickstart.ipynb (replaces this process)
     run.py execute [NB ...]         run notebooks top to bottom with nbclient, write executed
@@ -22,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEMO_JUPYTER_PATH = HERE / ".jupyter-path"  # holds kernels/python3 with history switched off
+DEMO_CONFIG_PATH = HERE / ".jupyter-config"  # holds labconfig/page_config.json: no news pop-up
 EXECUTED = HERE / "executed"
 
 
@@ -39,9 +43,24 @@ def demo_environment(environ, *, force_sandbox=False):
         env["PYTHON_DOTENV_DISABLED"] = "1"  # nor a FREDDY_API_KEY from a .env above the notebooks
     if not env.get("FREDDY_API_KEY"):
         env["FREDDY_SANDBOX"] = "1"
-    paths = [str(DEMO_JUPYTER_PATH)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
-    env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    for name, first in (("JUPYTER_PATH", DEMO_JUPYTER_PATH), ("JUPYTER_CONFIG_PATH", DEMO_CONFIG_PATH)):
+        paths = [str(first)] + [p for p in env.get(name, "").split(os.pathsep) if p]
+        env[name] = os.pathsep.join(paths)
     return env
+
+
+def lab_command(argv, *, root):
+    """The JupyterLab command line; ``root`` adds the ``--allow-root`` it refuses to start without."""
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={HERE}",
+        "--ServerApp.ip=127.0.0.1",
+    ]
+    if root and "--allow-root" not in argv:
+        command.append("--allow-root")
+    return [*command, *argv, "quickstart.ipynb"]
 
 
 def lab(argv):
@@ -52,15 +71,7 @@ def lab(argv):
             "sandbox (fake answers) unless a .env file provides a key.",
             flush=True,
         )
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={HERE}",
-        "--ServerApp.ip=127.0.0.1",
-        *argv,
-        "quickstart.ipynb",
-    ]
+    command = lab_command(argv, root=os.geteuid() == 0)
     os.chdir(HERE)
     os.execve(sys.executable, command, env)
 
@@ -79,17 +90,18 @@ def clean(path):
     nbformat.write(nb, path)
 
 
-def execute(path, out_dir, *, timeout=120):
+def execute(path, out_dir, *, timeout=120, client_class=None):
     """Run ``path`` with nbclient in its own folder; write the executed copy; return (copy, error).
 
     The copy is written even when a cell fails, so the failing output can be read there.
+    ``client_class`` (a NotebookClient subclass) lets a test see every message on the way.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = (client_class or NotebookClient)(
         nb,
         timeout=timeout,
         kernel_name="python3",

@@ -99,6 +99,7 @@ def ip():
     config = Config()
     config.HistoryManager.enabled = False
     config.HistoryAccessor.enabled = False
+    config.FreddyMagics.sandbox_pace = 0.0  # an in-kernel sandbox answers at once; pacing has its own tests
     shell = InteractiveShell.instance(config=config)
     shell.display_pub = RecordingPublisher(shell=shell)
     yield shell

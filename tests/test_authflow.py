@@ -388,3 +388,53 @@ def test_dotenv_tracked_by_git_is_named_and_warned_about(magics, ip, shared_sand
     assert str(dotenv) in source and "git tracks that file" in source and "rotate" in source
     assert "readable by every user" not in source and shared_sandbox.api_key not in source
     assert magics.session.client is not None  # a warning, not a refusal
+
+
+# --key: your own key where a plain %freddy_auth would not ask --------------------------------
+@pytest.mark.parametrize("ambient", ["FREDDY_SANDBOX", "FREDDY_API_KEY"])
+def test_key_option_asks_even_when_the_sandbox_switch_or_a_key_is_set(
+    magics, ip, shared_sandbox, shown, monkeypatch, ambient
+):
+    monkeypatch.setenv("BINDER_LAUNCH_HOST", "https://mybinder.org/")
+    monkeypatch.setenv(ambient, "1" if ambient == "FREDDY_SANDBOX" else "ak_" + "n0t-th1s-one" * 3)
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    assert ip.run_line_magic("freddy_auth", "--key") is None
+    assert magics.session.client is None and magics.session.sandbox is None
+    assert len(notices(shown)) == 1, "a real key on Binder gets the shared-session notice"
+    field = displayed_widget(shown).children[0].children[0]
+    field.value = shared_sandbox.api_key
+    status = magics.session.status()
+    assert status["source"] == "key typed into the widget" and status["base_url"] == shared_sandbox.url
+    assert magics.session.sandbox is None, "no in-kernel sandbox was started"
+
+
+def test_key_option_is_one_mode_among_the_others(magics, ip):
+    with pytest.raises(UsageError, match="one of --key, --login"):
+        ip.run_line_magic("freddy_auth", "--key --sandbox")
+    with pytest.raises(UsageError, match="only with --env"):
+        ip.run_line_magic("freddy_auth", "--key MY_KEY")
+
+
+# the in-kernel sandbox's pace ----------------------------------------------------------------
+def test_the_in_kernel_sandbox_streams_at_notebook_pace_unless_configured(ip, monkeypatch):
+    del ip.config.FreddyMagics["sandbox_pace"]  # the suite's shells answer at once; a user's do not
+    ip.run_line_magic("load_ext", "freddy_magic")
+    magics = ip.magics_manager.registry["FreddyMagics"]
+    assert magics.sandbox_pace == 1.0
+    ip.run_line_magic("config", "FreddyMagics.sandbox_pace = 0.2")
+    ip.run_line_magic("freddy_auth", "--sandbox")
+    sandbox = magics.session.sandbox
+    assert sandbox.pace == 0.2
+    row = ip.run_cell_magic("freddy", "-m claude-3-5-sonnet", "Explain tides.")
+    assert row["ttft_s"] >= 0.2 * 0.8, "claude-3-5-sonnet waits 0.8 s at pace 1 before its first chunk"
+    ip.run_line_magic("config", "FreddyMagics.sandbox_pace = 0")
+    ip.run_line_magic("freddy_auth", "--sandbox")
+    assert magics.session.sandbox is sandbox and sandbox.pace == 0.0
+
+
+@pytest.mark.parametrize("raw, expected", [("0", 0.0), ("2.5", 2.5), ("fast", 1.0), ("-1", 1.0), ("inf", 1.0)])
+def test_freddy_sandbox_pace_variable_sets_the_default(ip, monkeypatch, raw, expected):
+    del ip.config.FreddyMagics["sandbox_pace"]
+    monkeypatch.setenv("FREDDY_SANDBOX_PACE", raw)
+    ip.run_line_magic("load_ext", "freddy_magic")
+    assert ip.magics_manager.registry["FreddyMagics"].sandbox_pace == expected

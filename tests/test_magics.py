@@ -162,7 +162,7 @@ def test_magic_help_documents_itself(magics):
     for option in ("--over", "--concurrency", "--dry-run", "--no-stream", "--format", "--chat", "-o"):
         assert option in doc
     auth_doc = magics.shell.find_line_magic("freddy_auth").__doc__
-    for option in ("--login", "--env", "--sandbox", "--status", "--logout"):
+    for option in ("--key", "--login", "--env", "--sandbox", "--status", "--logout"):
         assert option in auth_doc
 
 
@@ -403,9 +403,17 @@ def test_c3_ordinary_variable_names_are_not_refused_as_keys(shell, capsys, name)
 @pytest.mark.security
 def test_c1_auth_parser_has_no_option_that_takes_a_secret(shell):
     magics = shell.magics_manager.registry["FreddyMagics"]
+    parser = magics.freddy_auth.parser
+    for action in parser._actions:
+        if action.option_strings:
+            assert action.nargs == 0, f"{action.option_strings} takes a value"
+    assert [a.dest for a in parser._actions if not a.option_strings] == ["name"]  # a variable's name
     doc = (magics.freddy_auth.__doc__ or "").lower()
-    for forbidden in ("--key", "--api-key", "--token", "--password", "--secret"):
+    for forbidden in ("--api-key", "--token", "--password", "--secret", "--key="):
         assert forbidden not in doc
+    # --key is a switch that opens the masked field; a value after it is refused, never used
+    assert "looks like a key or token" in _run(shell, "freddy_auth", f"--key {SECRET}")
+    assert "only with --env" in _run(shell, "freddy_auth", f"--key {PLAIN_SECRET}")
 
 
 @pytest.mark.security

@@ -15,7 +15,6 @@ import sys
 import threading
 
 from .._errors import ConfigError
-from ._faults import Fault
 from ._handle import Sandbox
 
 
@@ -32,11 +31,19 @@ def _parser():
     p.add_argument("--latency-per-delta", type=float, default=0.0, metavar="S")
     p.add_argument("--latency-per-request", type=float, default=0.0, metavar="S")
     p.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="0 answers at once (default); 1 streams like a real model, each at its own speed; 2 twice as slow",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="SPEC",
-        help='e.g. "POST /v1/model/response status=503 times=2" (repeatable)',
+        help='e.g. "POST /v1/model/response status=503 times=2", "/v1/models reset chance=0.2 times=forever" '
+        "(repeatable)",
     )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -52,7 +59,14 @@ def _banner(sb):
             f"  Login            {sb.email} / {sb.password}   (username: {sb.username})",
             f"  Organization     {sb.organization_id}",
             "  Login codes      printed below, and at GET /sandbox/outbox",
-            "  In a notebook:   %freddy_auth --sandbox   or   %config FreddyMagics.base_url = '<URL>'",
+            f"  Pace             {sb.pace:g} (0 answers at once; --pace 1 streams like a real model)",
+            "",
+            "Connect a notebook to this sandbox (%freddy_auth --sandbox would start another one, inside the kernel):",
+            f"  before starting Jupyter:  export FREDDY_BASE_URL={sb.url} FREDDY_API_KEY={sb.api_key}",
+            "                            then in the notebook: %load_ext freddy_magic and %freddy_auth",
+            "  in a running notebook:    %load_ext freddy_magic",
+            f'                            %config FreddyMagics.base_url = "{sb.url}"',
+            "                            %freddy_auth --key   (paste the API key above into the field)",
             "Press Ctrl-C to stop.",
         ]
     )
@@ -66,7 +80,6 @@ def main(argv=None):
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        faults = [Fault.parse(spec) for spec in args.fault]
         sb = Sandbox(
             host=args.host,
             port=args.port,
@@ -75,8 +88,9 @@ def main(argv=None):
             rate_limit=args.rate_limit,
             latency_per_delta=args.latency_per_delta,
             latency_per_request=args.latency_per_request,
+            pace=args.pace,
             verbose=args.verbose,
-            faults=faults,
+            faults=args.fault,
         )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

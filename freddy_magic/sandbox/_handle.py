@@ -15,6 +15,7 @@ from typing import Any
 
 from .._errors import ConfigError
 from ._faults import Fault, FaultList
+from ._pacing import check_pace
 from ._server import SandboxServer, is_loopback
 from ._world import World
 
@@ -24,10 +25,12 @@ class Sandbox:
 
     Knobs: ``token_lifetime`` (access-token seconds, float ok), ``rate_limit`` (``"N/<s>s"`` per
     API key and per user, ``None`` = unlimited), ``latency_per_delta`` / ``latency_per_request``
-    (seconds), ``verbose`` (access log on stderr), ``faults`` (:class:`Fault` objects or CLI-style
-    strings), ``clock`` (epoch-seconds callable; tests advance it instead of sleeping). All but
-    host/port/clock can also be changed while running: :meth:`set_rate_limit`,
-    :meth:`set_token_lifetime`, the latency attributes / :meth:`set_latency`, ``faults.add``.
+    (seconds), ``pace`` (0 answers at once; 1 makes each model wait before its first chunk and
+    between chunks like a real one, at its own speed; 2 twice as slow), ``verbose`` (access log on
+    stderr), ``faults`` (:class:`Fault` objects or CLI-style strings), ``clock`` (epoch-seconds
+    callable; tests advance it instead of sleeping). All but host/port/clock can also be changed
+    while running: :meth:`set_rate_limit`, :meth:`set_token_lifetime`, the latency and ``pace``
+    attributes / :meth:`set_latency`, ``faults.add``.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Sandbox:
         rate_limit: str | None = "100/60s",
         latency_per_delta: float = 0.0,
         latency_per_request: float = 0.0,
+        pace: float = 0.0,
         verbose: bool = False,
         faults: Iterable[Fault | str] = (),
         clock: Callable[[], float] | None = None,
@@ -55,6 +59,7 @@ class Sandbox:
                 rate_limit=rate_limit,
                 latency_per_delta=latency_per_delta,
                 latency_per_request=latency_per_request,
+                pace=pace,
                 verbose=verbose,
             )
         except ValueError as exc:
@@ -62,7 +67,7 @@ class Sandbox:
         if problem:
             raise ConfigError(problem)
         for fault in faults:
-            self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
+            self.faults.add(fault)
         self._host, self._port = host, port
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
@@ -221,6 +226,21 @@ class Sandbox:
     @latency_per_request.setter
     def latency_per_request(self, seconds: float) -> None:
         self._world.latency_per_request = float(seconds)
+
+    @property
+    def pace(self) -> float:
+        """How fast the fake models write: 0 at once, 1 like a real model, 2 twice as slow."""
+        return self._world.pace
+
+    @pace.setter
+    def pace(self, pace: float) -> None:
+        try:
+            self._world.pace = check_pace(pace)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return
+        raise ConfigError(problem)
 
     def set_latency(self, per_delta: float | None = None, per_request: float | None = None) -> None:
         if per_delta is not None:

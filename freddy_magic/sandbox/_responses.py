@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from . import _fakemodel, _validation
+from . import _fakemodel, _pacing, _validation
 from ._accounts import new_id
 from ._bodies import read_json
 from ._envelope import ApiError, dumps, error_payload, json_response
@@ -71,17 +71,26 @@ def _thread_for(world, principal, req, org_id):
 
 
 class Answer:
-    """Everything one request produces, computed before the first byte is sent."""
+    """Everything one request produces, computed before the first byte is sent.
 
-    def __init__(self, req, thread):
-        full = _fakemodel.answer(req.model, req.prompt, req.instructions)
+    The model sees the whole conversation: the thread's earlier messages and those of this
+    request. Its answer refers to the earlier turns, and they count in ``input_tokens``, as on
+    the real API, where a long conversation costs more per question.
+    """
+
+    def __init__(self, req, thread, earlier, pace):
+        context = [*earlier, *req.messages]
+        history = context[: _last_user_index(context)]
+        full = _fakemodel.answer(req.model, req.prompt, req.instructions, history)
         self.text = full
         self.stop_reason = "end_turn"
         if req.max_output_synapses is not None:
             self.text = _fakemodel.truncate(full, req.max_output_synapses)
             if self.text != full:
                 self.stop_reason = "max_tokens"
-        input_tokens = sum(_fakemodel.count_tokens(t) for _, t in req.messages)
+        self.chunks = _fakemodel.deltas(self.text)
+        self.first_wait, self.chunk_waits = _pacing.schedule(req.model, self.text, len(self.chunks), pace)
+        input_tokens = sum(_fakemodel.count_tokens(t) for _, t in context)
         input_tokens += _fakemodel.count_tokens(req.instructions or "")
         output_tokens = _fakemodel.count_tokens(self.text)
         self.usage = {
@@ -94,6 +103,11 @@ class Answer:
         self.reasoning = None
         if req.reasoning and req.reasoning["effort"] != "off":
             self.reasoning = _fakemodel.reasoning(req.model, req.prompt)
+
+    @property
+    def generation_time(self):
+        """How long the paced model takes to write the whole answer (what a plain request waits)."""
+        return self.first_wait + sum(self.chunk_waits)
 
     def body(self):
         out = {
@@ -110,6 +124,14 @@ class Answer:
         return out
 
 
+def _last_user_index(messages):
+    """Where the current question starts: everything before the last user message is history."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index][0] == "user":
+            return index
+    return len(messages) - 1
+
+
 def create_response(world, call):
     req = _validation.parse(read_json(call.request), call.principal)
     org_id = resolve_org(call.principal, req.organization_id)
@@ -117,7 +139,7 @@ def create_response(world, call):
     if call.principal.kind == "api_key":
         world.last_used[(call.principal.api_key, req.model)] = world.clock()
     world.wait(world.latency_per_request)
-    answer = Answer(req, thread)
+    answer = Answer(req, thread, world.threads.conversation(thread), world.pace)
     user_ids = [world.threads.add_message(thread, role, text)["id"] for role, text in req.messages]
     if req.stream:
         return _stream(world, call, req, answer, user_ids)
@@ -125,6 +147,7 @@ def create_response(world, call):
     # which cuts the finished body in half
     if call.deferred_fault is not None and call.deferred_fault.kind == "status":
         raise fault_error(call.take_deferred_fault())
+    world.wait(answer.generation_time)
     world.threads.add_message(thread, "assistant", answer.text, req.model)
     return json_response(answer.body())
 
@@ -174,12 +197,13 @@ def _stream(world, call, req, answer, user_ids):
                 yield frame("reasoning.started", {"thread_id": thread["id"]})
                 yield frame("reasoning.content", {"content": answer.reasoning})
                 yield frame("reasoning.completed", {"thread_id": thread["id"]})
-            for index, delta in enumerate(_fakemodel.deltas(answer.text)):
+            for index, delta in enumerate(answer.chunks):
                 if cut is not None and index >= cut:
                     yield from _fault_frames(fault, thread)
                     return
-                if index and world.latency_per_delta:
-                    state.event.wait(world.latency_per_delta)
+                wait = answer.chunk_waits[index - 1] + world.latency_per_delta if index else answer.first_wait
+                if wait:
+                    state.event.wait(wait)
                 if not state.add_delta(delta):
                     yield frame(
                         "response.cancelled",

@@ -88,6 +88,11 @@ class ThreadStore:
                 thread["last_model_used"] = model
         return message
 
+    def conversation(self, thread):
+        """The thread's messages so far as ``(role, content)`` pairs: what a model would see."""
+        with self.lock:
+            return [(m["role"], m["content"]) for m in thread["_messages"]]
+
     def remove_messages(self, thread, ids):
         with self.lock:
             thread["_messages"] = [m for m in thread["_messages"] if m["id"] not in ids]

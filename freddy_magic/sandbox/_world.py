@@ -15,6 +15,7 @@ from ._accounts import Directory, Tokens
 from ._auth_routes import LoginDesk
 from ._envelope import timestamp
 from ._faults import FaultList
+from ._pacing import check_pace
 from ._ratelimit import RateLimiter
 from ._streams import ActiveStreams
 from ._threads import ThreadStore
@@ -29,6 +30,7 @@ class World:
         rate_limit="100/60s",
         latency_per_delta=0.0,
         latency_per_request=0.0,
+        pace=0.0,
         verbose=False,
     ):
         self.clock = clock or time.time
@@ -41,6 +43,7 @@ class World:
         self.faults = FaultList()
         self.latency_per_delta = float(latency_per_delta)
         self.latency_per_request = float(latency_per_request)
+        self.pace = check_pace(pace)
         self.verbose = verbose
         self.last_used = {}
         self.stopping = threading.Event()

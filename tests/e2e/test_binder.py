@@ -59,7 +59,10 @@ def test_binder_files_install_the_package_and_keep_history_off(tmp_path):
 
 
 def test_binder_start_exports_sandbox_and_runs_the_command():
-    probe = "import json, os, sys; print(json.dumps([os.environ.get('FREDDY_SANDBOX'), sys.argv[1:]]))"
+    probe = (
+        "import json, os, sys; "
+        "print(json.dumps([os.environ.get('FREDDY_SANDBOX'), os.environ.get('JUPYTER_CONFIG_PATH'), sys.argv[1:]]))"
+    )
     result = subprocess.run(
         [str(BINDER / "start"), sys.executable, "-c", probe, "a b", "--flag"],
         env=_clean_env(),
@@ -68,7 +71,8 @@ def test_binder_start_exports_sandbox_and_runs_the_command():
         check=True,
         timeout=30,
     )
-    assert json.loads(result.stdout) == ["1", ["a b", "--flag"]]
+    page_config = str(REPO / "notebooks" / ".jupyter-config")  # no news pop-up, as in make demo
+    assert json.loads(result.stdout) == ["1", page_config, ["a b", "--flag"]]
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ status line, watches an answer stream in, compares two models and saves with wid
 on. Then the key must be in none of: the saved notebook, its checkpoint, the kernel's
 history.sqlite, or any other file the server and kernels wrote. The second run types while
 another cell is still running: the Connect click must never overtake the value sync.
-Screenshots go to test-results/browser/ (pytest-playwright's --output).
+Screenshots go to test-results/browser/ (pytest-playwright's --output). The teaching notebook
+is run too, against the in-kernel sandbox at its default pace, to see its first answer being
+written in both the light and the dark theme.
 
 The websocket view a second collaborator's browser would have is searched too: every frame the
 kernel sends to the page, with the frames the page sent as the control (they must hold the key,
@@ -231,3 +233,61 @@ def test_browser_tests_skip_or_fail_loudly_without_chromium(monkeypatch, tmp_pat
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="not found"):
         lab_helpers.require_chromium()
+
+
+@in_the_browser
+def test_the_teaching_notebook_streams_visibly_in_light_and_dark(page, lab, screenshots):
+    """The lesson as a class sees it: the in-kernel sandbox (FREDDY_SANDBOX=1, as Binder and
+    make demo set it) at its default pace; the first answer is seen half-written, with the
+    cursor, before it is whole; the conversation's tokens grow. Screenshots in both themes."""
+    import nbformat
+
+    nb = nbformat.read(REPO / "notebooks" / "teaching-demo.ipynb", as_version=4)
+    switch = nbformat.v4.new_code_cell("%env FREDDY_SANDBOX=1")  # what binder/start exports
+    switch.id = "switch"
+    nb.cells.insert(0, switch)
+    folder = lab.root / "teaching"
+    folder.mkdir()
+    nbformat.write(nb, folder / "teaching-demo.ipynb")
+    index = {cell.id: i for i, cell in enumerate(nb.cells)}
+    path = "teaching/teaching-demo.ipynb"
+    shot = _shotter(page, screenshots, "teaching")
+
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(len(index))
+    cell = {ident: cells.nth(i) for ident, i in index.items()}
+    for ident in ("switch", "load", "auth"):
+        _run(page, cell[ident])
+        _wait_done(cell[ident])
+    expect(cell["auth"].locator(".jp-Cell-outputArea")).to_contain_text("SANDBOX: answers are fake")
+
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+            )
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+        answer = cell["ask"].locator(".jp-Cell-outputArea")
+        answer.evaluate(RECORD_JS)
+        _run(page, cell["ask"])
+        expect(answer).to_contain_text("▍", timeout=30_000)  # half-written, the cursor showing
+        shot(f"{theme}-1-streaming")
+        _wait_done(cell["ask"])
+        expect(answer).not_to_contain_text("▍")
+        final = answer.inner_text()
+        growing = [text for _, text in page.evaluate("window.__snapshots") if "[sandbox ftg-3.0]" in text]
+        assert len({text for text in growing if "▍" in text}) >= 3, f"{theme}: fewer than three partial answers seen"
+        assert final.count("[sandbox ftg-3.0]") == 1, "the finished answer is shown once"
+        shot(f"{theme}-2-answered")
+
+    for ident in ("vars", "template", "chat1", "chat2", "chat-tokens"):
+        _run(page, cell[ident])
+        _wait_done(cell[ident])
+    expect(cell["chat2"].locator(".jp-Cell-outputArea")).to_contain_text("Turn 2 of this conversation")
+    tokens = [int(n) for n in re.findall(r"(\d+) input tokens", cell["chat-tokens"].inner_text())]
+    assert len(tokens) == 2 and tokens[1] > tokens[0], tokens
+    cell["chat2"].scroll_into_view_if_needed()
+    shot("dark-3-conversation")
+    lab.shutdown_kernels()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from freddy_magic._display import CURSOR
+
 from .lab import Server, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,19 +113,43 @@ def test_run_py_clean_strips_what_must_not_be_committed(tmp_path):
     test_notebook_is_valid_nbformat(dirty)
 
 
+# Appended to a copy of compare-models: the numbers behind its chart, as the notebook has them.
+CHART_PROBE = "import json\nprint(json.dumps(df[['model', 'ttft_s', 'latency_s', 'text']].to_dict('records')))"
+
+
+def _recording_client(messages):
+    """A NotebookClient that also keeps (cell id, message type, content) of every kernel message."""
+    from nbclient import NotebookClient
+
+    class Recording(NotebookClient):
+        def process_message(self, msg, cell, cell_index):
+            messages.append((cell.get("id"), msg["msg_type"], msg["content"]))
+            return super().process_message(msg, cell, cell_index)
+
+    return Recording
+
+
 @pytest.mark.kernel
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_against_the_sandbox(path, sandbox_env):
+    """Paced like a real model, as in a class: no FREDDY_SANDBOX_PACE in the kernels' environment."""
     import nbformat
 
-    copy, error = run_py.execute(path, sandbox_env / "executed", timeout=120)
+    if path.name == "compare-models.ipynb":
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(CHART_PROBE, id="chart-probe"))
+        path = sandbox_env / path.name
+        nbformat.write(nb, path)
+    messages = []
+    copy, error = run_py.execute(path, sandbox_env / "executed", timeout=120, client_class=_recording_client(messages))
     assert error is None, f"{path.name} failed:\n{error}"
     nb = nbformat.read(copy, as_version=4)
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
     assert "[sandbox" in json.dumps(outputs), "no sandbox answer anywhere"
     assert "widgets" not in nb.metadata
+    assert CURSOR not in json.dumps(outputs, ensure_ascii=False), "a streaming cursor was left in a finished answer"
 
     checks = {
         "quickstart.ipynb": lambda: (
@@ -134,13 +160,57 @@ def test_notebook_runs_top_to_bottom_against_the_sandbox(path, sandbox_env):
         "compare-models.ipynb": lambda: (
             "image/png" in _outputs(nb, "chart")
             and all(model in _outputs(nb, "side") for model in ("ftg-3.0", "gpt-4o", "claude-3-5-sonnet"))
+            and _chart_shows_each_models_pace(nb)
         ),
         "batch-over-dataframe.ipynb": lambda: (
-            "6 of 6 rows ok" in _outputs(nb, "summary") and "a confusion matrix" in _outputs(nb, "join")
+            "6 of 6 rows ok" in _outputs(nb, "summary")
+            and "a confusion matrix" in _outputs(nb, "join")
+            and "No failed rows in rows: nothing was sent." in _outputs(nb, "again")
         ),
-        "teaching-demo.ipynb": lambda: "photosynthesis" in _outputs(nb, "dry") and "[sandbox" in _outputs(nb, "chat2"),
+        "teaching-demo.ipynb": lambda: (
+            "photosynthesis" in _outputs(nb, "dry") and _teaching_shows_what_it_claims(nb, messages)
+        ),
     }
     assert checks[path.name](), f"{path.name}: an expected output is missing"
+
+
+def _answer(nb, cell_id):
+    (cell,) = [cell for cell in nb.cells if cell.get("id") == cell_id]
+    (shown,) = [out for out in cell.outputs if "text/markdown" in out.get("data", {})]
+    return shown["data"]["text/markdown"]
+
+
+def _teaching_shows_what_it_claims(nb, messages):
+    """The first answer arrives piece by piece; the second chat turn refers to the first and
+    costs more input tokens."""
+    first = [(kind, content) for cell_id, kind, content in messages if cell_id == "ask"]
+    kinds = [kind for kind, _ in first if kind in ("display_data", "update_display_data")]
+    partial = [c["data"]["text/markdown"] for k, c in first if k.endswith("display_data") and "data" in c]
+    assert kinds[0] == "display_data" and kinds.count("update_display_data") >= 3, kinds
+    assert partial[0].endswith(CURSOR) and not partial[-1].endswith(CURSOR)
+    assert partial[-1].startswith(partial[0][: -len(CURSOR)]), "the answer grows from its first piece"
+
+    chat1, chat2 = _answer(nb, "chat1"), _answer(nb, "chat2")
+    assert chat1 != chat2 and "“Which gas do plants take in for photosynthesis”" in chat2
+    tokens = [int(n) for n in re.findall(r"(\d+) input tokens", _outputs(nb, "chat-tokens"))]
+    assert len(tokens) == 2 and tokens[1] > tokens[0], tokens
+    return True
+
+
+def _chart_shows_each_models_pace(nb):
+    """The chart's numbers differ by model because the models are paced differently: each is at
+    least what its pace makes it (a lower bound, which load can only exceed)."""
+    from freddy_magic.sandbox._fakemodel import deltas
+    from freddy_magic.sandbox._pacing import schedule
+
+    rows = json.loads(json.loads(_outputs(nb, "chart-probe"))[0]["text"])
+    for row in rows:
+        first, waits = schedule(row["model"], row["text"], len(deltas(row["text"])), 1.0)
+        assert row["ttft_s"] >= first and row["latency_s"] >= first + sum(waits), row
+    paced = sorted(rows, key=lambda row: schedule(row["model"], row["text"], 1, 1.0)[0])
+    assert [row["model"] for row in paced] == ["ftg-3.0", "gpt-4o", "claude-3-5-sonnet"]
+    assert len({round(row["ttft_s"], 2) for row in rows}) == 3 and len({round(r["latency_s"], 2) for r in rows}) == 3
+    return True
 
 
 def test_demo_environment_prefers_a_key_and_falls_back_to_the_sandbox():
@@ -152,6 +222,80 @@ def test_demo_environment_prefers_a_key_and_falls_back_to_the_sandbox():
     forced = run_py.demo_environment({"FREDDY_API_KEY": "k" * 20}, force_sandbox=True)
     assert "FREDDY_API_KEY" not in forced and forced["FREDDY_SANDBOX"] == "1"
     assert forced["PYTHON_DOTENV_DISABLED"] == "1" and "PYTHON_DOTENV_DISABLED" not in keyless
+
+
+def test_lab_gets_allow_root_only_as_root():
+    assert "--allow-root" in run_py.lab_command([], root=True)
+    assert "--allow-root" not in run_py.lab_command([], root=False)
+    assert run_py.lab_command(["--allow-root", "--port=1"], root=True).count("--allow-root") == 1
+    assert run_py.lab_command(["--port=1"], root=False)[-2:] == ["--port=1", "quickstart.ipynb"]
+
+
+def test_the_demo_switches_off_the_news_pop_up_and_nothing_else():
+    env = run_py.demo_environment({"JUPYTER_CONFIG_PATH": "/etc/x"})
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(run_py.DEMO_CONFIG_PATH), "/etc/x"]
+    page_config = json.loads((run_py.DEMO_CONFIG_PATH / "labconfig" / "page_config.json").read_text())
+    assert page_config == {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+    assert sorted(p.name for p in run_py.DEMO_CONFIG_PATH.rglob("*") if p.is_file()) == ["page_config.json"]
+
+
+def _venv_seeing_this_environment(venv):
+    """A venv whose python imports what this test run imports (the package under test and the
+    demo's dependencies), stamped as installed: ``make demo`` then goes straight to starting
+    the server, which is what is under test, instead of a minute of pip."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(
+        subprocess.check_output(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
+    (site / "this-environment.pth").write_text(f"{REPO}\n{sysconfig.get_paths()['purelib']}\n")
+    stamp = venv / ".installed-demo"
+    stamp.touch()
+    pyproject = (REPO / "pyproject.toml").stat().st_mtime
+    os.utime(stamp, (pyproject + 1, max(pyproject + 1, stamp.stat().st_mtime)))
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="this case is about starting the demo as root")
+def test_make_demo_starts_as_root_without_the_news_pop_up(tmp_path):
+    venv, config = tmp_path / "venv", tmp_path / "config"
+    _venv_seeing_this_environment(venv)
+    port, token = free_port(), "make-demo-test"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "ServerApp": {"port": port, "port_retries": 0, "open_browser": False},
+                "IdentityProvider": {"token": token},
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER", "PYTHON", "MAKE"))}
+    env.update(HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    env.update(IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_DATA_DIR=str(tmp_path / "data"))
+    server = Server(
+        ["make", "--no-print-directory", "demo", f"VENV={venv}"], env=env, cwd=REPO, log_path=tmp_path / "make.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_ready(f"{base}/api/status?token={token}")
+        with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=30) as response:
+            page = response.read().decode()
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=30) as response:
+            specs = json.load(response)
+    finally:
+        output = server.stop()
+    assert server.proc.returncode is not None
+    config_data = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert "@jupyterlab/apputils-extension:announcements" in config_data["disabledExtensions"]
+    assert "--HistoryManager.enabled=False" in specs["kernelspecs"]["python3"]["spec"]["argv"]
+    assert f"{venv}/bin/python notebooks/run.py lab" in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
 
 
 def _tiny_notebook(path, source):

@@ -1,6 +1,7 @@
 """``python -m freddy_magic.sandbox``: the --json first line, a working server, clean stop on signals."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -41,16 +42,25 @@ def test_json_first_line_then_clean_stop(sig):
     assert "Traceback" not in err
 
 
-def test_banner_mode_prints_url_and_credentials():
-    proc = _start()
+def test_banner_prints_credentials_and_the_lines_that_connect_a_notebook_to_it():
+    proc = _start("--pace", "1")
     try:
-        banner = [proc.stdout.readline() for _ in range(5)]
+        banner = []
+        while not banner or not banner[-1].startswith("Press Ctrl-C"):
+            banner.append(proc.stdout.readline())
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
     text = "".join(banner)
-    assert "sandbox" in banner[0].lower() and "http://127.0.0.1:" in text and "ak_" in text
+    url = re.search(r"URL +(http://127\.0\.0\.1:\d+)", text).group(1)
+    key = re.search(r"API key +(\S+)", text).group(1)
+    assert "sandbox" in banner[0].lower() and key.startswith("ak_")
+    assert f"export FREDDY_BASE_URL={url} FREDDY_API_KEY={key}" in text
+    assert f'%config FreddyMagics.base_url = "{url}"' in text and "%freddy_auth --key" in text
+    assert "Pace             1 " in text
+    # --sandbox is named only to say it is not the way to reach this server
+    assert "%freddy_auth --sandbox would start another one" in text
 
 
 def test_verbose_logs_requests_to_stderr():

@@ -123,6 +123,7 @@ def test_faults_can_be_given_at_construction_as_strings():
         ("/v1/models reset", Fault(path="/v1/models", kind="reset")),
         ("* /v1/models slow delay=0.5 times=forever", Fault(path="/v1/models", kind="slow", delay=0.5, times=None)),
         ("POST /v1/model/response truncate after_deltas=3", Fault(method="POST", kind="truncate", after_deltas=3)),
+        ("/v1/models reset chance=0.2 times=none", Fault(path="/v1/models", kind="reset", chance=0.2, times=None)),
     ],
 )
 def test_fault_spec_parsing(spec, expected):
@@ -143,3 +144,87 @@ def test_truncate_fault_on_a_plain_answer_cuts_the_json_body(shared_sandbox, san
     assert len(cut.content) == len(whole.content) // 2
     with pytest.raises(ValueError):
         cut.json()
+
+
+def test_faults_add_takes_the_cli_string_form(shared_sandbox, sandbox_http):
+    fault = shared_sandbox.faults.add("POST /v1/model/response status=503 times=2")
+    assert fault == Fault(method="POST", path="/v1/model/response", status=503, times=2)
+    assert [sandbox_http.respond().status_code for _ in range(3)] == [503, 503, 200]
+    assert sandbox_http.get("/v1/models").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("POST /v1/model/response status=abc", "invalid literal"),
+        ("POST v1/model/response", "path starting with '/'"),
+        ("POST /v1/model/response status=200", "status must be an error status"),
+        ("/v1/models times=0", "times must be a whole number >= 1"),
+        ("/v1/models slow delay=-1", "delay must be a number of seconds"),
+        ("/v1/models chance=0", "chance must be a number above 0 and at most 1"),
+        ("/v1/models chance=1.5", "chance must be a number above 0 and at most 1"),
+        ({"path": "/v1/models"}, "expected a Fault or a string"),
+        (503, "expected a Fault or a string"),
+    ],
+    ids=[
+        "status-not-a-number",
+        "no-slash",
+        "status-200",
+        "times-0",
+        "negative-delay",
+        "chance-0",
+        "chance-above-1",
+        "dict",
+        "int",
+    ],
+)
+def test_a_bad_fault_is_refused_clearly_and_breaks_no_later_request(shared_sandbox, sandbox_http, bad, words):
+    from freddy_magic import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        shared_sandbox.faults.add(bad)
+    assert str(refused.value).startswith("Cannot add this sandbox fault:") and words in str(refused.value)
+    assert len(shared_sandbox.faults) == 0
+    assert sandbox_http.respond().status_code == 200
+    assert sandbox_http.get("/v1/models").status_code == 200
+    assert sandbox_http.login()["email_key"]
+
+
+def test_a_fault_changed_after_it_was_made_is_checked_when_added(shared_sandbox, sandbox_http):
+    from freddy_magic import ConfigError
+
+    fault = Fault(path="/v1/models")
+    fault.status = "503"
+    with pytest.raises(ConfigError, match="status must be an error status"):
+        shared_sandbox.faults.add(fault)
+    assert sandbox_http.get("/v1/models").status_code == 200
+
+
+def test_the_cli_refuses_a_bad_fault_with_one_line():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "freddy_magic.sandbox", "--json", "--fault", "POST /v1/model/response status=200"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == "error: Cannot add this sandbox fault: " + (
+        "fault status must be an error status from 400 to 599, got 200"
+    )
+
+
+def test_a_fault_with_a_chance_fails_that_share_of_requests_and_spares_the_rest_for_the_next():
+    def run():
+        with Sandbox(rate_limit=None) as sandbox, SandboxHTTP(sandbox) as client:
+            sandbox.faults.add("GET /v1/models status=503 chance=0.2 times=forever")
+            sandbox.faults.add("GET /v1/models status=502 chance=0.25 times=forever")
+            return [client.get("/v1/models").status_code for _ in range(200)]
+
+    codes = run()
+    assert set(codes) == {200, 502, 503}
+    assert 25 <= codes.count(503) <= 55, "about a fifth fail with the first fault"
+    assert 25 <= codes.count(502) <= 55, "about a quarter of the rest fail with the second"
+    assert run() == codes, "the draw is seeded: the same requests in the same order fail the same way"

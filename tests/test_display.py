@@ -1,0 +1,31 @@
+"""What a cell shows while answers arrive: the live answer view, driven by a fake clock."""
+
+from freddy_magic._display import CURSOR, AnswerView
+
+from .fakes import FakeClock
+
+
+def test_a_pending_throttled_update_never_covers_the_finished_answer(ip, shown):
+    clock = FakeClock()
+    view = AnswerView(terminal=False, title="gpt-4o", clock=clock)
+    view.open()
+    view.delta("Hello")  # the first piece is shown at once
+    clock.advance(0.01)
+    view.delta(" world")  # throttled: left pending for the next flush
+    view.finish({"text": "Hello world", "status": "ok"})
+    clock.advance(1.0)
+    view.flush()  # a batch's idle loop keeps flushing the views of answers already finished
+    last = shown.messages[-1]["data"]["text/markdown"]
+    assert last == "**gpt-4o**\n\nHello world" and not last.endswith(CURSOR)
+
+
+def test_a_throttled_update_is_shown_by_the_next_flush_while_streaming(ip, shown):
+    clock = FakeClock()
+    view = AnswerView(terminal=False, clock=clock)
+    view.delta("Hello")
+    clock.advance(0.01)
+    view.delta(" world")
+    assert shown.texts()[-1] == "Hello" + CURSOR
+    clock.advance(1.0)
+    view.flush()
+    assert shown.texts()[-1] == "Hello world" + CURSOR
