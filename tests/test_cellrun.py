@@ -1,8 +1,6 @@
 """``%%freddy`` and ``%freddy`` against the real sandbox: streaming display, rows, batches."""
 
-import _thread
 import gc
-import signal
 import threading
 import time
 
@@ -147,32 +145,14 @@ def test_over_with_every_row_failing_fails_the_cell(connected, ip, shared_sandbo
         ip.run_cell_magic("freddy", "--over inputs", "Number {n}")
 
 
-@pytest.fixture
-def ctrl_c():
-    """``ctrl_c(shown, predicate)``: Ctrl-C as a kernel delivers it (SIGINT raising
-    KeyboardInterrupt in the main thread), pressed once the cell has shown a message that
-    ``predicate`` accepts. The handler is installed for the test, because a process started in
-    the background inherits SIGINT ignored, and then nothing would arrive."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def press_when(shown, predicate):
-        def fire():
-            if shown.wait_for(predicate):
-                _thread.interrupt_main()
-
-        threading.Thread(target=fire, daemon=True).start()
-
-    yield press_when
-    signal.signal(signal.SIGINT, previous)
-
-
 def _plain(message):
     return message["data"].get("text/plain", "")
 
 
-def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_c):
+def test_ctrl_c_during_over_keeps_finished_rows_then_fails_the_cell(ip, shown, shared_sandbox, ctrl_c):
     """The server answers the first row and holds every later one until the test ends, so the
-    Ctrl-C that follows the first finished row always finds a row in flight."""
+    Ctrl-C that follows the first finished row always finds a row in flight. The cell keeps and
+    shows what finished, then fails with one line, so a Run All stops there."""
     release, answered = threading.Event(), []
 
     def script(seen):
@@ -186,23 +166,61 @@ def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_
         try:
             ip.config.FreddyMagics.base_url = server.url
             ip.run_line_magic("load_ext", "freddy_magic")
-            ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+            magics = ip.magics_manager.registry["FreddyMagics"]
+            magics.session.connect_key(shared_sandbox.api_key, "test")
             ip.user_ns["inputs"] = [{"n": i} for i in range(8)]
-            ctrl_c(shown, lambda m: _plain(m).startswith("1/8 rows"))
-            rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", "Number {n}")
+            ctrl_c(lambda: shown.wait_for(lambda m: _plain(m).startswith("1/8 rows")))
+            with pytest.raises(UsageError) as caught:
+                ip.run_cell_magic("freddy", "--over inputs --concurrency 1 -o rows", "Number {n}")
         finally:
             release.set()
-    assert len(rows) == 8 and rows[0]["status"] == "ok"
+    assert str(caught.value) == "Interrupted: 1 of 8 rows finished; all 8 rows are kept in `rows` and %freddy log"
+    rows = ip.user_ns["rows"]
+    assert len(rows) == 8 and rows[0]["status"] == "ok" and [r["n"] for r in rows] == list(range(8))
     assert [r["status"] for r in rows[1:]] == ["cancelled"] * 7
-    assert "interrupted: kept" in _plain(shown.messages[-1])
+    assert list(magics.session.log[-8:]) == list(rows)
+    assert any("interrupted: kept 1 finished rows" in _plain(m) for m in shown.messages if "data" in m)
+    assert "<table" in shown.messages[-1]["data"].get("text/html", ""), "the kept rows were not shown"
 
 
-def test_ctrl_c_during_a_stream_cancels_it_server_side(make_connected, ip, shown, ctrl_c):
-    _magics, own = make_connected(latency_per_delta=0.2)
-    ctrl_c(shown, lambda m: m["data"].get("text/markdown", "").strip(" ▍"))  # some text is shown
-    row = ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
+def test_ctrl_c_during_a_stream_cancels_it_server_side_and_keeps_the_text(make_connected, ip, shown, ctrl_c):
+    magics, own = make_connected(latency_per_delta=0.2)
+    ctrl_c(lambda: shown.wait_for(lambda m: m["data"].get("text/markdown", "").strip(" ▍")))  # some text is shown
+    with pytest.raises(UsageError, match=r"^Interrupted: the partial answer \(\d+ characters\) is shown above"):
+        ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
+    row = magics.session.log[-1]
     assert row["status"] == "cancelled" and row["text"] and row["thread_id"]
+    assert row["error"] == "cancelled by the user"
     assert own.calls(f"{RESPONSE}/{row['thread_id']}/cancel", method="POST") == 1
+    assert shown.messages[-1]["data"]["text/markdown"].startswith(row["text"]), "the partial answer was replaced"
+
+
+def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_the_rows(
+    make_connected, ip, shown, ctrl_c
+):
+    magics, _own = make_connected(latency_per_delta=0.2)
+
+    def both_streaming(m):
+        texts = {}
+        for message in shown.messages:
+            if "data" in message and message.get("transient"):
+                texts[message["transient"]["display_id"]] = message["data"].get("text/plain", "")
+        return sum(bool(t) and "waiting" not in t for t in texts.values()) == 2
+
+    ctrl_c(lambda: shown.wait_for(lambda _m: both_streaming(_m)))
+    with pytest.raises(UsageError, match=r"^Interrupted: 0 of 2 rows finished; all 2 rows are kept in `both`"):
+        ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o -o both", "Tell me a long story about the sea.")
+    rows = ip.user_ns["both"]
+    assert [r["status"] for r in rows] == ["cancelled", "cancelled"]
+    assert all(r["text"] for r in rows), "the rows lost the text that had streamed in"
+    assert list(magics.session.log[-2:]) == list(rows)
+    finals = {}
+    for message in shown.messages:
+        if "data" in message:
+            finals[message["transient"].get("display_id")] = message["data"].get("text/markdown", "")
+    for row in rows:
+        shown_text = [t for t in finals.values() if t.startswith(f"**{row['model']}**")]
+        assert shown_text and row["text"] in shown_text[0] and "[cancelled:" in shown_text[0]
 
 
 def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):
