@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 from . import _redaction
 from ._errors import AuthError, ConfigError, NotAuthenticated
 from ._expiry import Schedule, jwt_lifetime
+from ._redaction import Masked
 
 _log = logging.getLogger("freddy_magic")
 
@@ -57,7 +58,7 @@ def _clean(value: object, what: str) -> str:
             problem = f"{what} is too long (over {MAX_SECRET_LENGTH} characters)"
     if problem or not isinstance(value, str):
         raise ConfigError(problem or f"{what} must be text")
-    return value
+    return Masked(value)  # its repr is a fingerprint, in every frame it travels through
 
 
 class Credential:
@@ -213,7 +214,7 @@ class Credential:
             return state.gen
         if state.refresh_at is not None and self._clock() >= state.refresh_at:
             state = self._before_expiry(state)
-        headers["Authorization"] = "Bearer " + state.token
+        headers["Authorization"] = Masked("Bearer " + state.token)
         return state.gen
 
     def refresh_after_401(self, gen: int) -> bool:
@@ -257,7 +258,7 @@ class Credential:
                 lifetime = None
         old = self._state
         _redaction.register(access)
-        self._state = Schedule(access, gen, now, lifetime)
+        self._state = Schedule(Masked(access), gen, now, lifetime)
         if old is not None and old.token != access:
             _redaction.forget(old.token)
 

@@ -129,6 +129,7 @@ class FreddyClient:
             raise ConfigError("email_or_username must not be empty")
         if not isinstance(password, str) or not password:
             raise ConfigError("password must not be empty")
+        password = _redaction.Masked(password)  # shown as a fingerprint in any traceback
         _redaction.register(password)
         try:
             data = self._call(

@@ -185,8 +185,11 @@ class Sender:
         The header dict carrying the secret lives only inside the ``try`` and is dropped before
         anything leaves this frame, so no traceback frame (``%xmode Verbose`` prints locals)
         holds it; the library exception is reduced to a TransportFailure and never re-raised.
+        Ctrl-C is treated the same way: a fresh ``KeyboardInterrupt`` is raised from here, after
+        the ``except``, so the frames of requests, urllib3 and http.client (whose locals hold the
+        headers and the encoded body) do not ride along. The limiter's slot is released either way.
         """
-        self.limiter.acquire(deadline)
+        self.limiter.acquire(deadline)  # gives its own reservation back if it fails or is interrupted
         t = self.timeouts
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         try:
@@ -208,6 +211,8 @@ class Sender:
             )
         except FreddyError:  # from authorize (expired bare token, failed refresh): already ours
             raise
+        except KeyboardInterrupt:
+            pass  # raised again below, without the transport's frames
         except Exception as exc:  # noqa: BLE001 - the transport boundary: only the class name survives
             return transport_failure(exc, method, url, self.policy.is_idempotent(method))
         else:
@@ -218,6 +223,7 @@ class Sender:
         finally:
             del headers
             self.limiter.release()
+        raise KeyboardInterrupt  # only Ctrl-C gets here
 
 
 def _redirect_error(resp: requests.Response, method: str, path: str, url: str) -> ResponseFormatError:
