@@ -1,6 +1,7 @@
 """``%%freddy`` and ``%freddy`` against the real sandbox: streaming display, rows, batches."""
 
 import gc
+import json
 import threading
 import time
 
@@ -12,7 +13,7 @@ from freddy_magic._auth import Credential
 from freddy_magic._results import ROW_COLUMNS
 from freddy_magic.sandbox import Fault
 
-from .hostile import HostileServer, forward
+from .hostile import HostileServer, Reply, forward, sse
 
 pd = pytest.importorskip("pandas")
 RESPONSE = "/v1/model/response"
@@ -221,6 +222,38 @@ def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_t
     for row in rows:
         shown_text = [t for t in finals.values() if t.startswith(f"**{row['model']}**")]
         assert shown_text and row["text"] in shown_text[0] and "[cancelled:" in shown_text[0]
+
+
+@pytest.mark.slow
+@pytest.mark.security
+def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox):
+    """``FreddyMagics.read_timeout`` is the silence allowed while an answer arrives, streamed or
+    not: a stream that goes quiet for 25 s after its first delta fails at the 1 s configured (it
+    used to wait out the 25 s and succeed, because streams kept a 120 s idle timeout of their own)."""
+    created = json.dumps({"status": "in_progress", "thread_id": "thread_quiet"})
+    done = json.dumps({"response": [{"type": "text", "text": "Hello there"}], "thread_id": "thread_quiet"})
+    quiet = Reply(
+        200,
+        {"Content-Type": "text/event-stream"},
+        [
+            sse(("response.created", created), ("response.content_delta", '{"delta": "Hello"}')),
+            25.0,
+            sse(("response.content_delta", '{"delta": " there"}'), ("response.completed", done)),
+        ],
+    )
+
+    def script(seen):
+        return quiet if seen.path == RESPONSE else forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        ip.config.FreddyMagics.base_url = server.url
+        ip.config.FreddyMagics.read_timeout = 1.0
+        ip.run_line_magic("load_ext", "freddy_magic")
+        magics = ip.magics_manager.registry["FreddyMagics"]
+        magics.session.connect_key(shared_sandbox.api_key, "test")
+        with pytest.raises(UsageError, match="no data arrived for 1 s"):
+            ip.run_cell_magic("freddy", "", "Say hello")
+    assert magics.session.log[-1]["text"] == "Hello" and magics.session.log[-1]["status"] == "error"
 
 
 def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):
