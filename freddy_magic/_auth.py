@@ -57,6 +57,7 @@ def _clean(value: object, what: str) -> str:
         elif len(value) > MAX_SECRET_LENGTH:
             problem = f"{what} is too long (over {MAX_SECRET_LENGTH} characters)"
     if problem or not isinstance(value, str):
+        del value  # the error's traceback keeps this frame: it must not keep the secret
         raise ConfigError(problem or f"{what} must be text")
     return Masked(value)  # its repr is a fingerprint, in every frame it travels through
 
@@ -335,12 +336,20 @@ class Credential:
         if not isinstance(payload, dict):
             payload = {}
         access = payload.get("access_token") or payload.get("token")
-        if not access:
+        if not access or not isinstance(access, str):
             raise AuthError("The token endpoint answered without an access token: sign in again")
-        access = _clean(access, "The refreshed access token")
         new_refresh = payload.get("refresh_token") or payload.get("refreshToken")
-        if new_refresh and new_refresh != self._refresh_token:
-            new_refresh = _clean(new_refresh, "The refreshed refresh token")
+        if not isinstance(new_refresh, str) or new_refresh == self._refresh_token:
+            new_refresh = None  # none, or not text: the current refresh token stays
+        problem = None
+        try:
+            access = _clean(access, "The refreshed access token")
+            new_refresh = None if not new_refresh else _clean(new_refresh, "The refreshed refresh token")
+        except ConfigError as exc:
+            problem = exc.message
+        if problem is not None:
+            raise AuthError(f"The token endpoint answered with a malformed token ({problem}): sign in again")
+        if new_refresh:
             _redaction.register(new_refresh)
             old, self._refresh_token = self._refresh_token, new_refresh
             _redaction.forget(old)

@@ -14,7 +14,6 @@ inside :meth:`Sender._attempt`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from ._body import read_body
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from ._safe_text import loads
 from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
 ERROR_BODY_CAP = 1024 * 1024
@@ -68,8 +68,8 @@ class Sender:
         """The decoded JSON of a plain answer (an empty body is ``{}``)."""
         body = read_body(resp, self.max_body, deadline, self.clock, self.timeouts.read)
         try:
-            return json.loads(body) if body else {}
-        except ValueError:
+            return loads(body) if body else {}
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python recurses
             pass  # raised below, outside the except: the decode error holds the whole body (.doc)
         kind = resp.headers.get("Content-Type") or "no content type"
         raise ResponseFormatError(

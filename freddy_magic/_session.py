@@ -229,9 +229,10 @@ def _current_organization(client: FreddyClient) -> str | None:
     if client.organization_id:
         return client.organization_id
     try:
-        return client.me().get("current_organization_id")
+        organization = client.me().get("current_organization_id")
     except FreddyError:  # a key that may not read its profile still works; the status says so
         return None
+    return organization if isinstance(organization, str) else None
 
 
 def _same_url(a: str, b: str) -> bool:

@@ -256,6 +256,52 @@ def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox):
     assert magics.session.log[-1]["text"] == "Hello" and magics.session.log[-1]["status"] == "error"
 
 
+def _serving(ip, sandbox, path, reply):
+    """The extension connected through a server that forwards to the sandbox, except ``path``."""
+    server = HostileServer(lambda seen: reply if seen.path.split("?")[0] == path else forward(seen, sandbox.url))
+    server.__enter__()
+    ip.config.FreddyMagics.base_url = server.url
+    ip.run_line_magic("load_ext", "freddy_magic")
+    magics = ip.magics_manager.registry["FreddyMagics"]
+    magics.session.connect_key(sandbox.api_key, "test")
+    return magics, server
+
+
+WRONG_SHAPES = [{"response": [{"text": 5}]}, {"choices": [5]}, "abc", [], {"response": {"text": "hi"}}]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("shape", WRONG_SHAPES, ids=[json.dumps(s)[:24] for s in WRONG_SHAPES])
+def test_k2_an_answer_of_the_wrong_shape_is_one_line_and_is_logged(ip, shared_sandbox, shape, stream):
+    if stream:
+        body = sse(("response.created", '{"thread_id": "thread_shape"}'), ("response.completed", json.dumps(shape)))
+        reply = Reply(200, {"Content-Type": "text/event-stream"}, body)
+    else:
+        reply = Reply(200, body=json.dumps(shape).encode())
+    magics, server = _serving(ip, shared_sandbox, RESPONSE, reply)
+    try:
+        with pytest.raises(UsageError) as caught:
+            ip.run_cell_magic("freddy", "" if stream else "--no-stream", "Say hello")
+    finally:
+        server.__exit__(None, None, None)
+    assert str(caught.value).startswith("ResponseFormatError:") and "\n" not in str(caught.value)
+    assert caught.value.__context__ is None
+    logged = magics.session.log[-1]
+    assert logged["prompt"] == "Say hello" and logged["status"] == "error" and "ResponseFormatError" in logged["error"]
+
+
+@pytest.mark.parametrize("body", [{"models": [1]}, {"models": "all"}, [["ftg-3.0"]], "models"])
+def test_k2_a_model_list_of_the_wrong_shape_is_one_line(ip, shared_sandbox, body):
+    _magics, server = _serving(ip, shared_sandbox, "/v1/models", Reply(200, body=json.dumps(body).encode()))
+    try:
+        with pytest.raises(UsageError, match="not a list of JSON objects") as caught:
+            ip.run_line_magic("freddy", "models")
+    finally:
+        server.__exit__(None, None, None)
+    assert "\n" not in str(caught.value) and caught.value.__context__ is None
+
+
 def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="truncate", after_deltas=2, times=1))
     with pytest.raises(UsageError) as caught:
