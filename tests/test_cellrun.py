@@ -302,6 +302,49 @@ def test_k2_a_model_list_of_the_wrong_shape_is_one_line(ip, shared_sandbox, body
     assert "\n" not in str(caught.value) and caught.value.__context__ is None
 
 
+def _encodable(messages):
+    """What jupyter_client does to every display message before it reaches a front end."""
+    from jupyter_client.session import json_packer
+
+    for message in messages:
+        if "data" in message:
+            json_packer(message["data"])
+
+
+@pytest.mark.parametrize("where", ["prompt", "system", "column", "column name"])
+def test_lone_surrogates_are_replaced_once_said_so_and_every_display_still_works(connected, ip, shown, where):
+    half = "\ud83d"
+    name_half = where == "column name"
+    ip.user_ns["topics"] = [{f"topic{half}" if name_half else "topic": "tide" if name_half else f"tide{half}"}]
+    line, cell = "--no-stream -o got", f"Explain tides {half}"
+    if where == "system":
+        line, cell = f"--no-stream -o got -s 'Be brief {half}'", "Explain tides"
+    elif where.startswith("column"):
+        line, cell = "--no-stream -o got --over topics", "Explain tides"
+    ip.run_cell_magic("freddy", line, cell)
+    got = ip.user_ns["got"]
+    row = got[0] if isinstance(got, list) else got
+    assert row["status"] == "ok" and row["text"], row
+    assert "1 character(s)" in row["warning"] and "\ufffd" in row["warning"]
+    json.dumps(dict(row), default=str).encode("utf-8")
+    _encodable(shown.messages)
+    log = ip.run_line_magic("freddy", "log")
+    _encodable([{"data": log._repr_mimebundle_()}, {"data": row._repr_mimebundle_()}])
+    ip.run_line_magic("freddy", "log")  # the log keeps displaying after it
+
+
+def test_an_answer_with_a_lone_surrogate_escape_is_shown_safely(ip, shared_sandbox, shown):
+    reply = Reply(200, body=b'{"response": "half \\ud83d an emoji", "thread_id": "thread_s"}')
+    magics, server = _serving(ip, shared_sandbox, RESPONSE, reply)
+    try:
+        row = ip.run_cell_magic("freddy", "--no-stream", "Say hello")
+    finally:
+        server.__exit__(None, None, None)
+    assert row["text"] == "half \ufffd an emoji"
+    _encodable(shown.messages)
+    _encodable([{"data": magics.session.log._repr_mimebundle_()}])
+
+
 def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="truncate", after_deltas=2, times=1))
     with pytest.raises(UsageError) as caught:
