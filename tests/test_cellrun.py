@@ -129,6 +129,38 @@ def test_over_rows_in_order_with_inputs_and_progress(connected, ip, shared_sandb
     assert list(frame.columns[:2]) == ["topic", "level"] and len(frame) == 12
 
 
+def test_integer_and_other_non_identifier_column_names_work_as_placeholders(connected, ip):
+    import io
+
+    ip.user_ns["people"] = pd.read_csv(io.StringIO("Ada,1815\nAlan,1912\n"), header=None)
+    ip.user_ns["prices"] = [{"unit price": 3, "item": "tea"}]
+    rows = ip.run_cell_magic("freddy", "--over people --dry-run --no-stream", "{0} was born in {1}; {1 + 1}")
+    assert [p["json"]["inputs"][0]["content"] for p in rows] == [
+        "Ada was born in 1815; 2",  # {1 + 1} is still an expression, not a column
+        "Alan was born in 1912; 2",
+    ]
+    priced = ip.run_cell_magic("freddy", "--over prices --dry-run --no-stream", "{item} costs {unit price}")
+    assert priced["json"]["inputs"][0]["content"] == "tea costs 3"
+    answered = ip.run_cell_magic("freddy", "--over people --no-stream", "{0}")
+    assert list(pd.DataFrame(answered).columns[:2]) == [0, 1], "the input columns lost their names"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        lambda: pd.DataFrame([[1, 2]], columns=["topic", "topic"]),
+        lambda: [{0: "a", "0": "b"}],
+    ],
+    ids=["duplicate DataFrame columns", "0 and '0'"],
+)
+def test_columns_that_read_the_same_are_a_clear_error(connected, ip, shared_sandbox, value):
+    ip.user_ns["inputs"] = value()
+    before = shared_sandbox.calls(RESPONSE)
+    with pytest.raises(UsageError, match="distinct column names") as caught:
+        ip.run_cell_magic("freddy", "--over inputs", "About {topic}")
+    assert "\n" not in str(caught.value) and shared_sandbox.calls(RESPONSE) == before
+
+
 def test_over_keeps_other_rows_when_one_fails(connected, ip, shared_sandbox):
     ip.user_ns["inputs"] = [{"n": i} for i in range(6)]
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, times=1))
