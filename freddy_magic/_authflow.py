@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ._errors import ConfigError, NotAuthenticated
-from ._redaction import redact
+from ._redaction import Masked, redact
 from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
 from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
 
@@ -100,7 +100,7 @@ def prompt_kind(magics: FreddyMagics) -> str:
 def _ask(question: str, *, secret: bool) -> str | None:
     """One line from the terminal; ``None`` when there is no stdin or the user gave up."""
     try:
-        return getpass.getpass(question) if secret else input(question)
+        return Masked(getpass.getpass(question)) if secret else input(question)
     except (KeyboardInterrupt, Exception):  # noqa: BLE001 - EOF, no stdin (StdinNotImplementedError), Ctrl-C
         return None
 

@@ -5,8 +5,9 @@ so the user always learns which key is in use (and which file, since a ``.env`` 
 the working directory upwards and a stray one in a parent folder is easy to forget). A ``.env``
 is read with ``dotenv_values(interpolate=False)``: nothing is exported into ``os.environ`` (which
 every ``!cmd`` child would inherit) and ``${VAR}`` in a key is not expanded. The secret is
-returned bare, never wrapped in an object whose repr could show it. A ``.env`` that git tracks
-has put its key into the repository's history, which outlives any chmod, so that is said too.
+returned as a :class:`~._redaction.Masked` string: plain text to everything that uses it, a
+fingerprint in any ``repr`` (and so in any traceback's locals). A ``.env`` that git tracks has
+put its key into the repository's history, which outlives any chmod, so that is said too.
 
 A ``.env`` is read as UTF-8 (a UTF-8 byte-order mark is dropped) or, when it starts with a UTF-16
 byte-order mark (Notepad's "Unicode"), as UTF-16; any other bytes give one line naming the file
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ._errors import ConfigError
+from ._redaction import Masked
 
 KEY_NAME = "FREDDY_API_KEY"
 _TRUE = {"1", "true", "yes", "on"}
@@ -84,7 +86,7 @@ def from_dotenv(
     value = (dotenv_values(stream=io.StringIO(read_dotenv(path)), interpolate=False).get(name) or "").strip()
     if not value:
         return None, None
-    source = f"{name} from {path}"
+    value, source = Masked(value), f"{name} from {path}"
     if path.stat().st_mode & stat.S_IROTH:
         source += " (warning: that file is readable by every user of this machine; chmod 600 it)"
     if tracked_by_git(path):
@@ -149,7 +151,7 @@ def from_colab(name: str) -> tuple[str | None, str | None]:
             f"Colab secret {name} not available ({type(exc).__name__}); grant this notebook access in the key panel"
         )
     if value:
-        return value.strip(), f"Colab secret {name}"
+        return Masked(value.strip()), f"Colab secret {name}"
     return None, reason
 
 
@@ -160,7 +162,7 @@ def find_key(
     environ = os.environ if environ is None else environ
     value = (environ.get(name) or "").strip()
     if value:
-        return value, f"environment variable {name}"
+        return Masked(value), f"environment variable {name}"
     found, source = from_dotenv(name, start=start, environ=environ)
     if found:
         return found, source

@@ -28,7 +28,7 @@ from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
-from ._redaction import redact, register
+from ._redaction import Masked, redact, register
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -153,7 +153,7 @@ class _Prompt:
 
     def _take(self, field: SecretField) -> str:
         """Read and clear a field in one step, so the value never stays in widget state."""
-        value = field.value
+        value = Masked(field.value)  # a fingerprint in any traceback of the callback
         field.value = ""
         register(value)  # whatever the callback's errors say about it is redacted from now on
         return value
