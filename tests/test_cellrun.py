@@ -182,6 +182,7 @@ def _plain(message):
     return message["data"].get("text/plain", "")
 
 
+@pytest.mark.security
 def test_ctrl_c_during_over_keeps_finished_rows_then_fails_the_cell(ip, shown, shared_sandbox, ctrl_c):
     """The server answers the first row and holds every later one until the test ends, so the
     Ctrl-C that follows the first finished row always finds a row in flight. The cell keeps and
@@ -216,6 +217,7 @@ def test_ctrl_c_during_over_keeps_finished_rows_then_fails_the_cell(ip, shown, s
     assert "<table" in shown.messages[-1]["data"].get("text/html", ""), "the kept rows were not shown"
 
 
+@pytest.mark.security
 def test_ctrl_c_during_a_stream_cancels_it_server_side_and_keeps_the_text(make_connected, ip, shown, ctrl_c):
     magics, own = make_connected(latency_per_delta=0.2)
     ctrl_c(lambda: shown.wait_for(lambda m: m["data"].get("text/markdown", "").strip(" ▍")))  # some text is shown
@@ -228,6 +230,7 @@ def test_ctrl_c_during_a_stream_cancels_it_server_side_and_keeps_the_text(make_c
     assert shown.messages[-1]["data"]["text/markdown"].startswith(row["text"]), "the partial answer was replaced"
 
 
+@pytest.mark.security
 def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_the_rows(
     make_connected, ip, shown, ctrl_c
 ):
@@ -323,6 +326,7 @@ def test_k2_an_answer_of_the_wrong_shape_is_one_line_and_is_logged(ip, shared_sa
     assert logged["prompt"] == "Say hello" and logged["status"] == "error" and "ResponseFormatError" in logged["error"]
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("body", [{"models": [1]}, {"models": "all"}, [["ftg-3.0"]], "models"])
 def test_k2_a_model_list_of_the_wrong_shape_is_one_line(ip, shared_sandbox, body):
     _magics, server = _serving(ip, shared_sandbox, "/v1/models", Reply(200, body=json.dumps(body).encode()))
@@ -343,6 +347,7 @@ def _encodable(messages):
             json_packer(message["data"])
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("where", ["prompt", "system", "column", "column name"])
 def test_lone_surrogates_are_replaced_once_said_so_and_every_display_still_works(connected, ip, shown, where):
     half = "\ud83d"
@@ -365,6 +370,7 @@ def test_lone_surrogates_are_replaced_once_said_so_and_every_display_still_works
     ip.run_line_magic("freddy", "log")  # the log keeps displaying after it
 
 
+@pytest.mark.security
 def test_an_answer_with_a_lone_surrogate_escape_is_shown_safely(ip, shared_sandbox, shown):
     reply = Reply(200, body=b'{"response": "half \\ud83d an emoji", "thread_id": "thread_s"}')
     magics, server = _serving(ip, shared_sandbox, RESPONSE, reply)

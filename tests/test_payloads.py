@@ -2,8 +2,6 @@
 answer of the wrong shape is a ResponseFormatError, never a KeyError or a half-read result.
 """
 
-import math
-
 import pytest
 from hypothesis import given, settings
 
@@ -102,9 +100,9 @@ def test_k2_an_answer_of_any_json_is_a_completion_of_documented_types_or_a_forma
     for name in ("response_id", "thread_id", "stop_reason", "model"):
         assert getattr(done, name) is None or isinstance(getattr(done, name), str), name
     assert _whole(done.input_tokens) and _whole(done.output_tokens)
-    assert not any(isinstance(v, float) and math.isnan(v) for v in (done.input_tokens, done.output_tokens))
 
 
+@pytest.mark.security
 @pytest.mark.parametrize(
     "payload",
     [
@@ -118,5 +116,4 @@ def test_k2_an_answer_of_any_json_is_a_completion_of_documented_types_or_a_forma
 )
 def test_k2_wrong_shapes_seen_in_the_wild_are_format_errors(payload):
     with pytest.raises(ResponseFormatError):
-        completion = completion_from_json(payload, model=None, retries=0, latency_s=None)
-        assert completion.text == "", "a shape without answer text must not pass as an answer"
+        completion_from_json(payload, model=None, retries=0, latency_s=None)
