@@ -22,15 +22,12 @@ second one cannot interrupt the handling here, which would chain the first excep
 
 from __future__ import annotations
 
-import platform
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from IPython.core.error import UsageError
 
 from ._errors import FreddyError
-from ._interrupts import InterruptPolicy
 from ._redaction import redact
 from ._remedies import explain
 from ._safe_text import safe
@@ -72,6 +69,9 @@ def bug_report(error: BaseException, where: str) -> BugReport:
 
     Formatted while the credential is still live, so the redactor still knows its values.
     """
+    import platform
+    import traceback
+
     from . import __version__
 
     header = (
@@ -90,6 +90,8 @@ def guarded(magics: FreddyMagics, name: str, function: Callable[..., _T], *args:
     Each ``except`` block first disarms the interrupt policy (a plain attribute store, so no
     pending Ctrl-C can be raised before it), then reduces the exception to a message.
     """
+    from ._interrupts import InterruptPolicy  # signal handling is loaded by the first magic, not by %load_ext
+
     with InterruptPolicy() as policy:
         problem: str | None = None
         try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -75,21 +74,19 @@ class _Template(FullEvalFormatter):
     """IPython's evaluating formatter, with exact column names resolved first (through aliases)."""
 
     def __init__(self, columns: Mapping[str, Any]) -> None:
-        self.columns = columns
-        self.aliases: dict[str, Any] = {}
+        self.aliases = {name: f"__freddy_column_{index}" for index, name in enumerate(columns)}
+        self.values = {self.aliases[name]: value for name, value in columns.items()}
+        self.names = {name: value for name, value in columns.items() if name.isidentifier()}
 
     def parse(self, template: str) -> Any:
         for literal, name, spec, conversion in super().parse(template):
             whole = f"{name}:{spec}" if spec else name
-            if whole is not None and whole in self.columns:
-                alias = f"__freddy_column_{len(self.aliases)}"
-                self.aliases[alias] = self.columns[whole]
-                name, spec = alias, ""
+            if whole is not None and whole in self.aliases:
+                name, spec = self.aliases[whole], ""
             yield literal, name, spec, conversion
 
     def fill(self, template: str, namespace: Mapping[str, Any]) -> str:
-        names = {key: value for key, value in self.columns.items() if key.isidentifier()}
-        return str(self.vformat(template, (), ChainMap(self.aliases, names, dict(namespace))))
+        return str(self.vformat(template, (), {**namespace, **self.names, **self.values}))
 
 
 def describe(error: BaseException) -> str:
