@@ -8,14 +8,13 @@ the cell. ``--dry-run`` builds the exact requests and sends nothing.
 
 Ctrl-C keeps what finished (rows, the partial answer) in ``-o``, in ``%freddy log`` and on screen,
 then fails the cell with one line saying so: a "Run All" must stop where the user stopped it,
-not carry on into the next cell's paid calls. Text that cannot be sent as it is (lone UTF-16
-surrogates) is made safe once, here, and the row's ``warning`` says so.
+not carry on into the next cell's paid calls. What the cell hands over (names, columns, text)
+is checked by :mod:`._inputs` before anything is sent.
 """
 
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +23,8 @@ from ._boundary import Interrupted
 from ._calls import Job, call, describe, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
+from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
 from ._results import make_row
-from ._safe_text import wire_safe
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -38,11 +37,6 @@ if TYPE_CHECKING:
     from ._session import Session
 
     Preview = dict[str, Any]
-
-
-# IPython's own names besides user_ns_hidden: the output cache (_, __, ___, _5), the input cache
-# (_i, _ii, _iii, _i5), its directory history and dunders. -o must not overwrite them.
-_IPYTHON_NAMES = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[iod]h|_exit_code|__\w+__")
 
 
 def _identifier(name: str, option: str) -> str:
@@ -67,11 +61,7 @@ def check_options(
     for value, option in ((args.output, "-o"), (args.over, "--over")):
         if value is not None:
             _identifier(value, option)
-    if args.output is not None and (args.output in reserved or _IPYTHON_NAMES.fullmatch(args.output)):
-        raise ConfigError(
-            "-o must not name one of IPython's own variables (In, Out, _, _1, _i, get_ipython, ...): "
-            "choose another name"
-        )
+    refuse_ipython_name(args.output, reserved)
     low, high = concurrency_trait.min, concurrency_trait.max
     if args.concurrency is not None and not low <= args.concurrency <= high:
         raise ConfigError(f"--concurrency must be between {low} and {high}")
@@ -103,55 +93,17 @@ def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[Any, Any]
         raise ConfigError("--over names no variable of this notebook (run the cell that defines it first)")
     value = namespace[name]
     if hasattr(value, "to_dict") and hasattr(value, "columns"):
-        _check_columns(list(value.columns))
+        check_columns(list(value.columns))
         records = value.to_dict("records")
     elif isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):
         records = [dict(item) for item in value]
         for record in records:
-            _check_columns(list(record))
+            check_columns(record)
     else:
         raise ConfigError(f"--over expects a DataFrame or a list of dicts, got {type(value).__name__}")
     if not records:
         raise ConfigError("--over was given a variable with no rows")
     return records
-
-
-def _check_columns(names: list[Any]) -> None:
-    seen: dict[str, int] = {}
-    for column in names:
-        seen[str(column)] = seen.get(str(column), 0) + 1
-    twice = [column for column, count in seen.items() if count > 1]
-    if twice:
-        listed = ", ".join(repr(column[:40]) for column in twice[:3])
-        raise ConfigError(
-            f"--over needs distinct column names: {listed} appear(s) more than once, so "
-            "{placeholders} could not tell them apart; rename the columns"
-        )
-
-
-def _fit_for_wire(prompt: str, params: dict[str, Any], extra: Mapping[Any, Any]) -> Job:
-    """A Job whose text can be sent and shown: lone surrogates replaced, and the row told so."""
-    prompt, replaced = wire_safe(prompt)
-    params = dict(params)
-    if isinstance(params.get("instructions"), str):
-        params["instructions"], count = wire_safe(params["instructions"])
-        replaced += count
-    columns: dict[Any, Any] = {}
-    for key, value in extra.items():
-        if isinstance(key, str):
-            key, count = wire_safe(key)
-            replaced += count
-        if isinstance(value, str):
-            value, count = wire_safe(value)
-            replaced += count
-        columns[key] = value
-    warning = None
-    if replaced:
-        warning = (
-            f"{replaced} character(s) that cannot be sent (lone UTF-16 surrogates, half of an emoji or "
-            "symbol) were replaced by \ufffd before sending"
-        )
-    return Job("", prompt, params, columns, warning)
 
 
 def build_jobs(
@@ -164,13 +116,13 @@ def build_jobs(
         raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
     params = _params(args, thread_id)
     if args.over is None:
-        fit = _fit_for_wire(fill_placeholders(template, namespace), params, {})
-        return [Job(model, fit.prompt, dict(fit.params), {}, fit.warning) for model in models]
+        prompt, fit_params, _, warning = fit_for_wire(fill_placeholders(template, namespace), params, {})
+        return [Job(model, prompt, dict(fit_params), {}, warning) for model in models]
     jobs: list[Job] = []
     for record in over_records(namespace, args.over):
-        prompt = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()})
-        fit = _fit_for_wire(prompt, params, record)
-        jobs.extend(Job(model, fit.prompt, dict(fit.params), fit.extra, fit.warning) for model in models)
+        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()})
+        prompt, fit_params, columns, warning = fit_for_wire(filled, params, record)
+        jobs.extend(Job(model, prompt, dict(fit_params), columns, warning) for model in models)
     return jobs
 
 
