@@ -6,6 +6,8 @@ list of ``{loc, msg, type}``), and non-JSON pages from proxies (an HTML 502). 40
 told apart by ``error.code`` and carry the troubleshooting advice of the API's authentication
 page, because "401" alone does not say what went wrong. The advice is neutral (what the server
 said and what it means), since scripts use the client too; the notebook adds its own remedy.
+Any JSON value is accepted in any field (a list as ``code``, a number as ``loc``): an error body is
+read into the right error class, never into an exception of its own.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _parse(body, content_type):
     if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
     if isinstance(data, dict):
         return data, None
@@ -93,13 +95,21 @@ def _detail_text(detail):
         parts = []
         for item in detail[:5]:
             if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                where = item.get("loc")
+                loc = ".".join(str(p) for p in where if p != "body") if isinstance(where, list) else ""
                 msg = item.get("msg", "invalid")
                 parts.append(f"{loc}: {msg}" if loc else str(msg))
             else:
                 parts.append(str(item))
         return "; ".join(parts)
     return json.dumps(detail)[:EXCERPT] if detail is not None else ""
+
+
+def _scalar(value: object, limit: int = 80) -> str | None:
+    """A code or trace id as one short line of text; None for a missing, empty or structured value."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
+        return None
+    return one_line(value, limit)
 
 
 def _fields(data):
@@ -110,11 +120,11 @@ def _fields(data):
         system = err.get("system_message")
         if system and system != message:
             message = f"{message} ({system})" if message else system
-        return err.get("code"), message, err.get("trace_id"), err.get("details")
+        return _scalar(err.get("code")), message, _scalar(err.get("trace_id")), err.get("details")
     if "detail" in data:
         return None, _detail_text(data["detail"]), None, None
     message = err if isinstance(err, str) else data.get("message", "")
-    return data.get("code"), str(message or ""), data.get("trace_id"), None
+    return _scalar(data.get("code")), str(message or ""), _scalar(data.get("trace_id")), None
 
 
 def error_from_response(status, headers, body, *, method, path, auth_method=None, retry_after=None):
@@ -124,7 +134,6 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
         code, server, trace_id, details = _fields(data)
     else:
         code, server, trace_id, details = None, text, None, None
-    code = str(code) if code else None
     server = one_line(server or "")
     tag = f"HTTP {status}" + (f" {code}" if code else "") + (f", trace_id={one_line(trace_id, 80)}" if trace_id else "")
     kw = {"status": status, "code": code, "trace_id": trace_id}
@@ -145,7 +154,9 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
         wait = retry_after
         if wait is None and isinstance(details, dict):
             wait = details.get("retry_after")
-        when = f"; retry in {wait:.0f} s" if isinstance(wait, (int, float)) else ""
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < float("inf"):
+            wait = None
+        when = f"; retry in {wait:.0f} s" if wait is not None else ""
         return RateLimited(_join(f"Rate limited{when}", server, tag), retry_after=wait, **kw)
     what = f"{method} {path} failed"
     return APIError(_join(what, server, tag), **kw)
@@ -160,18 +171,18 @@ def error_from_event(data: Any) -> RateLimited | AuthError | PermissionDenied | 
     """The FreddyError for a ``response.error`` / ``response.failed`` stream event."""
     data = data if isinstance(data, dict) else {}
     err = data.get("error") if isinstance(data.get("error"), dict) else data
-    code = err.get("code")
+    code = _scalar(err.get("code"))
     message = one_line(err.get("message") or err.get("system_message") or "the stream reported an error")
-    status = err.get("status") if isinstance(err.get("status"), int) else None
+    status = err.get("status") if type(err.get("status")) is int else None
     low = f"{code} {message}".lower()
     if status == 429 or ("rate" in low and "limit" in low):
         return RateLimited(_redaction.redact(f"Rate limited during the stream: {message}"), code=code, status=429)
     if status == 401 or (code and str(code).startswith(("TOKEN_", "INVALID_API_KEY", "API_KEY_"))):
-        advice = _ADVICE.get(code, "Authentication failed during the stream: the credential was rejected")
+        advice = _ADVICE.get(code or "", "Authentication failed during the stream: the credential was rejected")
         return AuthError(_join(advice, message, "stream"), code=code, status=401)
     if status == 403:
         return PermissionDenied(
-            _join(_ADVICE.get(code, "Insufficient permissions"), message, "stream"), code=code, status=403
+            _join(_ADVICE.get(code or "", "Insufficient permissions"), message, "stream"), code=code, status=403
         )
     return APIError(
         _redaction.redact(f"The model reported an error during the stream: {message}"), code=code, status=status

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 from . import _redaction
 from ._errors import AuthError, ConfigError, NotAuthenticated
 from ._expiry import Schedule, jwt_lifetime
+from ._redaction import Masked
 
 _log = logging.getLogger("freddy_magic")
 
@@ -56,8 +57,9 @@ def _clean(value: object, what: str) -> str:
         elif len(value) > MAX_SECRET_LENGTH:
             problem = f"{what} is too long (over {MAX_SECRET_LENGTH} characters)"
     if problem or not isinstance(value, str):
+        del value  # the error's traceback keeps this frame: it must not keep the secret
         raise ConfigError(problem or f"{what} must be text")
-    return value
+    return Masked(value)  # its repr is a fingerprint, in every frame it travels through
 
 
 class Credential:
@@ -213,7 +215,7 @@ class Credential:
             return state.gen
         if state.refresh_at is not None and self._clock() >= state.refresh_at:
             state = self._before_expiry(state)
-        headers["Authorization"] = "Bearer " + state.token
+        headers["Authorization"] = Masked("Bearer " + state.token)
         return state.gen
 
     def refresh_after_401(self, gen: int) -> bool:
@@ -257,7 +259,7 @@ class Credential:
                 lifetime = None
         old = self._state
         _redaction.register(access)
-        self._state = Schedule(access, gen, now, lifetime)
+        self._state = Schedule(Masked(access), gen, now, lifetime)
         if old is not None and old.token != access:
             _redaction.forget(old.token)
 
@@ -334,12 +336,20 @@ class Credential:
         if not isinstance(payload, dict):
             payload = {}
         access = payload.get("access_token") or payload.get("token")
-        if not access:
+        if not access or not isinstance(access, str):
             raise AuthError("The token endpoint answered without an access token: sign in again")
-        access = _clean(access, "The refreshed access token")
         new_refresh = payload.get("refresh_token") or payload.get("refreshToken")
-        if new_refresh and new_refresh != self._refresh_token:
-            new_refresh = _clean(new_refresh, "The refreshed refresh token")
+        if not isinstance(new_refresh, str) or new_refresh == self._refresh_token:
+            new_refresh = None  # none, or not text: the current refresh token stays
+        problem = None
+        try:
+            access = _clean(access, "The refreshed access token")
+            new_refresh = None if not new_refresh else _clean(new_refresh, "The refreshed refresh token")
+        except ConfigError as exc:
+            problem = exc.message
+        if problem is not None:
+            raise AuthError(f"The token endpoint answered with a malformed token ({problem}): sign in again")
+        if new_refresh:
             _redaction.register(new_refresh)
             old, self._refresh_token = self._refresh_token, new_refresh
             _redaction.forget(old)

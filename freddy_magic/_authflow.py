@@ -17,11 +17,12 @@ and a class running ``FREDDY_SANDBOX=1`` on Binder would only learn to ignore wa
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 from typing import TYPE_CHECKING
 
 from ._errors import ConfigError, NotAuthenticated
-from ._redaction import redact
+from ._redaction import Masked, redact
 from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
 from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ._magics import FreddyMagics
     from ._results import Status
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 CANNOT_ASK = "Cannot ask for a key here: this front end has no stdin and may render no widgets (a headless run?)"
 _MODES = ("key", "login", "env", "sandbox", "status", "logout")
 PUBLIC_SESSION = (
@@ -48,6 +50,8 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
         raise ConfigError("Use one of --" + ", --".join(_MODES) + " at a time")
     if args.name and not args.env:
         raise ConfigError("%freddy_auth takes a variable NAME only with --env (e.g. %freddy_auth --env MY_KEY)")
+    if args.name and not _ENV_NAME.fullmatch(args.name):  # not repeated: it may be a pasted password
+        raise ConfigError("--env NAME must be an environment variable name (letters, digits and _, not a key)")
     if args.status:
         return session.status()
     if args.logout:
@@ -67,7 +71,8 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
         return session.connect_sandbox()
     if args.env:
         why = f" ({source})" if source else ""
-        raise NotAuthenticated(f"No {name} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
+        what = name if name == KEY_NAME else "variable of the name given to --env"  # a line's word is never echoed
+        raise NotAuthenticated(f"No {what} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
     return ask_key(magics)
 
 
@@ -99,7 +104,7 @@ def prompt_kind(magics: FreddyMagics) -> str:
 def _ask(question: str, *, secret: bool) -> str | None:
     """One line from the terminal; ``None`` when there is no stdin or the user gave up."""
     try:
-        return getpass.getpass(question) if secret else input(question)
+        return Masked(getpass.getpass(question)) if secret else input(question)
     except (KeyboardInterrupt, Exception):  # noqa: BLE001 - EOF, no stdin (StdinNotImplementedError), Ctrl-C
         return None
 

@@ -87,6 +87,7 @@ def run_jobs(
 
     ``retry`` repeats a row that failed for a passing reason (see :mod:`._rerun`)."""
     rows: list[Row | None] = [None] * len(jobs)
+    partial: list[list[str]] = [[] for _ in jobs]  # streamed text of each job, as the main thread saw it
     events: Events = queue.SimpleQueue()
     stop = threading.Event()
     workers = max(1, min(concurrency, len(jobs) or 1))
@@ -101,18 +102,19 @@ def run_jobs(
     feed(2 * workers)
     interrupted = False
     try:
-        _collect(events, rows, feed, on_delta, on_done, on_idle)
+        _collect(events, rows, partial, feed, on_delta, on_done, on_idle)
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
     pool.shutdown(wait=not interrupted, cancel_futures=True)
-    _fill_unfinished(rows, jobs)
+    _fill_unfinished(rows, jobs, partial)
     return Rows(cast("list[Row]", rows), display_limit=display_limit), interrupted  # every slot filled
 
 
 def _collect(
     events: Events,
     rows: list[Row | None],
+    partial: list[list[str]],
     feed: Callable[[int], None],
     on_delta: Callable[[int, str], object] | None,
     on_done: Callable[[int, Row], object] | None,
@@ -127,14 +129,17 @@ def _collect(
             feed(1)
             if on_done is not None:
                 on_done(index, payload)
-        elif kind == "delta" and on_delta is not None:
-            on_delta(index, payload)
+        elif kind == "delta":
+            partial[index].append(payload)
+            if on_delta is not None:
+                on_delta(index, payload)
         elif kind == "idle" and on_idle is not None:
             on_idle()
 
 
-def _fill_unfinished(rows: list[Row | None], jobs: Sequence[Job]) -> None:
-    """A job that never finished (Ctrl-C) is still a row, so rows keep matching the input."""
+def _fill_unfinished(rows: list[Row | None], jobs: Sequence[Job], partial: list[list[str]]) -> None:
+    """A job that never finished (Ctrl-C) is still a row, so rows keep matching the input; it
+    keeps the text that had streamed in."""
     for index, job in enumerate(jobs):
         if rows[index] is None:
             rows[index] = make_row(
@@ -142,5 +147,7 @@ def _fill_unfinished(rows: list[Row | None], jobs: Sequence[Job]) -> None:
                 job.prompt,
                 status="cancelled",
                 error="not finished: interrupted by the user",
+                text="".join(partial[index]) or None,
                 extra=job.extra,
+                warning=job.warning,
             )

@@ -5,7 +5,9 @@ one-line, redacted reason), or a cancel (status ``"cancelled"``, partial text ke
 here raises for a failed call, so a batch keeps its other rows; the magic decides whether a
 failed single call fails the cell. A stream interrupted by Ctrl-C (main thread) or by the batch's
 stop event (worker threads) is cancelled server-side too, because the server would otherwise
-keep generating, and billing, an answer nobody reads.
+keep generating, and billing, an answer nobody reads. That cancel is itself a request that may
+hang, so one more Ctrl-C abandons it (:func:`~._interrupts.interruptible`); the row, with the
+text that arrived, is kept either way and says whether the cancel reached the server.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from IPython.utils.text import FullEvalFormatter
+
 from ._errors import ConfigError, FreddyError, StreamInterrupted
+from ._interrupts import interruptible
 from ._redaction import redact
 from ._results import make_row, now_iso
 
@@ -35,19 +40,24 @@ _BRACES_HINT = "write {{ and }} for literal braces"
 
 @dataclass
 class Job:
-    """What to send for one row: the model, the filled prompt, API parameters, input columns."""
+    """What to send for one row: the model, the filled prompt, API parameters, input columns, and a
+    note for the row when text had to be changed to be sent (see :mod:`._safe_text`)."""
 
     model: str
     prompt: str
     params: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[Any, Any] = field(default_factory=dict)
+    warning: str | None = None
 
 
-def fill_placeholders(template: str, namespace: Mapping[str, Any]) -> str:
-    """Replace each ``{expr}`` with its value evaluated in ``namespace`` (``{{``/``}}`` escape)."""
+def fill_placeholders(template: str, namespace: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> str:
+    """Replace each ``{expr}`` with its value evaluated in ``namespace`` (``{{``/``}}`` escape).
+
+    ``columns`` (an ``--over`` row, keyed by the text of each column name) wins when a
+    placeholder is exactly a column's name, so ``{0}`` is column ``0`` of a headerless CSV and
+    ``{unit price}`` works too; anything else is evaluated, with identifier columns as names.
+    """
     from string import Formatter
-
-    from IPython.utils.text import FullEvalFormatter
 
     problem = None
     try:
@@ -56,10 +66,29 @@ def fill_placeholders(template: str, namespace: Mapping[str, Any]) -> str:
         problem = f"Bad braces in the cell ({exc}); {_BRACES_HINT}"
     if problem is None:
         try:
-            return FullEvalFormatter().vformat(template, (), namespace)
+            return _Template(columns or {}).fill(template, namespace)
         except Exception as exc:  # noqa: BLE001 - NameError, SyntaxError, ValueError...: the user's expression failed
             problem = f"A {{placeholder}} in the cell failed: {type(exc).__name__}: {exc}; {_BRACES_HINT}"
     raise ConfigError(redact(problem))
+
+
+class _Template(FullEvalFormatter):
+    """IPython's evaluating formatter, with exact column names resolved first (through aliases)."""
+
+    def __init__(self, columns: Mapping[str, Any]) -> None:
+        self.aliases = {name: f"__freddy_column_{index}" for index, name in enumerate(columns)}
+        self.values = {self.aliases[name]: value for name, value in columns.items()}
+        self.names = {name: value for name, value in columns.items() if name.isidentifier()}
+
+    def parse(self, template: str) -> Any:
+        for literal, name, spec, conversion in super().parse(template):
+            whole = f"{name}:{spec}" if spec else name
+            if whole is not None and whole in self.aliases:
+                name, spec = self.aliases[whole], ""
+            yield literal, name, spec, conversion
+
+    def fill(self, template: str, namespace: Mapping[str, Any]) -> str:
+        return str(self.vformat(template, (), {**namespace, **self.names, **self.values}))
 
 
 def describe(error: BaseException) -> str:
@@ -68,13 +97,22 @@ def describe(error: BaseException) -> str:
     return redact(f"{type(error).__name__}: {first}")
 
 
-def _cancel(client: FreddyClient, thread_id: str | None) -> None:
+CANCELLED = "cancelled by the user"
+
+
+def _cancel(client: FreddyClient, thread_id: str | None) -> str:
+    """Ask the server to stop generating; the row's error text, saying if that did not happen."""
     if not thread_id:
-        return
+        return CANCELLED
     try:
-        client.cancel(thread_id)
+        with interruptible():
+            client.cancel(thread_id)
     except FreddyError as exc:  # the stream is gone either way; a failed cancel only costs tokens
         log.debug("cancel of %s failed: %s", thread_id, describe(exc))
+        return f"{CANCELLED}; the server-side cancel failed, so the server may finish (and bill) the answer"
+    except KeyboardInterrupt:
+        return f"{CANCELLED}; the server-side cancel was interrupted, so the server may finish (and bill) the answer"
+    return CANCELLED
 
 
 def call(
@@ -93,7 +131,7 @@ def call(
     to the row's ``retries``.
     """
     created_at, started = now_iso(), clock()
-    row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra}
+    row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra, "warning": job.warning}
     if stream:
         return _call_streaming(client, job, on_delta, stop, clock, started, row_args)
     retried = 0
@@ -107,7 +145,7 @@ def call(
             job.model,
             job.prompt,
             status="cancelled",
-            error="cancelled by the user",
+            error=CANCELLED,
             latency_s=clock() - started,
             **row_args,
         )
@@ -172,12 +210,11 @@ def _call_streaming(
         text = failure.partial_text or text
     if cancelled:
         thread_id = getattr(response, "thread_id", None)
-        _cancel(client, thread_id)
         row = make_row(
             job.model,
             job.prompt,
             status="cancelled",
-            error="cancelled by the user",
+            error=_cancel(client, thread_id),
             text=text,
             latency_s=clock() - started,
             **row_args,

@@ -7,20 +7,27 @@ row is just a row with status ``"error"``, and only a batch in which every row f
 the cell. An ``--over`` row that failed for a passing reason is repeated, and ``--only-failed``
 re-runs the failed rows of an earlier result (both in :mod:`._rerun`). ``--dry-run`` builds the
 exact requests and sends nothing.
+
+Ctrl-C keeps what finished (rows, the partial answer) in ``-o``, in ``%freddy log`` and on screen,
+then fails the cell with one line saying so: a "Run All" must stop where the user stopped it,
+not carry on into the next cell's paid calls. What the cell hands over (names, columns, text)
+is checked by :mod:`._inputs` before anything is sent.
 """
 
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _rerun as rerun
 from ._batch import run_jobs
-from ._calls import Job, call, fill_placeholders
+from ._boundary import Interrupted
+from ._calls import Job, call, describe, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
-from ._results import Rows
+from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
+from ._results import Rows, make_row
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -36,16 +43,20 @@ if TYPE_CHECKING:
 
 
 def _identifier(name: str, option: str) -> str:
+    """A plausible variable name, or an error that does not repeat it (it may be a pasted secret)."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ConfigError(f"{option} needs a Python variable name (letters, digits and _)")
     return name
 
 
-def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -> list[str]:
+def check_options(
+    args: Namespace, default_model: str, concurrency_trait: Int, reserved: Collection[str] = ()
+) -> list[str]:
     """Validate option combinations before anything is evaluated or sent; return the models.
 
     ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
     configured default and the per-cell override can never disagree about what is allowed.
+    ``reserved`` are names IPython keeps for itself (``In``, ``Out``, ``get_ipython``...).
     """
     models = [m.strip() for m in (args.model or default_model).split(",")]
     if not all(models):
@@ -53,9 +64,12 @@ def check_options(args: Namespace, default_model: str, concurrency_trait: Int) -
     for value, option in ((args.output, "-o"), (args.over, "--over")):
         if value is not None:
             _identifier(value, option)
+    refuse_ipython_name(args.output, reserved)
     low, high = concurrency_trait.min, concurrency_trait.max
     if args.concurrency is not None and not low <= args.concurrency <= high:
         raise ConfigError(f"--concurrency must be between {low} and {high}")
+    if args.concurrency is not None and args.over is None and len(models) == 1:
+        raise ConfigError("--concurrency applies to --over or to several models (-m a,b); this cell sends one request")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
     if args.only_failed:
@@ -73,20 +87,28 @@ def _params(args: Namespace, thread_id: str | None) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    """The ``--over`` input as a list of dicts: a DataFrame (by duck type) or a list of dicts."""
+def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[Any, Any]]:
+    """The ``--over`` input as a list of dicts: a DataFrame (by duck type) or a list of dicts.
+
+    Column names keep their type (``0`` stays ``0`` in the rows); two columns whose names read
+    the same (``x`` twice, or ``0`` and ``"0"``) are refused, since ``{x}`` could not say which
+    one it means and a DataFrame's ``to_dict`` would silently drop one.
+    """
     if name not in namespace:
-        raise ConfigError(f"--over {name}: no variable of that name in the notebook")
+        raise ConfigError("--over names no variable of this notebook (run the cell that defines it first)")
     value = namespace[name]
     if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        check_columns(list(value.columns))
         records = value.to_dict("records")
     elif isinstance(value, (list, tuple)) and all(isinstance(item, dict) for item in value):
         records = [dict(item) for item in value]
+        for record in records:
+            check_columns(record)
     else:
-        raise ConfigError(f"--over {name}: expected a DataFrame or a list of dicts, got {type(value).__name__}")
+        raise ConfigError(f"--over expects a DataFrame or a list of dicts, got {type(value).__name__}")
     if not records:
-        raise ConfigError(f"--over {name} has no rows")
-    return [{str(key): item for key, item in record.items()} for record in records]
+        raise ConfigError("--over was given a variable with no rows")
+    return records
 
 
 def build_jobs(
@@ -99,37 +121,46 @@ def build_jobs(
         raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
     params = _params(args, thread_id)
     if args.over is None:
-        prompt = fill_placeholders(template, namespace)
-        return [Job(model, prompt, dict(params)) for model in models]
+        prompt, fit_params, _, warning = fit_for_wire(fill_placeholders(template, namespace), params, {})
+        return [Job(model, prompt, dict(fit_params), {}, warning) for model in models]
     jobs: list[Job] = []
     for record in over_records(namespace, args.over):
-        prompt = fill_placeholders(template, {**namespace, **record})
-        jobs.extend(Job(model, prompt, dict(params), record) for model in models)
+        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()})
+        prompt, fit_params, columns, warning = fit_for_wire(filled, params, record)
+        jobs.extend(Job(model, prompt, dict(fit_params), columns, warning) for model in models)
     return jobs
 
 
 def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | Preview | list[Preview]:
-    """Run a ``%%freddy`` cell: a row for one call, rows for several, previews for ``--dry-run``."""
+    """Run a ``%%freddy`` cell: a row for one call, rows for several, previews for ``--dry-run``.
+
+    After Ctrl-C the result is still stored (``-o``, the log) and shown, then the cell fails.
+    """
     session = magics.session
-    models = check_options(args, magics.model, type(magics).concurrency)
-    thread_id = session.thread_id if args.chat else None
     shell = magics.shell
     assert shell is not None, "magics run only inside the shell they are registered with"
+    reserved = set(getattr(shell, "user_ns_hidden", ()))
+    models = check_options(args, magics.model, type(magics).concurrency, reserved)
+    thread_id = session.thread_id if args.chat else None
     again = rerun.plan(args.over, cell, shell.user_ns, _params(args, None)) if args.only_failed else None
     jobs = again.jobs if again is not None else build_jobs(args, cell, shell.user_ns, models, thread_id)
     stream = magics.stream and not args.no_stream
+    stopped: str | None = None
     if args.dry_run:
-        result = dry_run(session, jobs, stream)
+        result: Row | Rows | Preview | list[Preview] = dry_run(session, jobs, stream)
     elif again is not None:
-        result = rerun_failed(magics, again, stream, args)
+        result, stopped = rerun_failed(magics, again, stream, args)
     else:
         client = session.require_client()
         if len(jobs) == 1 and args.over is None:
-            result = run_single(magics, client, jobs[0], stream, args)
+            result, stopped = run_single(magics, client, jobs[0], stream, args)
         else:
-            result = run_many(magics, client, jobs, stream, args)
+            result, stopped = run_many(magics, client, jobs, stream, args)
     if args.output:
         shell.push({args.output: result})
+    if stopped is not None:
+        where = f"`{args.output}` and %freddy log" if args.output else "%freddy log (-o NAME keeps it in a variable)"
+        raise Interrupted(f"Interrupted: {stopped} kept in {where}")
     return result
 
 
@@ -145,11 +176,21 @@ def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[P
     return previews[0] if len(previews) == 1 else previews
 
 
-def run_single(magics: FreddyMagics, client: FreddyClient, job: Job, stream: bool, args: Namespace) -> Row:
-    """One call streamed on the main thread; a failure fails the cell after logging its row."""
+def run_single(
+    magics: FreddyMagics, client: FreddyClient, job: Job, stream: bool, args: Namespace
+) -> tuple[Row, str | None]:
+    """One call streamed on the main thread: ``(row, what an interrupt stopped, or None)``.
+
+    Every outcome is logged, a bug included (then re-raised for the boundary's report); a failure
+    fails the cell after that.
+    """
     session = magics.session
     view = AnswerView(terminal=magics.terminal, fmt=args.format)
-    row = call(client, job, stream=stream, on_delta=view.delta)
+    try:
+        row = call(client, job, stream=stream, on_delta=view.delta)
+    except Exception as exc:
+        session.log.append(make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra))
+        raise
     session.log.append(row)
     if row["status"] == "error" and not row.get("text"):
         raise _failure(row, row["error"])
@@ -158,7 +199,11 @@ def run_single(magics: FreddyMagics, client: FreddyClient, job: Job, stream: boo
         session.thread_id = row["thread_id"]
     if row["status"] == "error":
         raise _failure(row, f"{row['error']} (the partial answer is shown above and kept in %freddy log)")
-    return row.mark_shown(row.summary() if magics.terminal else None)
+    if row["status"] == "cancelled":
+        if row.get("text"):
+            return row, f"the partial answer ({len(row['text'])} characters) is shown above and"
+        return row, "before the answer began; the cancelled call is"
+    return row.mark_shown(row.summary() if magics.terminal else None), None
 
 
 def _failure(row: Row, message: str) -> FreddyError:
@@ -167,20 +212,28 @@ def _failure(row: Row, message: str) -> FreddyError:
     return kind(message, code=code)
 
 
-def rerun_failed(magics: FreddyMagics, again: rerun.Rerun, stream: bool, args: Namespace) -> Rows:
+def rerun_failed(magics: FreddyMagics, again: rerun.Rerun, stream: bool, args: Namespace) -> tuple[Rows, str | None]:
     """``--only-failed``: the failed rows sent again and merged back in place."""
     if not again.jobs:
         magics.show_text(f"No failed rows in {again.name}: nothing was sent.")
-        return Rows(again.earlier, display_limit=magics.display_limit)
+        return Rows(again.earlier, display_limit=magics.display_limit), None
     client = magics.session.require_client()
-    return again.merge(run_many(magics, client, again.jobs, stream, args))
+    rows, stopped = run_many(magics, client, again.jobs, stream, args)
+    return again.merge(rows), stopped
 
 
-def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool, args: Namespace) -> Rows:
-    """Several models or ``--over`` rows at once; fails the cell only when every row failed."""
+def run_many(
+    magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool, args: Namespace
+) -> tuple[Rows, str | None]:
+    """Several models or ``--over`` rows at once: ``(rows, what an interrupt stopped, or None)``;
+    fails the cell only when every row failed."""
     over = args.over is not None
     presenter: _Progress | _Answers
-    presenter = _Progress(len(jobs), magics.terminal) if over else _Answers(jobs, magics.terminal, args.format, stream)
+    presenter = (
+        _Progress(len(jobs), magics.terminal, magics.show)
+        if over
+        else _Answers(jobs, magics.terminal, args.format, stream)
+    )
     concurrency = args.concurrency or (magics.concurrency if over else len(jobs))
     rows, interrupted = run_jobs(
         client,
@@ -193,16 +246,21 @@ def run_many(magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream
     )
     magics.session.log.extend(rows)
     result = presenter.finish(rows, interrupted)
+    if interrupted:
+        finished = sum(row["status"] != "cancelled" for row in rows)
+        return result, f"{finished} of {len(rows)} rows finished; all {len(rows)} rows are"
     if rows and all(row["status"] == "error" for row in rows):
         raise _failure(rows[0], f"All {len(rows)} requests failed; the first: {rows[0]['error']}")
-    return result
+    return result, None
 
 
 class _Progress:
-    """``--over``: one progress bar for all rows; the rows themselves are shown as a table."""
+    """``--over``: one progress bar for all rows; the rows themselves are shown as a table (by
+    the cell's result, or right away when Ctrl-C stopped the batch, since the cell then fails)."""
 
-    def __init__(self, total: int, terminal: bool) -> None:
+    def __init__(self, total: int, terminal: bool, show: Callable[[object], None]) -> None:
         self.view = ProgressView(total, terminal=terminal)
+        self.show = show
 
     def hooks(self) -> dict[str, Callable[..., object]]:
         return {"on_done": lambda index, row: self.view.step(row)}
@@ -210,6 +268,8 @@ class _Progress:
     def finish(self, rows: Rows, interrupted: bool) -> Rows:
         finished = sum(row["status"] != "cancelled" for row in rows)
         self.view.finish(f" · interrupted: kept {finished} finished rows" if interrupted else "")
+        if interrupted:
+            self.show(rows)
         return rows
 
 
@@ -237,8 +297,9 @@ class _Answers:
             view.flush()
 
     def finish(self, rows: Rows, interrupted: bool) -> Rows:
-        if interrupted:  # rows that never finished still get their place filled in
-            for view, row in zip(self.views, rows):
-                if row["status"] == "cancelled":
-                    view.finish(row)
-        return rows.mark_shown(" | ".join(row.summary() for row in rows) if self.terminal else None)
+        if not interrupted:
+            return rows.mark_shown(" | ".join(row.summary() for row in rows) if self.terminal else None)
+        for view, row in zip(self.views, rows):  # unfinished answers keep their text, marked cancelled
+            if row["status"] == "cancelled":
+                view.finish(row)
+        return rows

@@ -28,6 +28,9 @@ from ._payloads import (
     build_response_body,
     check_id,
     completion_from_json,
+    json_object,
+    json_objects,
+    optional_text,
 )
 from ._ratelimit import RateLimiter, RateLimitStatus
 from ._retry import RetryPolicy
@@ -129,6 +132,7 @@ class FreddyClient:
             raise ConfigError("email_or_username must not be empty")
         if not isinstance(password, str) or not password:
             raise ConfigError("password must not be empty")
+        password = _redaction.Masked(password)  # shown as a fingerprint in any traceback
         _redaction.register(password)
         try:
             data = self._call(
@@ -139,9 +143,12 @@ class FreddyClient:
             )
         finally:
             _redaction.forget(password)
-        if not isinstance(data.get("email_key"), str):
+        data = json_object(data, "login")
+        email_key = optional_text(data, "email_key")
+        if email_key is None:
             raise ResponseFormatError("The login answer has no email_key")
-        return LoginChallenge(email_key=data["email_key"], email=data.get("email"))
+        email = data.get("email")
+        return LoginChallenge(email_key=email_key, email=email if isinstance(email, str) else None)
 
     def verify(self, challenge: LoginChallenge, code: str | int) -> Credential:
         """Step two: exchange the emailed code for tokens; installs and returns the credential."""
@@ -150,23 +157,32 @@ class FreddyClient:
         code = str(code).strip()
         if not (code.isdigit() and len(code) == 4):
             raise ConfigError("code must be the 4-digit number from the email")
-        data = self._call(
-            "POST",
-            "/v1/auth/verify",
-            auth=False,
-            total=self._timeouts.token,
-            body={"email_key": challenge.email_key, "verification_code": int(code)},
+        data = json_object(
+            self._call(
+                "POST",
+                "/v1/auth/verify",
+                auth=False,
+                total=self._timeouts.token,
+                body={"email_key": challenge.email_key, "verification_code": int(code)},
+            ),
+            "verify",
         )
-        access = data.get("access_token") or data.get("token")
-        if not isinstance(access, str):
+        access = optional_text(data, "access_token", "token")
+        if access is None:
             raise ResponseFormatError("The verify answer has no access token")
-        cred = Credential.bearer(
-            access,
-            data.get("refresh_token") or data.get("refreshToken"),
-            expires_in=data.get("expires_in"),
-            refresher=self._refresh_tokens,
-            clock=self._clock,
-        )
+        problem = None
+        try:
+            cred = Credential.bearer(
+                access,
+                optional_text(data, "refresh_token", "refreshToken"),
+                expires_in=data.get("expires_in"),
+                refresher=self._refresh_tokens,
+                clock=self._clock,
+            )
+        except ConfigError as exc:  # a token no header can carry: the server's answer is at fault
+            problem = exc.message
+        if problem is not None:
+            raise ResponseFormatError(f"The verify answer carries a malformed token: {problem}")
         self.credential = cred
         return cred
 
@@ -224,20 +240,20 @@ class FreddyClient:
     def validate(self) -> Any:
         return self._call("GET", "/v1/auth/validate")
 
-    def me(self) -> Any:
-        return self._call("GET", "/v1/user/me")
+    def me(self) -> dict[str, Any]:
+        return json_object(self._call("GET", "/v1/user/me"), "user profile")
 
-    def organizations(self) -> Any:
-        data = self._call("GET", "/v1/organizations")
-        return data.get("organizations", []) if isinstance(data, dict) else data
+    def organizations(self) -> list[dict[str, Any]]:
+        return json_objects(self._call("GET", "/v1/organizations"), "organizations", "organizations")
 
-    def models(self, include_details: bool = False, include_deprecated: bool = False, **flags: bool) -> Any:
+    def models(
+        self, include_details: bool = False, include_deprecated: bool = False, **flags: bool
+    ) -> list[dict[str, Any]]:
         flags.update(include_details=include_details, include_deprecated=include_deprecated)
         params = {k: "true" if v else "false" for k, v in flags.items() if isinstance(v, bool)}
         if len(params) != len(flags):
             raise ConfigError("models() flags must be True or False")
-        data = self._call("GET", "/v1/models", params=params)
-        return data.get("models", []) if isinstance(data, dict) else data
+        return json_objects(self._call("GET", "/v1/models", params=params), "models", "models")
 
     def threads(self, **query: Any) -> Page:
         """One page of threads; ``query`` takes the API's filters (limit, order, after, ...)."""
@@ -319,8 +335,8 @@ def _page(data: Any) -> Page:
     if not isinstance(data, dict):
         raise ResponseFormatError("Expected a list object with 'data'")
     return Page(
-        data=list(data.get("data") or []),
-        has_more=bool(data.get("has_more")),
-        first_id=data.get("first_id"),
-        last_id=data.get("last_id"),
+        data=json_objects(data, "data", "list") if data.get("data") is not None else [],
+        has_more=data.get("has_more") is True,
+        first_id=optional_text(data, "first_id"),
+        last_id=optional_text(data, "last_id"),
     )

@@ -22,8 +22,8 @@ def jwt_lifetime(token: str, wall: Callable[[], float]) -> float | None:
     except jwt.PyJWTError:
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        return None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not -1e15 < exp < 1e15:
+        return None  # absent, not a number, NaN, or beyond any date (float() of a huge int overflows)
     return float(exp) - wall()
 
 

@@ -1,11 +1,9 @@
 """``FreddyMagics``: configuration and the magics, each a thin adapter (parse, call, present).
 
-The boundary rule lives here: library code raises ``FreddyError`` with a neutral message; the
-magics turn it into a one-line ``UsageError`` that ends with the notebook remedy for its class
-and code (:mod:`._remedies`), raised outside any ``except`` block, so the cell fails (nbclient,
-papermill and CI notice) without a traceback wall and without a library exception riding along
-as ``__context__``. ``UsageError`` is never subclassed: IPython prints only that exact type
-briefly (it tests ``etype is UsageError``), and a subclass would get the full traceback.
+Every magic runs its whole body through the boundary rule of :mod:`._boundary`: whatever happens
+inside (a ``FreddyError``, a bad line, Ctrl-C, a bug) ends as one ``UsageError`` line, raised
+outside any ``except`` block, so the cell fails (nbclient, papermill and CI notice, and Run All
+stops) without a traceback wall and without the original exception or its frames riding along.
 
 Magic lines are scanned for key-like words before argparse sees them, since argparse quotes
 offending arguments in its errors: a pasted key is refused without being echoed, and the user
@@ -15,19 +13,19 @@ is told it now sits in the notebook and history and must be rotated.
 from __future__ import annotations
 
 import os
+import re
 import shlex
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default, validate
 
-from ._errors import FreddyError
+from ._boundary import guarded, one_line
 from ._payloads import DEFAULT_BASE_URL
-from ._redaction import looks_like_secret, redact
-from ._remedies import CONNECT, explain
+from ._redaction import looks_like_secret
+from ._remedies import CONNECT
 from ._subcommands import command_help, epilog, option_help, resolve
 
 if TYPE_CHECKING:
@@ -35,10 +33,9 @@ if TYPE_CHECKING:
 
     from IPython.core.interactiveshell import InteractiveShell
 
+    from ._boundary import BugReport
     from ._results import Status
     from ._session import Session
-
-_T = TypeVar("_T")
 
 DEFAULT_MODEL = "ftg-3.0"
 
@@ -47,11 +44,16 @@ ROTATE = (
     "line, and this one is now stored in the notebook and in IPython history: revoke it and "
     f"create a new one. To connect: {CONNECT}."
 )
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
-def _one_line(message: object) -> str:
-    """The first line, redacted: a cell error must stay one line and must never show a secret."""
-    return redact((str(message).strip().splitlines() or ["failed"])[0])
+def _without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` shown as ``***@``: ``%config`` prints trait values.
+
+    The client refuses a base URL with userinfo anyway (credentials never travel in URLs); the
+    ``***`` keeps that refusal, and keeps the password out of every output.
+    """
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def _hide_values(message: str, line: str, parser: ArgumentParser) -> str:
@@ -104,7 +106,11 @@ class FreddyMagics(Magics):
 
     @default("base_url")
     def _default_base_url(self) -> str:
-        return os.environ.get("FREDDY_BASE_URL") or DEFAULT_BASE_URL
+        return _without_userinfo(os.environ.get("FREDDY_BASE_URL") or DEFAULT_BASE_URL)
+
+    @validate("base_url")
+    def _validate_base_url(self, proposal: Any) -> str:
+        return _without_userinfo(str(proposal["value"]))
 
     @default("model")
     def _default_model(self) -> str:
@@ -126,6 +132,7 @@ class FreddyMagics(Magics):
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
+        self.last_bug_report: BugReport | None = None  # %freddy traceback shows it
         self.public_notice_shown = False  # the shared-session warning, once per extension instance
         self.terminal = any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
 
@@ -154,21 +161,7 @@ class FreddyMagics(Magics):
         except ValueError as exc:  # shlex: an unbalanced quote
             problem = f"Cannot read the magic line: {exc}"
         except UsageError as exc:
-            problem = _hide_values(_one_line(exc), line, magic.parser)
-        raise UsageError(problem)
-
-    @staticmethod
-    def _guard(function: Callable[..., _T], *args: object) -> _T:
-        """Run ``function``; a ``FreddyError`` becomes a one-line ``UsageError`` with its remedy.
-
-        Raised outside the ``except`` block on purpose: the library error, its traceback and
-        the frames behind it (which may hold a secret) must not travel with the cell's error.
-        """
-        problem = None
-        try:
-            return function(*args)
-        except FreddyError as exc:
-            problem = _one_line(explain(exc))
+            problem = _hide_values(one_line(exc), line, magic.parser)
         raise UsageError(problem)
 
     def show(self, obj: object) -> None:
@@ -224,10 +217,13 @@ class FreddyMagics(Magics):
             %freddy_auth --key
             %freddy_auth --sandbox
         """
+        return guarded(self, "%freddy_auth", self._auth, line)
+
+    def _auth(self, line: str) -> Status | None:
         args = self._parse(self.freddy_auth, line)
         from ._authflow import authenticate
 
-        return self._guard(authenticate, self, args)
+        return authenticate(self, args)
 
     @magic_arguments()
     @kwds(epilog=epilog())
@@ -262,10 +258,14 @@ class FreddyMagics(Magics):
 
         The line form runs a command (listed at the end of this help).
         """
+        return guarded(self, "%%freddy" if cell is not None else "%freddy", self._freddy, line, cell)
+
+    def _freddy(self, line: str, cell: str | None) -> object:
         args = self._parse(self.freddy, line)
-        command = self._guard(resolve, args, self.freddy.parser, cell is not None)
+        command = resolve(args, self.freddy.parser, cell is not None)
         if command is not None:
-            return self._guard(command.run, self, args)
+            return command.run(self, args)
+        assert cell is not None, "resolve() returns a command for every line form"
         from ._cellrun import run_cell
 
-        return self._guard(run_cell, self, args, cell)
+        return run_cell(self, args, cell)

@@ -3,7 +3,9 @@
 Parameters are checked before anything is sent (the auth page's own advice: validate on the
 client too), and each error names the parameter, never a secret. Answers are read tolerantly:
 the documented block list, a plain string, and the older OpenAI-like shapes all give the same
-:class:`Completion`.
+:class:`Completion`. But every reader takes any JSON value a server (or a proxy) may send and
+either returns the documented types or raises ``ResponseFormatError``: a ``5`` where text belongs
+must not surface as an ``AttributeError`` or ``TypeError`` from deep inside the client.
 """
 
 from __future__ import annotations
@@ -164,24 +166,85 @@ def _reasoning(reasoning: str | JSON) -> JSON:
     return reasoning
 
 
+# -- reading answers: any JSON in, documented types or ResponseFormatError out ---------------
+
+
+def json_object(data: object, what: str) -> JSON:
+    """``data`` if it is a JSON object, else ResponseFormatError naming ``what``."""
+    if not isinstance(data, dict):
+        raise ResponseFormatError(f"The {what} answer is not a JSON object")
+    return data
+
+
+def json_objects(data: object, key: str, what: str) -> list[JSON]:
+    """The list of objects under ``key`` (or ``data`` itself when it is a list)."""
+    items = data.get(key, []) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ResponseFormatError(f"The {what} answer is not a list of JSON objects")
+    return items
+
+
+def optional_text(payload: JSON, *names: str) -> str | None:
+    """The first of ``names`` present in ``payload``: text, or None when none is; anything else
+    is a ResponseFormatError."""
+    for name in names:
+        value = payload.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ResponseFormatError(f"The answer's '{name}' is not text")
+        return value
+    return None
+
+
+def _count(usage: JSON, name: str) -> int | None:
+    value = usage.get(name)
+    if value is None:
+        return None
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or value < 0:
+        raise ResponseFormatError(f"The answer's usage '{name}' is not a whole number")
+    return int(value)
+
+
+def _block_text(block: object) -> str:
+    if not isinstance(block, dict) or block.get("type", "text") != "text":
+        return ""  # images, tool calls and unknown blocks carry no answer text
+    text = block.get("text", "")
+    if not isinstance(text, str):
+        raise ResponseFormatError("An answer block's 'text' is not text")
+    return text
+
+
+def _content_text(content: object) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise ResponseFormatError("An output item's 'content' is neither text nor a list of blocks")
+    return "".join(_block_text(block) for block in content)
+
+
 def text_of(payload: JSON) -> str | None:
     """The answer text of a response payload, whichever documented shape it has."""
     resp = payload.get("response")
     if isinstance(resp, str):
         return resp
     if isinstance(resp, list):
-        return "".join(b.get("text", "") for b in resp if isinstance(b, dict) and b.get("type", "text") == "text")
-    if isinstance(payload.get("output"), list):
-        return "".join(
-            c.get("text", "")
-            for item in payload["output"]
-            if isinstance(item, dict)
-            for c in item.get("content", ())
-            if isinstance(c, dict)
-        )
-    if isinstance(payload.get("choices"), list) and payload["choices"]:
-        message = payload["choices"][0].get("message") or {}
-        return message.get("content") or ""
+        return "".join(_block_text(block) for block in resp)
+    if resp is not None:
+        raise ResponseFormatError("The answer's 'response' is neither text nor a list of blocks")
+    output = payload.get("output")
+    if isinstance(output, list):
+        return "".join(_content_text(item.get("content")) for item in output if isinstance(item, dict))
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices:
+        first = choices[0]
+        message = first.get("message") if isinstance(first, dict) else None
+        if not isinstance(message, dict):
+            raise ResponseFormatError("The answer's first choice has no message object")
+        return optional_text(message, "content") or ""
     return None
 
 
@@ -189,7 +252,7 @@ def _usage(payload: JSON) -> tuple[int | None, int | None]:
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None, None
-    return usage.get("input_tokens"), usage.get("output_tokens")
+    return _count(usage, "input_tokens"), _count(usage, "output_tokens")
 
 
 def completion_from_json(
@@ -211,14 +274,14 @@ def completion_from_json(
     input_tokens, output_tokens = _usage(payload)
     return Completion(
         text=text,
-        response_id=payload.get("response_id") or payload.get("id"),
-        thread_id=payload.get("thread_id"),
-        stop_reason=payload.get("stop_reason") or payload.get("finish_reason"),
+        response_id=optional_text(payload, "response_id", "id"),
+        thread_id=optional_text(payload, "thread_id"),
+        stop_reason=optional_text(payload, "stop_reason", "finish_reason"),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         retries=retries,
         latency_s=latency_s,
         ttft_s=ttft_s,
-        model=payload.get("model") or model,
+        model=optional_text(payload, "model") or model,
         raw=payload,
     )

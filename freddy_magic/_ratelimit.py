@@ -60,24 +60,38 @@ class RateLimiter:
         self._newest_sent = -math.inf
 
     def acquire(self, deadline: float | None = None) -> None:
-        """Wait for a token; ``release()`` must follow once the answer (or failure) is in."""
-        with self._lock:
-            self._outstanding += 1
-            if self._tokens is None:
-                return
-            now = self._refill()
-            self._tokens -= 1.0
-            wait = -self._tokens / self._rate if self._tokens < 0 and self._rate else 0.0
-        if wait > 0:
-            if deadline is not None and now + wait > deadline:
-                with self._lock:
+        """Wait for a token; ``release()`` must follow once the answer (or failure) is in.
+
+        A wait that fails (past the deadline) or is interrupted (Ctrl-C) gives its reservation
+        back before raising, so no slot is held by a request that was never sent; a leaked slot
+        would make every later request of this client wait longer. The bookkeeping steps are
+        attribute updates with a flag set right after each, which Ctrl-C cannot split.
+        """
+        counted = reserved = False
+        try:
+            with self._lock:
+                self._outstanding += 1
+                counted = True
+                if self._tokens is None:
+                    return
+                now = self._refill()
+                self._tokens -= 1.0
+                reserved = True
+                wait = -self._tokens / self._rate if self._tokens < 0 and self._rate else 0.0
+            if wait > 0:
+                if deadline is not None and now + wait > deadline:
+                    raise RateLimited(
+                        f"Rate limit: the next request slot is {wait:.1f} s away, past this call's deadline",
+                        retry_after=wait,
+                    )
+                self._sleep(wait)
+        except BaseException:
+            with self._lock:
+                if reserved and self._tokens is not None:
                     self._tokens += 1.0
-                self.release()
-                raise RateLimited(
-                    f"Rate limit: the next request slot is {wait:.1f} s away, past this call's deadline",
-                    retry_after=wait,
-                )
-            self._sleep(wait)
+                if counted:
+                    self._outstanding -= 1
+            raise
 
     def release(self) -> None:
         with self._lock:

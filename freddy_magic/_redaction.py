@@ -17,6 +17,7 @@ import math
 import re
 import threading
 from collections.abc import Iterator
+from typing import NoReturn
 from urllib.parse import quote, quote_plus
 
 MIN_SECRET_LENGTH = 8
@@ -43,6 +44,31 @@ _KEY_PREFIX = re.compile(r"^(?:ak|oak|sk|fl_user|rtok)[_-]|^eyJ|^sk-frdy-", re.I
 def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible label for a secret: ``fp=`` and 8 hex digits of SHA-256."""
     return "fp=" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
+
+
+class Masked(str):
+    """A secret that travels as a plain ``str`` (header values, request bodies, stored tokens)
+    but whose ``repr`` is only its fingerprint.
+
+    Tracebacks show the ``repr`` of every local of every frame (``%xmode Verbose``, ``%debug``,
+    ``%tb``): a headers dict or a request body in a frame would otherwise print the secret. It is
+    still the secret for everything that uses it as text (``str()``, JSON, HTTP). Pickling is
+    refused and copies are the object itself, like the credential holder's.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"'<secret {fingerprint(self)}>'"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise TypeError("secrets cannot be pickled or stored")
+
+    def __copy__(self) -> Masked:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Masked:
+        return self
 
 
 def register(secret: str | None) -> None:

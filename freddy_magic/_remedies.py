@@ -2,7 +2,7 @@
 
 Library errors are neutral: ``FreddyClient`` runs in plain scripts, where "run %freddy_auth"
 means nothing, so its messages say what happened and what the server said. The notebook knows
-more: the fix is a magic. The magic boundary (``FreddyMagics._guard``) appends the remedy found
+more: the fix is a magic. The magic boundary (:func:`._boundary.guarded`) appends the remedy found
 here to the error's first line (``... To fix: run %freddy_auth ...``), chosen by the error's
 class and ``code`` (the API's error code, or one of the local codes below for errors the
 notebook layer raises itself). Every "how to authenticate" text of the extension lives in this

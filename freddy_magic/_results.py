@@ -34,6 +34,7 @@ ROW_COLUMNS = (
     "stop_reason",
     "status",
     "error",
+    "warning",
     "latency_s",
     "ttft_s",
     "input_tokens",
@@ -70,15 +71,17 @@ def make_row(
     text: str | None = None,
     created_at: str | None = None,
     latency_s: float | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[Any, Any] | None = None,
     failure: FreddyError | None = None,
+    warning: str | None = None,
 ) -> Row:
     """One flat row: input columns (``extra``) first, then exactly :data:`ROW_COLUMNS`.
 
     An input column whose name collides with a result column is kept as ``input_<name>`` so
     neither side is silently overwritten. ``failure`` is the error behind a failed row: only its
     class and code are kept, beside the columns rather than in them, so the magic can still say
-    how to fix it while the row stays the plain data it is documented to be.
+    how to fix it while the row stays the plain data it is documented to be. ``warning`` says
+    what had to change for the call to be made (text that could not be sent as it was).
     """
     row = Row()
     for key, value in (extra or {}).items():
@@ -88,7 +91,12 @@ def make_row(
         result.update({name: getattr(completion, name, None) for name in _COMPLETION_FIELDS})
         result["model"] = getattr(completion, "model", None) or model
     result.update(
-        model=result["model"] or model, prompt=prompt, status=status, error=error, created_at=created_at or now_iso()
+        model=result["model"] or model,
+        prompt=prompt,
+        status=status,
+        error=error,
+        warning=warning,
+        created_at=created_at or now_iso(),
     )
     if text is not None:
         result["text"] = text

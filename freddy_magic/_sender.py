@@ -14,7 +14,6 @@ inside :meth:`Sender._attempt`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from ._body import read_body
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from ._safe_text import loads
 from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
 ERROR_BODY_CAP = 1024 * 1024
@@ -68,8 +68,8 @@ class Sender:
         """The decoded JSON of a plain answer (an empty body is ``{}``)."""
         body = read_body(resp, self.max_body, deadline, self.clock, self.timeouts.read)
         try:
-            return json.loads(body) if body else {}
-        except ValueError:
+            return loads(body) if body else {}
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python recurses
             pass  # raised below, outside the except: the decode error holds the whole body (.doc)
         kind = resp.headers.get("Content-Type") or "no content type"
         raise ResponseFormatError(
@@ -185,8 +185,11 @@ class Sender:
         The header dict carrying the secret lives only inside the ``try`` and is dropped before
         anything leaves this frame, so no traceback frame (``%xmode Verbose`` prints locals)
         holds it; the library exception is reduced to a TransportFailure and never re-raised.
+        Ctrl-C is treated the same way: a fresh ``KeyboardInterrupt`` is raised from here, after
+        the ``except``, so the frames of requests, urllib3 and http.client (whose locals hold the
+        headers and the encoded body) do not ride along. The limiter's slot is released either way.
         """
-        self.limiter.acquire(deadline)
+        self.limiter.acquire(deadline)  # gives its own reservation back if it fails or is interrupted
         t = self.timeouts
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         try:
@@ -208,6 +211,8 @@ class Sender:
             )
         except FreddyError:  # from authorize (expired bare token, failed refresh): already ours
             raise
+        except KeyboardInterrupt:
+            pass  # raised again below, without the transport's frames
         except Exception as exc:  # noqa: BLE001 - the transport boundary: only the class name survives
             return transport_failure(exc, method, url, self.policy.is_idempotent(method))
         else:
@@ -218,6 +223,7 @@ class Sender:
         finally:
             del headers
             self.limiter.release()
+        raise KeyboardInterrupt  # only Ctrl-C gets here
 
 
 def _redirect_error(resp: requests.Response, method: str, path: str, url: str) -> ResponseFormatError:

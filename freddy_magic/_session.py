@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ._boundary import Interrupted
 from ._errors import FreddyError, NotAuthenticated
+from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
 
@@ -55,19 +57,28 @@ class Session:
         )
 
     def _install(self, client: FreddyClient, source: str) -> Status:
-        """Validate ``client`` and make it current; on failure forget it and keep the old one."""
+        """Validate ``client`` and make it current; on any failure, Ctrl-C included, forget it and
+        keep the old one.
+
+        Everything the status line needs from the server is asked before the swap, so an
+        interrupt anywhere leaves the previous connection exactly as it was; the swap itself is
+        shielded, so no Ctrl-C can leave half of it done.
+        """
         try:
             client.validate()
-        except FreddyError:
+            organization = _current_organization(client)
+            sandbox = client.is_sandbox  # asked (and cached by the client) now, not after the swap
+        except BaseException:
             _discard(client)
             raise
-        old, self.client, self.source = self.client, client, source
-        self.organization = _current_organization(client)
-        if old is not None and old is not client:
-            _discard(old)
-        if self.sandbox is not None and client.base_url.rstrip("/") != self.sandbox.url.rstrip("/"):
-            self._stop_sandbox()
-        self.thread_id = None
+        with shielded():
+            old, self.client, self.source = self.client, client, source
+            self.organization = organization
+            if old is not None and old is not client:
+                _discard(old)
+            if self.sandbox is not None and not (sandbox and _same_url(client.base_url, self.sandbox.url)):
+                self._stop_sandbox()  # the in-kernel sandbox only lives while it is the connection
+            self.thread_id = None
         return self.status(brief=True)
 
     def connect_key(self, key: str, source: str) -> Status:
@@ -77,7 +88,7 @@ class Session:
         credential = Credential.api_key(key)
         try:
             client = self.new_client(credential)
-        except FreddyError:  # e.g. a bad FreddyMagics.base_url: the key must not linger
+        except BaseException:  # e.g. a bad FreddyMagics.base_url, or Ctrl-C: the key must not linger
             credential.clear()
             raise
         return self._install(client, source)
@@ -110,7 +121,7 @@ class Session:
         client = self.new_client(None, base_url=self.login_base_url())
         try:
             challenge = client.login(user, password)
-        except FreddyError:
+        except BaseException:  # Ctrl-C included: a half-made sign-in holds nothing
             _discard(client)
             raise
         self._pending_login = (client, challenge)
@@ -163,7 +174,7 @@ class Session:
             source=self.source,
             sandbox=bool(
                 getattr(client, "is_sandbox", False)
-                or (self.sandbox is not None and client.base_url.rstrip("/") == self.sandbox.url.rstrip("/"))
+                or (self.sandbox is not None and _same_url(client.base_url, self.sandbox.url))
             ),
         )
         if brief:
@@ -178,25 +189,37 @@ class Session:
     # -- forgetting --------------------------------------------------------------------------
 
     def logout(self) -> Status:
-        """Revoke server-side where possible, then forget every credential and the sandbox."""
-        failure = None
+        """Revoke server-side where possible, then forget every credential and the sandbox.
+
+        Forgetting happens whatever the revoke did, Ctrl-C included: an interrupted logout still
+        forgets, then fails the cell saying so.
+        """
+        failure, interrupted = None, False
         if self.client is not None:
             try:
                 self.client.logout()
             except FreddyError as exc:  # forgetting locally must happen even if revoking failed
-                failure = exc
+                failure = str(exc)
+            except KeyboardInterrupt:
+                interrupted = True
         self.forget()
+        if interrupted:
+            raise Interrupted(
+                "Interrupted: the server-side revoke did not finish, but every credential was forgotten in this kernel"
+            )
         note = f" (server-side revoke failed: {failure})" if failure is not None else ""
         return Status(title="Logged out", state="every credential forgotten in this kernel" + note)
 
     def forget(self) -> None:
-        """Drop the clients (clearing their credentials), the pending sign-in and the sandbox."""
-        if self.client is not None:
-            _discard(self.client)
-        if self._pending_login is not None:
-            _discard(self._pending_login[0])
-        self.client = self._pending_login = self.source = self.thread_id = self.organization = None
-        self._stop_sandbox()
+        """Drop the clients (clearing their credentials), the pending sign-in and the sandbox;
+        shielded, so a Ctrl-C cannot leave a credential half forgotten."""
+        with shielded():
+            if self.client is not None:
+                _discard(self.client)
+            if self._pending_login is not None:
+                _discard(self._pending_login[0])
+            self.client = self._pending_login = self.source = self.thread_id = self.organization = None
+            self._stop_sandbox()
 
     def _stop_sandbox(self) -> None:
         sandbox, self.sandbox = self.sandbox, None
@@ -209,9 +232,14 @@ def _current_organization(client: FreddyClient) -> str | None:
     if client.organization_id:
         return client.organization_id
     try:
-        return client.me().get("current_organization_id")
+        organization = client.me().get("current_organization_id")
     except FreddyError:  # a key that may not read its profile still works; the status says so
         return None
+    return organization if isinstance(organization, str) else None
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
 
 
 def _discard(client: FreddyClient) -> None:

@@ -5,8 +5,13 @@ so the user always learns which key is in use (and which file, since a ``.env`` 
 the working directory upwards and a stray one in a parent folder is easy to forget). A ``.env``
 is read with ``dotenv_values(interpolate=False)``: nothing is exported into ``os.environ`` (which
 every ``!cmd`` child would inherit) and ``${VAR}`` in a key is not expanded. The secret is
-returned bare, never wrapped in an object whose repr could show it. A ``.env`` that git tracks
-has put its key into the repository's history, which outlives any chmod, so that is said too.
+returned as a :class:`~._redaction.Masked` string: plain text to everything that uses it, a
+fingerprint in any ``repr`` (and so in any traceback's locals). A ``.env`` that git tracks has
+put its key into the repository's history, which outlives any chmod, so that is said too.
+
+A ``.env`` is read as UTF-8 (a UTF-8 byte-order mark is dropped) or, when it starts with a UTF-16
+byte-order mark (Notepad's "Unicode"), as UTF-16; any other bytes give one line naming the file
+and what is wrong, never its content: a decode error carries the file's bytes, key included.
 
 A hosted session (Binder, JupyterHub) is recognised from the variables those services set. It is
 a heuristic, so it only ever feeds a warning, never a refusal.
@@ -14,11 +19,16 @@ a heuristic, so it only ever feeds a warning, never a refusal.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from ._errors import ConfigError
+from ._redaction import Masked
 
 KEY_NAME = "FREDDY_API_KEY"
 _TRUE = {"1", "true", "yes", "on"}
@@ -73,10 +83,10 @@ def from_dotenv(
         return None, None
     from dotenv import dotenv_values
 
-    value = (dotenv_values(path, interpolate=False).get(name) or "").strip()
+    value = (dotenv_values(stream=io.StringIO(read_dotenv(path)), interpolate=False).get(name) or "").strip()
     if not value:
         return None, None
-    source = f"{name} from {path}"
+    value, source = Masked(value), f"{name} from {path}"
     if path.stat().st_mode & stat.S_IROTH:
         source += " (warning: that file is readable by every user of this machine; chmod 600 it)"
     if tracked_by_git(path):
@@ -85,6 +95,27 @@ def from_dotenv(
             "rotate the key, git rm --cached the file and add it to .gitignore)"
         )
     return value, source
+
+
+def read_dotenv(path: Path) -> str:
+    """The text of a ``.env`` file (see the module docstring for the encodings it may have)."""
+    problem = None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = f"Cannot read {path}: {exc.strerror or type(exc).__name__}"
+    else:
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        try:
+            return raw.decode("utf-16" if utf16 else "utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            problem = (
+                f"Cannot read {path}: it is not valid {'UTF-16' if utf16 else 'UTF-8'} text (line {line}); "
+                "save it as UTF-8, or set PYTHON_DOTENV_DISABLED=1 to skip .env files"
+            )
+        del raw  # the error's traceback keeps this frame: it must not keep the file's bytes
+    raise ConfigError(problem)
 
 
 def tracked_by_git(path: Path, timeout: float = GIT_TIMEOUT_S) -> bool:
@@ -120,7 +151,7 @@ def from_colab(name: str) -> tuple[str | None, str | None]:
             f"Colab secret {name} not available ({type(exc).__name__}); grant this notebook access in the key panel"
         )
     if value:
-        return value.strip(), f"Colab secret {name}"
+        return Masked(value.strip()), f"Colab secret {name}"
     return None, reason
 
 
@@ -131,7 +162,7 @@ def find_key(
     environ = os.environ if environ is None else environ
     value = (environ.get(name) or "").strip()
     if value:
-        return value, f"environment variable {name}"
+        return Masked(value), f"environment variable {name}"
     found, source = from_dotenv(name, start=start, environ=environ)
     if found:
         return found, source

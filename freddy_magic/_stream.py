@@ -11,7 +11,6 @@ and idle timeout; only the error it raises differs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,7 +21,8 @@ import requests
 from ._apierrors import error_from_event
 from ._body import BodyReader
 from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
-from ._payloads import Completion, completion_from_json, text_of
+from ._payloads import Completion, completion_from_json, optional_text, text_of
+from ._safe_text import loads
 from ._sse import SSEDecoder
 
 MAX_STREAM = 64 * 1024 * 1024
@@ -126,6 +126,8 @@ class ResponseStream:
         decoded = _decode(data)
         if decoded is _NOT_JSON:
             raise ResponseFormatError("A stream event carried data that is not JSON")
+        if not isinstance(decoded, dict) and name in DONE_EVENTS:
+            raise ResponseFormatError(f"The {name} event's data is not a JSON object")
         payload: dict[str, Any] = decoded if isinstance(decoded, dict) else {"value": decoded}
         if name == "message":
             name = str(payload.get("event") or payload.get("type") or name)
@@ -142,8 +144,8 @@ class ResponseStream:
             raise StreamInterrupted(
                 "The answer was cancelled; the partial text is kept", partial_text=self.text, code="cancelled"
             )
-        self.thread_id = payload.get("thread_id") or self.thread_id
-        self.response_id = payload.get("response_id") or self.response_id
+        self.thread_id = optional_text(payload, "thread_id") or self.thread_id
+        self.response_id = optional_text(payload, "response_id") or self.response_id
         if name in DONE_EVENTS:
             self.completion = self._complete(payload)
         return StreamEvent(name, payload)
@@ -170,6 +172,6 @@ def _decode(data: str) -> object:
     """The event's JSON, or ``_NOT_JSON``; the caller raises, outside this ``except``, because
     the decode error keeps the whole event text in ``.doc`` and would ride along as context."""
     try:
-        return json.loads(data) if data else {}
-    except ValueError:
+        return loads(data) if data else {}
+    except (ValueError, RecursionError):
         return _NOT_JSON

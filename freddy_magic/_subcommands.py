@@ -22,6 +22,7 @@ from ._errors import ConfigError
 if TYPE_CHECKING:
     from argparse import ArgumentParser, Namespace
 
+    from ._boundary import BugReport
     from ._magics import FreddyMagics
     from ._results import Rows, Status
 
@@ -54,6 +55,12 @@ def _log(magics: FreddyMagics, args: Namespace) -> Rows:
     return Rows(magics.session.log, display_limit=magics.display_limit)
 
 
+def _traceback(magics: FreddyMagics, args: Namespace) -> BugReport:
+    from ._boundary import show_report
+
+    return show_report(magics)
+
+
 def _reset(magics: FreddyMagics, args: Namespace) -> Status:
     from ._results import Status
 
@@ -72,6 +79,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         ),
         Subcommand("log", _log, "every call of this kernel as provenance rows"),
         Subcommand("reset", _reset, "start a new conversation thread for --chat"),
+        Subcommand(
+            "traceback", _traceback, "the last unexpected error's traceback, secrets removed (for a bug report)"
+        ),
     )
 }
 

@@ -32,15 +32,18 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds. ``read`` is the silence allowed between bytes; ``total`` bounds a whole call."""
+    """Seconds. ``read`` is the silence allowed between bytes, in a plain answer and in a stream
+    alike; ``stream_idle`` overrides it for streams only when given; ``total`` bounds a whole call."""
 
     connect: float = 10.0
     read: float = 120.0
     total: float = 600.0
-    stream_idle: float = 120.0
+    stream_idle: float = None  # type: ignore[assignment]  # None until __post_init__: the read timeout
     token: float = 15.0
 
     def __post_init__(self) -> None:
+        if self.stream_idle is None:
+            object.__setattr__(self, "stream_idle", self.read)  # frozen: set as the dataclass __init__ does
         for name in ("connect", "read", "total", "stream_idle", "token"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

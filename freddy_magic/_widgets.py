@@ -28,7 +28,7 @@ from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
-from ._redaction import redact, register
+from ._redaction import Masked, redact, register
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -37,19 +37,42 @@ log = logging.getLogger("freddy_magic")
 
 
 class _DropSecretFieldTraffic(logging.Filter):
-    """The ``comm`` package logs every inbound comm message, typed value included, at DEBUG on
-    logger "Comm" before any handler runs; drop those records for our secret fields."""
+    """Two loggers record inbound comm messages, typed value included, at DEBUG before any handler
+    runs: the ``comm`` package's logger "Comm", and the kernel's own logger when the kernel was
+    started with ``--debug`` (ipykernel logs each message's content, then the whole message,
+    as it dispatches it). Drop every such record that concerns one of our secret fields."""
 
     def __init__(self) -> None:
         super().__init__()
         self.comm_ids: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not (args and args[0] in self.comm_ids)
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        return not any(self._concerns_a_secret_field(arg) for arg in args)
+
+    def _concerns_a_secret_field(self, arg: object) -> bool:
+        if isinstance(arg, str):
+            return arg in self.comm_ids
+        if not isinstance(arg, dict):
+            return False
+        content = arg.get("content")
+        return arg.get("comm_id") in self.comm_ids or (
+            isinstance(content, dict) and content.get("comm_id") in self.comm_ids
+        )
 
 
 _COMM_LOG_FILTER = _DropSecretFieldTraffic()
+
+
+def _message_loggers() -> list[logging.Logger]:
+    """The loggers that may record an inbound comm message: "Comm", and this kernel's own."""
+    from IPython import get_ipython
+
+    loggers = [logging.getLogger("Comm")]
+    kernel_log = getattr(getattr(get_ipython(), "kernel", None), "log", None)
+    if isinstance(kernel_log, logging.Logger):
+        loggers.append(kernel_log)
+    return loggers
 
 
 class SecretField(Password):
@@ -57,9 +80,9 @@ class SecretField(Password):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        comm_log = logging.getLogger("Comm")
-        if _COMM_LOG_FILTER not in comm_log.filters:
-            comm_log.addFilter(_COMM_LOG_FILTER)
+        for logger in _message_loggers():
+            if _COMM_LOG_FILTER not in logger.filters:
+                logger.addFilter(_COMM_LOG_FILTER)
         _COMM_LOG_FILTER.comm_ids.add(self.model_id)
 
     def close(self) -> None:
@@ -103,17 +126,22 @@ class _Prompt:
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
         """Run a callback; ``(True, value)`` or ``(False, None)`` after showing why it failed."""
-        outcome, failure, unexpected = None, None, None
+        outcome, failure, unexpected, interrupted = None, None, None, False
         self._busy = True
         try:
             outcome = callback(*args)
         except FreddyError as exc:
             failure = str(exc)
+        except KeyboardInterrupt:  # the stop button while the callback waited on the network
+            interrupted = True
         except Exception:  # a bug in a callback must be seen in the cell, not lost in the kernel log
             unexpected = redact(traceback.format_exc())
             log.debug("prompt callback failed", exc_info=True)
         finally:
             self._busy = False
+        if interrupted:
+            self._say("Interrupted: nothing was stored. Type it again to retry, or Cancel.", error=True)
+            return False, None
         if unexpected is not None:
             self.errors.append_stderr(unexpected)
             self._say("Unexpected error (details below); please try again or report it.", error=True)
@@ -125,7 +153,7 @@ class _Prompt:
 
     def _take(self, field: SecretField) -> str:
         """Read and clear a field in one step, so the value never stays in widget state."""
-        value = field.value
+        value = Masked(field.value)  # a fingerprint in any traceback of the callback
         field.value = ""
         register(value)  # whatever the callback's errors say about it is redacted from now on
         return value

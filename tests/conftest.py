@@ -9,6 +9,8 @@ limit, token lifetime, latency) is put back when that test ends.
 
 import atexit
 import contextlib
+import signal
+import threading
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -149,6 +151,39 @@ def make_connected(ip):
             return loaded, own
 
         yield make
+
+
+# Ctrl-C ---------------------------------------------------------------------------------------
+@pytest.fixture
+def ctrl_c():
+    """``ctrl_c(wait, [wait2, ...])``: Ctrl-C as a kernel delivers it, pressed once per ``wait``.
+
+    A helper thread calls each ``wait()`` (a condition: a display shown, a request arrived at the
+    sandbox), and when it returns true sends SIGINT to the main thread, which interrupts a
+    blocking socket read there and raises KeyboardInterrupt, exactly like the stop button. The
+    default handler is installed for the test, because a process started in the background
+    inherits SIGINT ignored, and then nothing would arrive.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main, helpers, pressed = threading.main_thread().ident, [], []
+
+    def press_when(*waits):
+        def fire():
+            for wait in waits:
+                if not wait():
+                    return
+                pressed.append(wait)
+                signal.pthread_kill(main, signal.SIGINT)
+
+        helper = threading.Thread(target=fire, daemon=True)
+        helper.start()
+        helpers.append(helper)
+        return pressed
+
+    yield press_when
+    for helper in helpers:
+        helper.join(timeout=60)
+    signal.signal(signal.SIGINT, previous)
 
 
 # recorders -------------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from freddy_magic._errors import APIError, AuthError, PermissionDenied
+from freddy_magic._apierrors import error_from_event, error_from_response
+from freddy_magic._errors import APIError, AuthError, FreddyError, PermissionDenied
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
 from .clients import RESP, SHORT_TIMEOUTS, client_for, envelope, key_client, outcome
 from .hostile import HostileServer, Reply
+from .json_values import PARSER_EXAMPLES, answers
 
 
 @pytest.mark.parametrize(
@@ -131,3 +133,28 @@ def test_f7_echoed_key_straddling_the_excerpt_cut_is_not_half_shown(echo_server,
     client.close()
     assert error is not None
     assert find_canary(str(error), secret) == [], str(error)[-200:]
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=PARSER_EXAMPLES)
+@given(body=answers(), status=st.sampled_from([400, 401, 403, 404, 409, 422, 429, 500, 502, 503]))
+def test_k2_an_error_body_of_any_json_becomes_one_typed_error(body, status):
+    error = error_from_response(
+        status, {"Content-Type": "application/json"}, json.dumps(body).encode(), method="POST", path="/v1/x"
+    )
+    assert isinstance(error, FreddyError) and error.status == status
+    assert isinstance(str(error), str) and "\n" not in str(error)
+    assert error.code is None or isinstance(error.code, str)
+    assert error.trace_id is None or isinstance(error.trace_id, str)
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=PARSER_EXAMPLES)
+@given(data=answers())
+def test_k2_a_stream_error_event_of_any_json_becomes_one_typed_error(data):
+    error = error_from_event(data)
+    assert isinstance(error, FreddyError) and "\n" not in str(error)
+    assert error.code is None or isinstance(error.code, str)
+    assert error.status is None or type(error.status) is int

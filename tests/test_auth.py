@@ -12,6 +12,7 @@ import threading
 import warnings
 
 import pytest
+from hypothesis import given, settings
 
 from freddy_magic import _redaction
 from freddy_magic._auth import Credential
@@ -20,6 +21,7 @@ from freddy_magic.testing import find_canary
 
 from .fakes import FakeClock, FakeRefresher, make_jwt, run_together
 from .hostile import HostileServer, Reply
+from .json_values import PARSER_EXAMPLES, answers
 from .shown import text_views, verbose_traceback
 
 KEY = "ak_unit_0123456789abcdefghij"
@@ -309,9 +311,9 @@ def test_refreshed_tokens_replace_old_ones_in_the_redaction_registry():
 
 def test_refresh_answer_with_a_hostile_token_is_refused_without_echo():
     cred = _bearer(FakeClock(), lambda rt: {"access_token": "evil-token-abc\r\nX-Injected: 1"})
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(AuthError, match="malformed token") as info:
         cred.refresh_after_401(0)
-    assert "evil" not in str(info.value)
+    assert "evil" not in str(info.value) and info.value.__context__ is None
 
 
 # concurrency -----------------------------------------------------------------------------------
@@ -347,3 +349,27 @@ def test_n3_advisory_window_does_not_block_other_threads():
     slow.join(timeout=30)
     assert errors == [] and results == ["Bearer access-token-0000-abcdef"] * 20
     assert _authorization(cred) == "Bearer access-token-0001-abcdef" and refresher.calls == 1
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=PARSER_EXAMPLES)
+@given(payload=answers())
+def test_k2_a_token_answer_of_any_json_renews_or_is_an_auth_error(payload):
+    """The refresh endpoint's answer, whatever JSON it is: a renewed credential with a usable token,
+    or AuthError (sign in again), and the old token kept until then."""
+    clock = FakeClock()
+    cred = Credential.bearer(
+        "access-token-old-abcdef", "refresh-token-abcdef123", expires_in=3600, refresher=lambda _t: payload, clock=clock
+    )
+    try:
+        renewed = cred.refresh_after_401(0)
+    except AuthError:
+        headers = {}
+        cred.authorize(headers)
+        assert headers["Authorization"] == "Bearer access-token-old-abcdef"
+        return
+    headers = {}
+    assert renewed and cred.refreshes == 1
+    cred.authorize(headers)
+    assert isinstance(headers["Authorization"], str) and headers["Authorization"].startswith("Bearer ")

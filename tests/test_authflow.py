@@ -6,6 +6,7 @@ warn; neither may stop authentication.
 """
 
 import getpass
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from IPython.core.error import UsageError
 from ipywidgets.widgets import widget as widget_module
 
 from freddy_magic.testing import Canary
+
+from .hostile import HostileServer, Reply, forward
 
 HOSTED = (
     "BINDER_SERVICE_HOST",
@@ -438,3 +441,18 @@ def test_freddy_sandbox_pace_variable_sets_the_default(ip, monkeypatch, raw, exp
     monkeypatch.setenv("FREDDY_SANDBOX_PACE", raw)
     ip.run_line_magic("load_ext", "freddy_magic")
     assert ip.magics_manager.registry["FreddyMagics"].sandbox_pace == expected
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("profile", [[], "me", 5, {"current_organization_id": ["org_a"]}])
+def test_k2_a_profile_of_the_wrong_shape_still_connects_without_naming_an_organization(
+    ip, shared_sandbox, monkeypatch, profile
+):
+    """``/v1/user/me`` only feeds the status line: a key that works connects whatever it answers."""
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    reply = Reply(200, body=json.dumps(profile).encode())
+    with HostileServer(lambda seen: reply if seen.path == "/v1/user/me" else forward(seen, shared_sandbox.url)) as api:
+        ip.config.FreddyMagics.base_url = api.url
+        ip.run_line_magic("load_ext", "freddy_magic")
+        status = ip.run_line_magic("freddy_auth", "--env")
+    assert status["title"] == "Connected" and "chosen by the server" in status["organization"]

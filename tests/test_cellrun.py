@@ -1,8 +1,7 @@
 """``%%freddy`` and ``%freddy`` against the real sandbox: streaming display, rows, batches."""
 
-import _thread
 import gc
-import signal
+import json
 import threading
 import time
 
@@ -14,7 +13,7 @@ from freddy_magic._auth import Credential
 from freddy_magic._results import ROW_COLUMNS
 from freddy_magic.sandbox import Fault
 
-from .hostile import HostileServer, forward
+from .hostile import HostileServer, Reply, forward, sse
 
 pd = pytest.importorskip("pandas")
 RESPONSE = "/v1/model/response"
@@ -130,6 +129,38 @@ def test_over_rows_in_order_with_inputs_and_progress(connected, ip, shared_sandb
     assert list(frame.columns[:2]) == ["topic", "level"] and len(frame) == 12
 
 
+def test_integer_and_other_non_identifier_column_names_work_as_placeholders(connected, ip):
+    import io
+
+    ip.user_ns["people"] = pd.read_csv(io.StringIO("Ada,1815\nAlan,1912\n"), header=None)
+    ip.user_ns["prices"] = [{"unit price": 3, "item": "tea"}]
+    rows = ip.run_cell_magic("freddy", "--over people --dry-run --no-stream", "{0} was born in {1}; {1 + 1}")
+    assert [p["json"]["inputs"][0]["content"] for p in rows] == [
+        "Ada was born in 1815; 2",  # {1 + 1} is still an expression, not a column
+        "Alan was born in 1912; 2",
+    ]
+    priced = ip.run_cell_magic("freddy", "--over prices --dry-run --no-stream", "{item} costs {unit price}")
+    assert priced["json"]["inputs"][0]["content"] == "tea costs 3"
+    answered = ip.run_cell_magic("freddy", "--over people --no-stream", "{0}")
+    assert list(pd.DataFrame(answered).columns[:2]) == [0, 1], "the input columns lost their names"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        lambda: pd.DataFrame([[1, 2]], columns=["topic", "topic"]),
+        lambda: [{0: "a", "0": "b"}],
+    ],
+    ids=["duplicate DataFrame columns", "0 and '0'"],
+)
+def test_columns_that_read_the_same_are_a_clear_error(connected, ip, shared_sandbox, value):
+    ip.user_ns["inputs"] = value()
+    before = shared_sandbox.calls(RESPONSE)
+    with pytest.raises(UsageError, match="distinct column names") as caught:
+        ip.run_cell_magic("freddy", "--over inputs", "About {topic}")
+    assert "\n" not in str(caught.value) and shared_sandbox.calls(RESPONSE) == before
+
+
 def test_over_keeps_other_rows_when_one_fails(connected, ip, shared_sandbox):
     ip.user_ns["inputs"] = [{"n": i} for i in range(6)]
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, times=1))
@@ -147,32 +178,15 @@ def test_over_with_every_row_failing_fails_the_cell(connected, ip, shared_sandbo
         ip.run_cell_magic("freddy", "--over inputs", "Number {n}")
 
 
-@pytest.fixture
-def ctrl_c():
-    """``ctrl_c(shown, predicate)``: Ctrl-C as a kernel delivers it (SIGINT raising
-    KeyboardInterrupt in the main thread), pressed once the cell has shown a message that
-    ``predicate`` accepts. The handler is installed for the test, because a process started in
-    the background inherits SIGINT ignored, and then nothing would arrive."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def press_when(shown, predicate):
-        def fire():
-            if shown.wait_for(predicate):
-                _thread.interrupt_main()
-
-        threading.Thread(target=fire, daemon=True).start()
-
-    yield press_when
-    signal.signal(signal.SIGINT, previous)
-
-
 def _plain(message):
     return message["data"].get("text/plain", "")
 
 
-def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_c):
+@pytest.mark.security
+def test_ctrl_c_during_over_keeps_finished_rows_then_fails_the_cell(ip, shown, shared_sandbox, ctrl_c):
     """The server answers the first row and holds every later one until the test ends, so the
-    Ctrl-C that follows the first finished row always finds a row in flight."""
+    Ctrl-C that follows the first finished row always finds a row in flight. The cell keeps and
+    shows what finished, then fails with one line, so a Run All stops there."""
     release, answered = threading.Event(), []
 
     def script(seen):
@@ -186,23 +200,187 @@ def test_ctrl_c_during_over_keeps_finished_rows(ip, shown, shared_sandbox, ctrl_
         try:
             ip.config.FreddyMagics.base_url = server.url
             ip.run_line_magic("load_ext", "freddy_magic")
-            ip.magics_manager.registry["FreddyMagics"].session.connect_key(shared_sandbox.api_key, "test")
+            magics = ip.magics_manager.registry["FreddyMagics"]
+            magics.session.connect_key(shared_sandbox.api_key, "test")
             ip.user_ns["inputs"] = [{"n": i} for i in range(8)]
-            ctrl_c(shown, lambda m: _plain(m).startswith("1/8 rows"))
-            rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 1", "Number {n}")
+            ctrl_c(lambda: shown.wait_for(lambda m: _plain(m).startswith("1/8 rows")))
+            with pytest.raises(UsageError) as caught:
+                ip.run_cell_magic("freddy", "--over inputs --concurrency 1 -o rows", "Number {n}")
         finally:
             release.set()
-    assert len(rows) == 8 and rows[0]["status"] == "ok"
+    assert str(caught.value) == "Interrupted: 1 of 8 rows finished; all 8 rows are kept in `rows` and %freddy log"
+    rows = ip.user_ns["rows"]
+    assert len(rows) == 8 and rows[0]["status"] == "ok" and [r["n"] for r in rows] == list(range(8))
     assert [r["status"] for r in rows[1:]] == ["cancelled"] * 7
-    assert "interrupted: kept" in _plain(shown.messages[-1])
+    assert list(magics.session.log[-8:]) == list(rows)
+    assert any("interrupted: kept 1 finished rows" in _plain(m) for m in shown.messages if "data" in m)
+    assert "<table" in shown.messages[-1]["data"].get("text/html", ""), "the kept rows were not shown"
 
 
-def test_ctrl_c_during_a_stream_cancels_it_server_side(make_connected, ip, shown, ctrl_c):
-    _magics, own = make_connected(latency_per_delta=0.2)
-    ctrl_c(shown, lambda m: m["data"].get("text/markdown", "").strip(" ▍"))  # some text is shown
-    row = ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
+@pytest.mark.security
+def test_ctrl_c_during_a_stream_cancels_it_server_side_and_keeps_the_text(make_connected, ip, shown, ctrl_c):
+    magics, own = make_connected(latency_per_delta=0.2)
+    ctrl_c(lambda: shown.wait_for(lambda m: m["data"].get("text/markdown", "").strip(" ▍")))  # some text is shown
+    with pytest.raises(UsageError, match=r"^Interrupted: the partial answer \(\d+ characters\) is shown above"):
+        ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
+    row = magics.session.log[-1]
     assert row["status"] == "cancelled" and row["text"] and row["thread_id"]
+    assert row["error"] == "cancelled by the user"
     assert own.calls(f"{RESPONSE}/{row['thread_id']}/cancel", method="POST") == 1
+    assert shown.messages[-1]["data"]["text/markdown"].startswith(row["text"]), "the partial answer was replaced"
+
+
+@pytest.mark.security
+def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_the_rows(
+    make_connected, ip, shown, ctrl_c
+):
+    magics, _own = make_connected(latency_per_delta=0.2)
+
+    def both_streaming(m):
+        texts = {}
+        for message in shown.messages:
+            if "data" in message and message.get("transient"):
+                texts[message["transient"]["display_id"]] = message["data"].get("text/plain", "")
+        return sum(bool(t) and "waiting" not in t for t in texts.values()) == 2
+
+    ctrl_c(lambda: shown.wait_for(lambda _m: both_streaming(_m)))
+    with pytest.raises(UsageError, match=r"^Interrupted: 0 of 2 rows finished; all 2 rows are kept in `both`"):
+        ip.run_cell_magic("freddy", "-m ftg-3.0,gpt-4o -o both", "Tell me a long story about the sea.")
+    rows = ip.user_ns["both"]
+    assert [r["status"] for r in rows] == ["cancelled", "cancelled"]
+    assert all(r["text"] for r in rows), "the rows lost the text that had streamed in"
+    assert list(magics.session.log[-2:]) == list(rows)
+    finals = {}
+    for message in shown.messages:
+        if "data" in message:
+            finals[message["transient"].get("display_id")] = message["data"].get("text/markdown", "")
+    for row in rows:
+        shown_text = [t for t in finals.values() if t.startswith(f"**{row['model']}**")]
+        assert shown_text and row["text"] in shown_text[0] and "[cancelled:" in shown_text[0]
+
+
+@pytest.mark.slow
+@pytest.mark.security
+def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox):
+    """``FreddyMagics.read_timeout`` is the silence allowed while an answer arrives, streamed or
+    not: a stream that goes quiet for 25 s after its first delta fails at the 1 s configured (it
+    used to wait out the 25 s and succeed, because streams kept a 120 s idle timeout of their own)."""
+    created = json.dumps({"status": "in_progress", "thread_id": "thread_quiet"})
+    done = json.dumps({"response": [{"type": "text", "text": "Hello there"}], "thread_id": "thread_quiet"})
+    quiet = Reply(
+        200,
+        {"Content-Type": "text/event-stream"},
+        [
+            sse(("response.created", created), ("response.content_delta", '{"delta": "Hello"}')),
+            25.0,
+            sse(("response.content_delta", '{"delta": " there"}'), ("response.completed", done)),
+        ],
+    )
+
+    def script(seen):
+        return quiet if seen.path == RESPONSE else forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as server:
+        ip.config.FreddyMagics.base_url = server.url
+        ip.config.FreddyMagics.read_timeout = 1.0
+        ip.run_line_magic("load_ext", "freddy_magic")
+        magics = ip.magics_manager.registry["FreddyMagics"]
+        magics.session.connect_key(shared_sandbox.api_key, "test")
+        with pytest.raises(UsageError, match="no data arrived for 1 s"):
+            ip.run_cell_magic("freddy", "", "Say hello")
+    assert magics.session.log[-1]["text"] == "Hello" and magics.session.log[-1]["status"] == "error"
+
+
+def _serving(ip, sandbox, path, reply):
+    """The extension connected through a server that forwards to the sandbox, except ``path``."""
+    server = HostileServer(lambda seen: reply if seen.path.split("?")[0] == path else forward(seen, sandbox.url))
+    server.__enter__()
+    ip.config.FreddyMagics.base_url = server.url
+    ip.run_line_magic("load_ext", "freddy_magic")
+    magics = ip.magics_manager.registry["FreddyMagics"]
+    magics.session.connect_key(sandbox.api_key, "test")
+    return magics, server
+
+
+WRONG_SHAPES = [{"response": [{"text": 5}]}, {"choices": [5]}, "abc", [], {"response": {"text": "hi"}}]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("shape", WRONG_SHAPES, ids=[json.dumps(s)[:24] for s in WRONG_SHAPES])
+def test_k2_an_answer_of_the_wrong_shape_is_one_line_and_is_logged(ip, shared_sandbox, shape, stream):
+    if stream:
+        body = sse(("response.created", '{"thread_id": "thread_shape"}'), ("response.completed", json.dumps(shape)))
+        reply = Reply(200, {"Content-Type": "text/event-stream"}, body)
+    else:
+        reply = Reply(200, body=json.dumps(shape).encode())
+    magics, server = _serving(ip, shared_sandbox, RESPONSE, reply)
+    try:
+        with pytest.raises(UsageError) as caught:
+            ip.run_cell_magic("freddy", "" if stream else "--no-stream", "Say hello")
+    finally:
+        server.__exit__(None, None, None)
+    assert str(caught.value).startswith("ResponseFormatError:") and "\n" not in str(caught.value)
+    assert caught.value.__context__ is None
+    logged = magics.session.log[-1]
+    assert logged["prompt"] == "Say hello" and logged["status"] == "error" and "ResponseFormatError" in logged["error"]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("body", [{"models": [1]}, {"models": "all"}, [["ftg-3.0"]], "models"])
+def test_k2_a_model_list_of_the_wrong_shape_is_one_line(ip, shared_sandbox, body):
+    _magics, server = _serving(ip, shared_sandbox, "/v1/models", Reply(200, body=json.dumps(body).encode()))
+    try:
+        with pytest.raises(UsageError, match="not a list of JSON objects") as caught:
+            ip.run_line_magic("freddy", "models")
+    finally:
+        server.__exit__(None, None, None)
+    assert "\n" not in str(caught.value) and caught.value.__context__ is None
+
+
+def _encodable(messages):
+    """What jupyter_client does to every display message before it reaches a front end."""
+    from jupyter_client.session import json_packer
+
+    for message in messages:
+        if "data" in message:
+            json_packer(message["data"])
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("where", ["prompt", "system", "column", "column name"])
+def test_lone_surrogates_are_replaced_once_said_so_and_every_display_still_works(connected, ip, shown, where):
+    half = "\ud83d"
+    name_half = where == "column name"
+    ip.user_ns["topics"] = [{f"topic{half}" if name_half else "topic": "tide" if name_half else f"tide{half}"}]
+    line, cell = "--no-stream -o got", f"Explain tides {half}"
+    if where == "system":
+        line, cell = f"--no-stream -o got -s 'Be brief {half}'", "Explain tides"
+    elif where.startswith("column"):
+        line, cell = "--no-stream -o got --over topics", "Explain tides"
+    ip.run_cell_magic("freddy", line, cell)
+    got = ip.user_ns["got"]
+    row = got[0] if isinstance(got, list) else got
+    assert row["status"] == "ok" and row["text"], row
+    assert "1 character(s)" in row["warning"] and "\ufffd" in row["warning"]
+    json.dumps(dict(row), default=str).encode("utf-8")
+    _encodable(shown.messages)
+    log = ip.run_line_magic("freddy", "log")
+    _encodable([{"data": log._repr_mimebundle_()}, {"data": row._repr_mimebundle_()}])
+    ip.run_line_magic("freddy", "log")  # the log keeps displaying after it
+
+
+@pytest.mark.security
+def test_an_answer_with_a_lone_surrogate_escape_is_shown_safely(ip, shared_sandbox, shown):
+    reply = Reply(200, body=b'{"response": "half \\ud83d an emoji", "thread_id": "thread_s"}')
+    magics, server = _serving(ip, shared_sandbox, RESPONSE, reply)
+    try:
+        row = ip.run_cell_magic("freddy", "--no-stream", "Say hello")
+    finally:
+        server.__exit__(None, None, None)
+    assert row["text"] == "half \ufffd an emoji"
+    _encodable(shown.messages)
+    _encodable([{"data": magics.session.log._repr_mimebundle_()}])
 
 
 def test_truncated_stream_fails_the_cell_and_keeps_the_partial_text(connected, ip, shared_sandbox, shown):

@@ -6,6 +6,7 @@ repeated is in test_sender.py, error messages in test_apierrors.py, the wire in 
 """
 
 import gc
+import json
 import logging
 import pickle
 import threading
@@ -13,6 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import responses
+from hypothesis import given, settings
 
 from freddy_magic import _redaction
 from freddy_magic._auth import Credential
@@ -23,14 +26,17 @@ from freddy_magic._errors import (
     ConfigError,
     FreddyError,
     NotAuthenticated,
+    ResponseFormatError,
 )
+from freddy_magic._payloads import LoginChallenge
 from freddy_magic._redaction import RedactingFilter
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
 from .clients import BASE, KEY, OK, RESP, client_for, key_client, signed_in
-from .fakes import FakeClock, run_together
+from .fakes import FakeClock, Sleeper, run_together
 from .hostile import HostileServer, forward
+from .json_values import HTTP_EXAMPLES, answers
 from .shown import text_views
 
 REFRESH = "/v1/auth/refresh"
@@ -310,3 +316,55 @@ def test_e4_no_request_url_ever_carries_a_secret(shared_sandbox):
         paths = [s.path for s in api.seen]
     assert paths and find_canary(paths, shared_sandbox.api_key) == []
     assert not any("key" in p.lower() or "token" in p.lower() for p in paths), paths
+
+
+# every reader of a server answer, fuzzed ---------------------------------------------------------
+def _objects(result):
+    return isinstance(result, list) and all(isinstance(item, dict) for item in result)
+
+
+def _page(result):
+    text = (type(None), str)
+    return _objects(result.data) and isinstance(result.first_id, text) and isinstance(result.last_id, text)
+
+
+READERS = {
+    "me": ("GET", "/v1/user/me", lambda c: c.me(), lambda r: isinstance(r, dict)),
+    "organizations": ("GET", "/v1/organizations", lambda c: c.organizations(), _objects),
+    "models": ("GET", "/v1/models", lambda c: c.models(), _objects),
+    "threads": ("GET", "/v1/threads", lambda c: c.threads(), _page),
+    "messages": ("GET", "/v1/threads/thread_1/messages", lambda c: c.messages("thread_1"), _page),
+    "login": (
+        "POST",
+        "/v1/auth/login",
+        lambda c: c.login("ada@example.com", "a-long-password"),
+        lambda r: isinstance(r.email_key, str) and isinstance(r.email, (type(None), str)),
+    ),
+    "verify": (
+        "POST",
+        "/v1/auth/verify",
+        lambda c: c.verify(LoginChallenge("ek_1"), "1234"),
+        lambda r: isinstance(r, Credential) and r.method == "bearer",
+    ),
+    "response": ("POST", "/v1/model/response", lambda c: c.create_response("hi"), lambda r: isinstance(r.text, str)),
+    "validate": ("GET", "/v1/auth/validate", lambda c: c.validate(), lambda r: True),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@pytest.mark.parametrize("reader", sorted(READERS))
+@settings(max_examples=HTTP_EXAMPLES)
+@given(body=answers())
+def test_k2_every_reader_takes_any_json_and_returns_documented_types_or_a_format_error(reader, body):
+    method, path, call, documented = READERS[reader]
+    with responses.RequestsMock() as server:
+        server.add(method, BASE + path, body=json.dumps(body), content_type="application/json")
+        client = key_client(FakeClock(), Sleeper())
+        try:
+            result = call(client)
+        except ResponseFormatError:
+            return
+        finally:
+            client.close()
+    assert documented(result), f"{reader} returned {result!r}"

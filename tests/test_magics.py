@@ -91,6 +91,12 @@ def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
         ("freddy", "--format yaml", "hi", "invalid choice"),
         ("freddy", "-o 2bad", "hi", "variable name"),
         ("freddy", "-o class", "hi", "variable name"),
+        ("freddy", "-o In", "hi", "IPython's own variables"),
+        ("freddy", "-o _", "hi", "IPython's own variables"),
+        ("freddy", "-o _i3", "hi", "IPython's own variables"),
+        ("freddy", "-o get_ipython", "hi", "IPython's own variables"),
+        ("freddy", "--concurrency 4", "hi", "--concurrency applies to --over"),
+        ("freddy_auth", "--env my-key", None, "environment variable name"),
         ("freddy", "--over missing_df", "hi", "no variable"),
         ("freddy", "--over not_rows", "hi", "DataFrame or a list of dicts"),
         ("freddy", "--over empty_rows", "hi", "no rows"),
@@ -420,3 +426,39 @@ def test_c1_auth_parser_has_no_option_that_takes_a_secret(shell):
 def test_c4_cell_body_is_prompt_text_not_options(shell, capsys, counting_server):
     message = _check(shell, capsys, counting_server, "cell", "--dry-run", "--api-key=" + SECRET + "\nhello")
     assert message is None or "api-key" not in message.lower()
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "magic, line, secret",
+    [
+        ("freddy_auth", "--env correct-horse-battery-staple", "correct-horse-battery-staple"),
+        ("freddy_auth", "--env correct_horse_battery_staple", "correct_horse_battery_staple"),  # valid, not set
+        ("freddy_auth", "--env Tr0ub4dor3", "Tr0ub4dor3"),
+        ("cell", "--over Tr0ub4dor3", "Tr0ub4dor3"),
+        ("cell", "--over correct-horse-battery-staple", "correct-horse-battery-staple"),
+        ("cell", "-o correct-horse-battery-staple", "correct-horse-battery-staple"),
+    ],
+)
+def test_c2_names_on_a_line_are_refused_or_missed_without_being_echoed(shell, capsys, magic, line, secret):
+    """A password typed where a name goes is no key by any heuristic; whatever is wrong with it,
+    the message must not repeat it."""
+    message = _run(shell, magic, line, "hello") if magic == "cell" else _run(shell, magic, line)
+    out = capsys.readouterr()
+    assert message is not None and "\n" not in message
+    assert secret not in message + out.out + out.err, message
+
+
+@pytest.mark.security
+def test_d4_config_never_shows_a_password_in_the_base_url(ip, monkeypatch, capsys):
+    monkeypatch.setenv("FREDDY_BASE_URL", "https://ada:hunter2-pass@api.example.com/v1")
+    ip.run_line_magic("load_ext", "freddy_magic")
+    ip.run_line_magic("config", "FreddyMagics")
+    ip.run_line_magic("config", "FreddyMagics.base_url = 'https://bob:s3cret-pass@api.example.com'")
+    ip.run_line_magic("config", "FreddyMagics")
+    shown = capsys.readouterr().out
+    assert "https://***@api.example.com" in shown
+    assert not any(word in shown for word in ("hunter2", "ada:", "s3cret", "bob:"))
+    monkeypatch.setenv("FREDDY_API_KEY", "ak_" + "Zx9" * 8)
+    with pytest.raises(UsageError, match="must not contain a user name or password"):
+        ip.run_line_magic("freddy_auth", "--env")

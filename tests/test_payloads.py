@@ -3,11 +3,14 @@ answer of the wrong shape is a ResponseFormatError, never a KeyError or a half-r
 """
 
 import pytest
+from hypothesis import given, settings
 
 from freddy_magic._errors import ConfigError, ResponseFormatError
+from freddy_magic._payloads import Completion, completion_from_json
 
 from .clients import RESP, SHORT_TIMEOUTS, client_for, key_client, outcome
 from .hostile import HostileServer, Reply
+from .json_values import PARSER_EXAMPLES, answers
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,39 @@ def test_k1_k2_bad_success_bodies_give_a_clean_typed_error(body, ctype, canary):
     else:
         assert isinstance(error, ResponseFormatError), type(error)
         assert "KeyError" not in str(error) and "Traceback" not in str(error)
+
+
+def _whole(value):
+    return value is None or (type(value) is int and value >= 0)
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=PARSER_EXAMPLES)
+@given(payload=answers())
+def test_k2_an_answer_of_any_json_is_a_completion_of_documented_types_or_a_format_error(payload):
+    try:
+        done = completion_from_json(payload, model="ftg-3.0", retries=0, latency_s=0.1)
+    except ResponseFormatError:
+        return
+    assert isinstance(done, Completion) and isinstance(done.text, str)
+    for name in ("response_id", "thread_id", "stop_reason", "model"):
+        assert getattr(done, name) is None or isinstance(getattr(done, name), str), name
+    assert _whole(done.input_tokens) and _whole(done.output_tokens)
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"response": [{"text": 5}]},
+        {"choices": [5]},
+        {"choices": [{"message": "hi"}]},
+        "abc",
+        [],
+        {"output": [{"content": 3}]},
+    ],
+)
+def test_k2_wrong_shapes_seen_in_the_wild_are_format_errors(payload):
+    with pytest.raises(ResponseFormatError):
+        completion_from_json(payload, model=None, retries=0, latency_s=None)

@@ -155,6 +155,51 @@ def test_mirror_follows_the_server_when_tokens_come_back():
     assert sleeper.calls == []
 
 
+@pytest.mark.security
+def test_j10_ctrl_c_while_waiting_for_a_slot_gives_the_slot_back():
+    """12 Ctrl-C presses while requests wait for a slot of a 10/1s bucket: afterwards the next
+    request waits exactly as long as on a limiter that never saw them (a leaked slot per press
+    used to make every later request wait longer, until the client was replaced)."""
+
+    def drained(sleep):
+        clock = FakeClock()
+        limiter = RateLimiter(clock=clock, sleep=sleep, wall=lambda: 2_000_000.0)
+        limiter.acquire()
+        limiter.observe(limited(0, limit=10, reset=2_000_001))
+        limiter.release()
+        return limiter, clock
+
+    def press(_seconds):
+        raise KeyboardInterrupt
+
+    interrupted, _ = drained(Sleeper(on_sleep=press))
+    for _ in range(12):
+        with pytest.raises(KeyboardInterrupt):
+            interrupted.acquire()  # as the sender does: no release for a wait that never got its slot
+    untouched, _ = drained(Sleeper())
+    waits = []
+    for limiter in (interrupted, untouched):
+        limiter._sleep = Sleeper()
+        limiter.acquire()
+        limiter.release()
+        waits.append(limiter._sleep.calls)
+    assert waits[0] == waits[1] == [pytest.approx(1 / 9)]
+    assert interrupted._outstanding == 0
+
+
+def test_a_wait_past_the_deadline_gives_the_slot_back_too():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=Sleeper(clock))
+    limiter.throttled(30.0)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            limiter.acquire(deadline=clock() + 5)
+    assert limiter._outstanding == 0
+    with pytest.raises(RateLimited) as info:
+        limiter.acquire(deadline=clock() + 5)
+    assert info.value.retry_after == pytest.approx(30.0), "refused waits piled up on the next one"
+
+
 @pytest.mark.slow
 def test_rate_limited_batch_loses_no_rows(sandbox):
     """200 rows at concurrency 8 against a 50/1s limit: the client slows down, nothing fails."""

@@ -7,9 +7,12 @@ the key detector must fire for every key shape yet leave model names and identif
 """
 
 import base64
+import copy
 import hashlib
 import json
 import logging
+import pickle
+import pprint
 import random
 import secrets
 import string
@@ -18,8 +21,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from IPython.core.ultratb import VerboseTB
 
 from freddy_magic import _redaction
+from freddy_magic._redaction import Masked
 from freddy_magic.testing import find_canary, make_canary
 
 from .fakes import captured_logs
@@ -298,3 +303,26 @@ def test_filter_redacts_the_traceback_of_log_exception(live):
         logger.removeHandler(handler)
     assert lines and "ValueError" in lines[0]
     assert find_canary(lines, live.value) == [], lines[0]
+
+
+@pytest.mark.security
+def test_f3_a_masked_secret_is_text_to_its_users_and_a_fingerprint_to_every_repr(canary):
+    secret = Masked(canary.value)
+    assert str(secret) == canary.value and f"{secret}" == canary.value and secret.encode() == canary.value.encode()
+    assert json.dumps({"k": secret}) == json.dumps({"k": canary.value}) and secret == canary.value
+    assert repr(secret) == f"'<secret {_redaction.fingerprint(canary.value)}>'"
+    assert copy.copy(secret) is secret and copy.deepcopy({"k": secret})["k"] is secret
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+
+    def send(headers, body):  # a frame holding the secret as a transport would
+        raise KeyboardInterrupt
+
+    try:
+        send({"api-key": secret}, {"refresh_token": secret})
+    except KeyboardInterrupt as exc:
+        frame = exc.__traceback__.tb_next  # send's own frame, as %xmode Verbose and %debug show it
+        verbose = "\n".join(VerboseTB().structured_traceback(type(exc), exc, frame))
+        shown = [verbose, repr(frame.tb_frame.f_locals), pprint.pformat(frame.tb_frame.f_locals)]
+    assert "refresh_token" in shown[0] and "<secret fp=" in shown[0], "control: the locals were not rendered"
+    assert canary.find(shown) == []

@@ -7,6 +7,7 @@ is a count.
 """
 
 import json
+import re
 import socket
 import time
 from email.utils import formatdate
@@ -43,6 +44,7 @@ from .clients import (
 )
 from .fakes import Sleeper
 from .hostile import HostileServer, Reply, forward
+from .shown import frame_locals, verbose_traceback
 
 RESPONSE = "/v1/model/response"
 
@@ -261,6 +263,49 @@ def test_j10_keyboard_interrupt_during_backoff_cancels_cleanly(sandbox):
     assert sandbox.calls(RESPONSE) == 1
     assert client.create_response("hi").text  # state intact: the next call works
     client.close()
+
+
+def _interrupted(ctrl_c, sandbox, method, path, call):
+    """``call()`` with Ctrl-C pressed while a slow fault holds its request; the KeyboardInterrupt."""
+    sandbox.faults.add(Fault(method=method, path=path, kind="slow", delay=60.0, times=1))
+    before = sandbox.calls(path, method)
+    pressed = ctrl_c(lambda: sandbox.wait_for_calls(path, before + 1, method))
+    with pytest.raises(KeyboardInterrupt) as caught:
+        call()
+    assert pressed, "the request never reached the sandbox"
+    return caught.value
+
+
+@pytest.mark.security
+def test_j10_f4_ctrl_c_during_a_request_releases_its_slot_and_leaves_the_transport_frames_behind(
+    sandbox, ctrl_c, canary
+):
+    """Used as a library (no magic boundary), Ctrl-C still surfaces as a fresh KeyboardInterrupt
+    raised by the send loop: no frame of requests, urllib3 or http.client (whose locals hold the
+    headers) is on its traceback, and no frame shows the key."""
+    client = client_for(sandbox.url, sandbox.api_key)
+    stopped = _interrupted(ctrl_c, sandbox, "GET", "/v1/models", client.models)
+    assert stopped.__context__ is None and stopped.__cause__ is None
+    files = []
+    tb = stopped.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    assert not any(f"/{lib}/" in f for f in files for lib in ("requests", "urllib3", "http")), files
+    assert find_canary([verbose_traceback(stopped), *frame_locals(stopped)], sandbox.api_key) == []
+    assert client._limiter._outstanding == 0
+    assert client.models(), "the client does not work after the interrupt"
+
+
+@pytest.mark.security
+def test_i12_ctrl_c_during_a_library_logout_forgets_and_shows_no_token(sandbox, ctrl_c):
+    client = signed_in(sandbox)
+    credential = client.credential
+    stopped = _interrupted(ctrl_c, sandbox, "POST", "/v1/auth/logout", client.logout)
+    assert repr(credential) == "<Credential cleared>" and client.credential is None
+    shown = "\n".join([verbose_traceback(stopped), *frame_locals(stopped)])
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.", shown), "a token is in the traceback"
+    assert sandbox.password not in shown
 
 
 # 5xx, resets and refused connections -----------------------------------------------------------

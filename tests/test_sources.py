@@ -4,6 +4,7 @@ Colab secrets. A malformed file produces messages with no values in them, and gi
 ``.env`` is noticed from the file's own folder.
 """
 
+import codecs
 import os
 import shutil
 import subprocess
@@ -15,10 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freddy_magic import _sources
+from freddy_magic._errors import ConfigError
 from freddy_magic._sources import find_key, tracked_by_git
 from freddy_magic.testing import find_canary
 
 from .fakes import captured_logs
+from .shown import frame_locals
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -146,3 +149,55 @@ def test_no_git_or_no_repository_means_no_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert not tracked_by_git(dotenv)  # no git executable at all
     assert "git tracks" not in find_key(start=tmp_path)[1]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"# caf\xe9\nFREDDY_API_KEY={key}\n",  # Latin-1, as an old Notepad saves it
+        b"FREDDY_API_KEY={key}\n\xff\xfe\x00",  # broken bytes after the key
+        b"\xff\xfeF\x00R",  # a UTF-16 byte-order mark, then an odd byte count
+    ],
+    ids=["latin-1", "garbage", "broken-utf-16"],
+)
+def test_h5_a_dotenv_that_is_not_text_is_one_line_naming_the_file_without_its_bytes(clean_env, canary, content):
+    dotenv = clean_env / ".env"
+    dotenv.write_bytes(content.replace(b"{key}", canary.value.encode()))
+    with pytest.raises(ConfigError) as caught:
+        find_key()
+    message = str(caught.value)
+    assert str(dotenv) in message and "not valid UTF-" in message and "\n" not in message
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    views = [message, repr(caught.value), repr(caught.value.args), *frame_locals(caught.value)]
+    assert find_canary(views, canary.value) == [] and not any("caf" in view for view in views)
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-8"),
+        lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+        lambda text: codecs.BOM_UTF16_LE + text.replace("\n", "\r\n").encode("utf-16-le"),  # Notepad "Unicode"
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16-le-bom", "utf-16-be-bom"],
+)
+def test_h5_a_dotenv_in_utf8_or_utf16_with_a_bom_simply_works(clean_env, canary, encode):
+    (clean_env / ".env").write_bytes(encode(f"# café\nFREDDY_API_KEY={canary.value}\n"))
+    value, source = find_key()
+    assert value == canary.value and ".env" in source
+
+
+@pytest.mark.security
+def test_h5_a_dotenv_of_bad_bytes_fails_the_magic_in_one_line(ip, clean_env, monkeypatch, capsys):
+    (clean_env / ".env").mkdir()  # a folder named .env is not a file: not used at all
+    assert find_key() == (None, None)
+    dotenv = clean_env.parent / ".env"
+    dotenv.write_bytes(b"FREDDY_API_KEY=\xe9\xe9\xe9\n")
+    ip.run_line_magic("load_ext", "freddy_magic")
+    ip.run_cell("%freddy_auth --env")
+    error = sys.last_value
+    assert type(error).__name__ == "UsageError" and str(dotenv) in str(error) and "\n" not in str(error)
+    assert error.__context__ is None and "\\xe9" not in repr(error)

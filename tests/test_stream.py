@@ -9,10 +9,14 @@ SSE rules allow, cut at every point, or left idle.
 import json
 
 import pytest
+import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from freddy_magic._errors import (
     APIError,
     AuthError,
+    FreddyError,
     RateLimited,
     ResponseFormatError,
     StreamInterrupted,
@@ -22,7 +26,9 @@ from freddy_magic._stream import ResponseStream
 from freddy_magic.sandbox import Fault
 
 from .clients import OK, RESP, SHORT_TIMEOUTS, client_for, key_client, timed
+from .fakes import FakeClock, Sleeper
 from .hostile import HostileServer, Reply, forward
+from .json_values import HTTP_EXAMPLES, answers
 
 RESPONSE = "/v1/model/response"
 
@@ -279,3 +285,41 @@ def test_l4_stream_idle_timeout_keeps_the_partial_text():
     assert took < 3.5 and "".join(got) == "partial "
     if isinstance(error, StreamInterrupted):
         assert error.partial_text == "partial "
+
+
+EVENT_NAMES = st.sampled_from(
+    [
+        "message",
+        "response.created",
+        "response.content_delta",
+        "response.output_text.delta",
+        "response.completed",
+        "response.error",
+        "response.failed",
+        "response.cancelled",
+        "something.else",
+    ]
+)
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@settings(max_examples=HTTP_EXAMPLES)
+@given(events=st.lists(st.tuples(EVENT_NAMES, answers()), max_size=6))
+def test_k2_k4_stream_events_of_any_json_give_text_and_a_completion_or_a_typed_error(events):
+    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+    with responses.RequestsMock() as server:
+        server.add("POST", RESP, body=body, content_type="text/event-stream")
+        client = key_client(FakeClock(), Sleeper())
+        deltas, completion = [], None
+        try:
+            with client.stream_response("hi") as stream:
+                deltas.extend(stream.text_deltas())
+                completion = stream.completion
+        except FreddyError:
+            pass
+        finally:
+            client.close()
+    assert all(isinstance(piece, str) and piece for piece in deltas)
+    if completion is not None:
+        assert isinstance(completion.text, str) and isinstance(completion.thread_id, (type(None), str))

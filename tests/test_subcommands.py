@@ -36,6 +36,8 @@ def test_unknown_command_lists_the_valid_ones_without_echoing_the_word(magics, l
     [
         ("log --all", "--all", "no options"),
         ("reset -m gpt-4o", "--model", "no options"),
+        ("models -o v", "--output", "only --all"),
+        ("traceback --all", "--all", "no options"),
         ("log --dry-run --chat", "--chat, --dry-run", "no options"),  # in the help's order
         ("models --over rows", "--over", "only --all"),
         ("models --all --format json", "--format", "only --all"),

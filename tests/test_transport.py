@@ -30,6 +30,7 @@ from freddy_magic._errors import (
     StreamInterrupted,
     Timeout,
 )
+from freddy_magic._transport import Timeouts
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
@@ -314,6 +315,20 @@ def test_l6_unresolvable_host_is_a_clear_error(sleeper):
 def _endless(chunk, count):
     for _ in range(count):
         yield chunk
+
+
+@pytest.mark.parametrize(
+    "given, idle",
+    [
+        (None, 120.0),
+        ({"read": 2.0}, 2.0),
+        (3.0, 3.0),
+        ({"read": 2.0, "stream_idle": 9.0}, 9.0),
+        (Timeouts(read=4.0), 4.0),
+    ],
+)
+def test_the_read_timeout_also_bounds_silence_inside_a_stream(given, idle):
+    assert Timeouts.coerce(given).stream_idle == idle
 
 
 @pytest.mark.security

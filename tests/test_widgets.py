@@ -8,6 +8,8 @@ secret. The same flow in a real kernel is part of the canary sweeps (tests/e2e).
 
 import gc
 import json
+import logging
+from types import SimpleNamespace
 
 import ipywidgets
 import pytest
@@ -19,7 +21,7 @@ from freddy_magic._auth import Credential
 from freddy_magic._errors import AuthError
 from freddy_magic.testing import find_canary
 
-from .fakes import front_end_event, front_end_update
+from .fakes import LogRecords, front_end_event, front_end_update
 
 pytestmark = pytest.mark.security
 
@@ -240,3 +242,45 @@ def test_b7_widget_not_retained_after_submit(recording_comms, canary, accepted):
     holders = gc.get_referrers(field)
     assert not any(r is vars(_widgets) or r is vars(widget_module) or r is widget_module._instances for r in holders)
     assert field_id not in widget_module._instances
+
+
+def test_b5_ctrl_c_during_a_callback_clears_says_so_and_stays_ready(recording_comms, canary):
+    calls = []
+
+    def on_key(key):
+        calls.append(key)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the stop button while the key is being checked
+        return "Connected"
+
+    prompt = _widgets.KeyPrompt(on_key)
+    front_end_update(prompt.field, value=canary.value)
+    assert "Interrupted: nothing was stored" in prompt.message.value and prompt.field.value == ""
+    assert prompt.field.comm is not None, "the field must stay open for another try"
+    assert find_canary([recording_comms, prompt.message.value, *_state_dumps()], canary.value) == []
+    front_end_update(prompt.field, value="another-try-key")
+    assert "Connected" in prompt.box.children[0].value
+
+
+def test_b2_a_debug_kernel_logs_no_message_sent_to_a_secret_field(ip, recording_comms, canary):
+    """A kernel started with --debug logs every inbound message on its own logger as it
+    dispatches it (ipykernel's dispatch_shell: the content, then the whole message)."""
+    kernel_log = logging.getLogger("fm-test-debug-kernel")
+    kernel_log.setLevel(logging.DEBUG)
+    records = LogRecords()
+    kernel_log.addHandler(records)
+    ip.kernel = SimpleNamespace(log=kernel_log)  # ipykernel's shell knows its kernel, which has the logger
+    try:
+        prompt = _widgets.LoginPrompt(lambda user, password: "code sent", lambda code: "ok")
+        for field in (prompt.password, prompt.code):
+            content = {"comm_id": field.comm.comm_id, "data": {"method": "update", "state": {"value": canary.value}}}
+            kernel_log.debug("\n*** MESSAGE TYPE:%s***", "comm_msg")
+            kernel_log.debug("   Content: %s\n   --->\n   ", content)
+            kernel_log.debug("%s: %s", "comm_msg", {"header": {"msg_type": "comm_msg"}, "content": content})
+        kernel_log.debug("   Content: %s", {"comm_id": prompt.user.comm.comm_id, "data": {"state": {"value": "ada"}}})
+        prompt.cancel.click()
+    finally:
+        kernel_log.removeHandler(records)
+    assert find_canary(records.records, canary.value) == []
+    assert any("ada" in r["message"] for r in records.records), "control: other widgets' traffic is still logged"
+    assert sum("MESSAGE TYPE" in r["message"] for r in records.records) == 2

@@ -197,6 +197,11 @@ class Sandbox:
     def calls(self, path: str, method: str | None = None) -> int:
         return self._world.calls(path, method.upper() if method else None)
 
+    def wait_for_calls(self, path: str, count: int = 1, method: str | None = None, timeout: float = 30.0) -> bool:
+        """Block until ``path`` was requested ``count`` times in all (counted on arrival, before
+        any fault); False on timeout. Tests use it to act while a ``slow`` fault holds a request."""
+        return bool(self._world.wait_for_calls(path, count, method.upper() if method else None, timeout))
+
     def set_rate_limit(self, spec: str | None) -> None:
         try:
             self._world.limiter.set(spec)

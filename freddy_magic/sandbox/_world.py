@@ -48,7 +48,7 @@ class World:
         self.last_used = {}
         self.stopping = threading.Event()
         self._calls: Counter[tuple[str, str]] = Counter()
-        self._calls_lock = threading.Lock()
+        self._calls_lock = threading.Condition()
 
     def stamp(self, seconds):
         return timestamp(seconds)
@@ -61,7 +61,17 @@ class World:
     def count(self, method, path):
         with self._calls_lock:
             self._calls[(method, path)] += 1
+            self._calls_lock.notify_all()
 
     def calls(self, path, method=None):
         with self._calls_lock:
-            return sum(n for (m, p), n in self._calls.items() if p == path and method in (None, m))
+            return self._count_calls(path, method)
+
+    def _count_calls(self, path, method):
+        return sum(n for (m, p), n in self._calls.items() if p == path and method in (None, m))
+
+    def wait_for_calls(self, path, count, method=None, timeout=30.0):
+        """Block until ``path`` has been requested ``count`` times (a slow fault is then holding
+        the last one); False on timeout."""
+        with self._calls_lock:
+            return self._calls_lock.wait_for(lambda: self._count_calls(path, method) >= count, timeout)

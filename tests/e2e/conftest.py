@@ -47,11 +47,15 @@ def screenshots(pytestconfig):
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory, shared_sandbox):
-    """JupyterLab whose kernels answer from the session's shared sandbox (``FREDDY_BASE_URL``)."""
+    """JupyterLab whose kernels answer from the session's shared sandbox (``FREDDY_BASE_URL``), and
+    whose server and kernels both log at DEBUG into server.log, which the browser tests search with
+    every other file of the tree: neither log may ever hold the key."""
     tmp = tmp_path_factory.mktemp("lab")
     root, settings, ipython_dir = tmp / "root", tmp / "settings", tmp / "ipython"
     for path in (root, settings, ipython_dir):
         path.mkdir()
+    (ipython_dir / "profile_default").mkdir()
+    (ipython_dir / "profile_default" / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "DEBUG"\n')
     # Without this, a "get notified about Jupyter news?" toast covers the bottom right corner.
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
@@ -75,6 +79,7 @@ def lab(tmp_path_factory, shared_sandbox):
             sys.executable,
             "-m",
             "jupyterlab",
+            "--debug",
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",

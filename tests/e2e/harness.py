@@ -170,7 +170,7 @@ class KernelSweep:
         self.harness_runs = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._stdin_answer = None
+        self._stdin_answers = []
         self.log_path = self.capture / "kernel-log.jsonl"
 
     # lifecycle ---------------------------------------------------------------------------
@@ -221,14 +221,15 @@ class KernelSweep:
                 self._cond.notify_all()
 
     def _answer_stdin(self):
-        """Answer input requests as they come; an unexpected prompt gets an empty answer, not a hang."""
+        """Answer input requests as they come, in the order given; an unexpected prompt gets an
+        empty answer, not a hang."""
         while not self._stop.is_set():
             try:
                 msg = self.kc.get_stdin_msg(timeout=0.1)
             except Exception:  # nothing asked, or the channel closing at shutdown
                 continue
             if msg["msg_type"] == "input_request":
-                answer = self._stdin_answer or ""
+                answer = self._stdin_answers.pop(0) if self._stdin_answers else ""
                 self.kc.input(answer)
                 self.inbound.append({"msg_type": "input_reply", "content": {"value": answer}})
 
@@ -246,9 +247,14 @@ class KernelSweep:
             return mine()
 
     def _execute(self, code, timeout, stdin_answer):
+        return self._finish(self._start(code, stdin_answer), code, timeout)
+
+    def _start(self, code, stdin_answer):
         # JupyterLab always offers stdin; nbclient never does (and then widgets are not offered)
-        self._stdin_answer = stdin_answer
-        msg_id = self.kc.execute(code, allow_stdin=self.allow_stdin, stop_on_error=False)
+        self._stdin_answers = list(stdin_answer) if isinstance(stdin_answer, (list, tuple)) else [stdin_answer or ""]
+        return self.kc.execute(code, allow_stdin=self.allow_stdin, stop_on_error=False)
+
+    def _finish(self, msg_id, code, timeout):
         ran = Ran(code, msg_id)
         ran.iopub = self._wait_idle(msg_id, timeout)
         deadline = time.monotonic() + timeout
@@ -259,10 +265,30 @@ class KernelSweep:
                 return ran
 
     def cell(self, code, timeout=TIMEOUT, stdin_answer=None):
-        """Run a notebook cell (saved into the notebook)."""
+        """Run a notebook cell (saved into the notebook). ``stdin_answer``: one answer, or a list
+        answered in order (``%debug`` commands)."""
         ran = self._execute(code, timeout, stdin_answer)
         self.cells.append(ran)
         return ran
+
+    def start_cell(self, code):
+        """Start a notebook cell and return at once; ``finish_cell`` waits for it."""
+        return code, self._start(code, None)
+
+    def finish_cell(self, started, timeout=TIMEOUT):
+        code, msg_id = started
+        ran = self._finish(msg_id, code, timeout)
+        self.cells.append(ran)
+        return ran
+
+    def interrupt(self):
+        """What the stop button does: the kernel manager sends SIGINT to the kernel process."""
+        self.km.interrupt_kernel()
+
+    def wait_for_iopub(self, predicate, timeout=TIMEOUT):
+        """Block until some IOPub message satisfies ``predicate``; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: any(predicate(m) for m in self.iopub), timeout)
 
     def harness(self, code, timeout=TIMEOUT):
         """Run inspection code that is not part of the user's notebook."""
@@ -282,14 +308,21 @@ class KernelSweep:
                 found.append((m["content"]["comm_id"], state))
         return found
 
-    def send_comm(self, comm_id, data, timeout=TIMEOUT):
+    def send_comm(self, comm_id, data, timeout=TIMEOUT, wait=True):
+        """Send a comm message as a front end does; wait for the kernel to handle it unless
+        ``wait`` is False (then ``wait_idle(msg_id)`` does)."""
         msg = self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
         self.inbound.append(msg)
         self.kc.shell_channel.send(msg)
+        if not wait:
+            return msg["header"]["msg_id"]
         return self._wait_idle(msg["header"]["msg_id"], timeout)
 
-    def type_into(self, comm_id, value):
-        return self.send_comm(comm_id, {"method": "update", "state": {"value": value}, "buffer_paths": []})
+    def wait_idle(self, msg_id, timeout=TIMEOUT):
+        return self._wait_idle(msg_id, timeout)
+
+    def type_into(self, comm_id, value, wait=True):
+        return self.send_comm(comm_id, {"method": "update", "state": {"value": value}, "buffer_paths": []}, wait=wait)
 
     def click(self, comm_id):
         return self.send_comm(comm_id, {"method": "custom", "content": {"event": "click"}})

@@ -41,16 +41,20 @@ for _fm_name, _fm_value in list(get_ipython().user_ns.items()):
         continue
     print("NAME", _fm_name)
     _fm_walk(_fm_value)
+_fm_chain = []
 for _fm_attr in ("last_value", "last_exc"):
     _fm_exc = getattr(_fm_sys, _fm_attr, None)
-    if _fm_exc is not None:
-        print("LAST", _fm_attr, repr(_fm_exc), _fm_exc.__context__, _fm_exc.__cause__)
-_fm_tb = getattr(_fm_sys, "last_traceback", None)
-while _fm_tb is not None:
-    for _fm_k, _fm_v in _fm_tb.tb_frame.f_locals.items():
-        if not _fm_k.startswith("_fm"):
-            print("FRAME", _fm_tb.tb_frame.f_code.co_name, _fm_k, repr(_fm_v)[:3000])
-    _fm_tb = _fm_tb.tb_next
+    while _fm_exc is not None and all(_fm_exc is not _fm_e for _fm_e in _fm_chain):
+        _fm_chain.append(_fm_exc)
+        print("LAST", _fm_attr, type(_fm_exc).__name__, repr(_fm_exc), str(_fm_exc), repr(_fm_exc.args)[:3000])
+        _fm_exc = _fm_exc.__cause__ or _fm_exc.__context__
+print("CHAIN", len(_fm_chain), [type(_fm_e).__name__ for _fm_e in _fm_chain])
+for _fm_tb in [getattr(_fm_sys, "last_traceback", None)] + [_fm_e.__traceback__ for _fm_e in _fm_chain]:
+    while _fm_tb is not None:
+        for _fm_k, _fm_v in _fm_tb.tb_frame.f_locals.items():
+            if not _fm_k.startswith("_fm"):
+                print("FRAME", _fm_tb.tb_frame.f_code.co_name, _fm_k, repr(_fm_v)[:3000])
+        _fm_tb = _fm_tb.tb_next
 _fm_hm = get_ipython().history_manager
 for _fm_store in ("outputs", "exceptions"):
     print("HISTORY", _fm_store, repr(getattr(_fm_hm, _fm_store, None))[:20000])
@@ -60,9 +64,14 @@ if %(environ)r:
 
 
 def inspect_memory(k, *, skip=(), environ=True):
-    """Print every user-visible object (bounded), the last exception and its frames, IPython's
-    stored outputs/exceptions and (unless the key was given by environment) ``os.environ``."""
+    """Print every user-visible object (bounded), the last exception with its whole
+    ``__cause__``/``__context__`` chain and the locals of every frame of every traceback on it,
+    IPython's stored outputs/exceptions and (unless the key was given by environment) ``os.environ``."""
     return k.harness(INSPECT_MEMORY % {"skip": sorted(skip), "environ": environ})
+
+
+# %debug, driven as a user would: the locals of the frame it stops in, then of each caller.
+DEBUG_COMMANDS = ["p locals()", "up", "p locals()", "up", "p locals()", "up", "p locals()", "q"]
 
 
 def evidence(k, notebook, *, ignore_files=()):

@@ -184,7 +184,9 @@ def test_quickstart_in_lab_keeps_key_out_of_every_file(page, lab, shared_sandbox
     assert checkpoint.exists()
     assert "%freddy_auth" in lab.history.read_bytes().decode("utf-8", "replace"), "the kernel recorded no history"
     assert_no_canary([folder / "quickstart.ipynb", checkpoint, lab.history], key)
-    assert_no_canary([lab.tmp], key)  # and nothing else the server or kernels wrote
+    server_log = (lab.tmp / "server.log").read_text(errors="replace")
+    assert "[D " in server_log and "MESSAGE TYPE:comm_msg" in server_log, "control: server and kernel log at DEBUG"
+    assert_no_canary([lab.tmp], key)  # and nothing else the server or kernels wrote, server.log included
 
 
 @in_the_browser

@@ -134,6 +134,24 @@ def test_sweep_builtin_sandbox(kernel_sweep):
     assert any("sandbox" in ran.text.lower() for ran in k.cells), "the sandbox connection was not labelled as such"
 
 
+@pytest.mark.parametrize("path", ["widget", "login"])
+def test_sweep_debug_kernel(kernel_sweep, sandbox, path):
+    """The widget and sign-in sweeps with the kernel started with ``--debug``: its own log, which
+    records every message it dispatches with its content, goes to its stderr and is searched."""
+    with kernel_sweep(env=_kernel_env(sandbox), extra_arguments=["--debug"]) as k:
+        k.cell("%load_ext freddy_magic")
+        if path == "widget":
+            _widget_auth(k, sandbox.api_key)
+        else:
+            _login_auth(k, sandbox)
+        notebook = _work_and_save(k)
+    debug_log = (k.capture / "kernel-stderr.txt").read_text(errors="replace")
+    assert "MESSAGE TYPE:comm_msg" in debug_log and "Content:" in debug_log, "control: no debug message log"
+    assert sandbox.calls("/v1/model/response") >= 2
+    _assert_clean(k, notebook, [sandbox.api_key] if path == "widget" else [sandbox.password])
+    assert not JWT.search(debug_log), "a token reached the kernel's debug log"
+
+
 # A: failures ------------------------------------------------------------------------------------
 FAILURES = {
     "wrong-key": (None, None),
