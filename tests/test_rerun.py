@@ -70,11 +70,14 @@ def test_row_retry_keeps_its_budget_and_stops_with_the_batch():
 @pytest.mark.parametrize("fault", ["status=503 times=6", "reset times=3", "status=502 times=2"])
 def test_over_repeats_transient_failures_and_counts_them_in_retries(own, ip, fault):
     failures = int(fault.rsplit("=", 1)[1])
+    # Which rows meet the faults depends on thread timing; a budget as large as the number of
+    # faults lets even one row meet them all, so every row ends ok whatever the order.
+    ip.run_line_magic("config", f"FreddyMagics.max_retries = {failures}")
     own.faults.add(f"POST {RESPONSE} {fault}")
     rows = ip.run_cell_magic("freddy", "--over inputs --concurrency 4", TEMPLATE)
     assert statuses(rows) == ["ok"] * 10, [row["error"] for row in rows]
     assert sum(row["retries"] for row in rows) == failures
-    assert all(row["retries"] <= 2 for row in rows), "each row within the retry budget"
+    assert all(row["retries"] <= failures for row in rows), "each row within the retry budget"
     assert own.calls(RESPONSE, "POST") == 10 + failures
     assert [row["topic"] for row in rows] == [f"topic {i}" for i in range(10)]
 
