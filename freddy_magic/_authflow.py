@@ -1,12 +1,13 @@
 """``%freddy_auth``: pick where the credential comes from, without ever blocking the kernel.
 
 Order for a plain ``%freddy_auth``: a key from env, ``.env`` or Colab secrets (silently, saying
-which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. ``--key`` skips the first two and
-asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for everyone, it is how a student uses their
-own key. Asking means the widget in a
-notebook (displayed, then the magic returns: the kernel must be idle to receive the click),
-``getpass`` in a terminal, and a clear error where neither can work (a headless run has no widget
-front end and no stdin, and waiting there would hang it forever).
+which); else a recording named by ``FREDDY_REPLAY`` (the sandbox answers what it lacks when
+``FREDDY_SANDBOX=1`` too); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. ``--key``
+skips all of these and asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for everyone, it is
+how a student uses their own key. Asking means the widget in a notebook (displayed, then the
+magic returns: the kernel must be idle to receive the click), ``getpass`` in a terminal, and a
+clear error where neither can work (a headless run has no widget front end and no stdin, and
+waiting there would hang it forever).
 
 On Binder or JupyterHub anyone holding the session's URL (with its token) can run code in this
 kernel and so read the key. Before a real key is used or asked for there, a notice says so, once
@@ -17,6 +18,7 @@ and a class running ``FREDDY_SANDBOX=1`` on Binder would only learn to ignore wa
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import sys
 from typing import TYPE_CHECKING
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 CANNOT_ASK = "Cannot ask for a key here: this front end has no stdin and may render no widgets (a headless run?)"
 _MODES = ("key", "login", "env", "sandbox", "status", "logout")
+REPLAY_NAME = "FREDDY_REPLAY"
 PUBLIC_SESSION = (
     "This looks like a shared {where} session: a key entered or loaded here is usable by anyone "
     "who holds this session's URL or token. Prefer %freddy_auth --sandbox, or use a short-lived, "
@@ -46,10 +49,17 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
     """Run the mode ``args`` asks for; return a Status to show, or None when a prompt is shown."""
     session = magics.session
     chosen = [mode for mode in _MODES if getattr(args, mode)]
+    if args.replay:  # --replay PATH --sandbox: the sandbox answers what was not recorded
+        chosen = [mode for mode in chosen if mode != "sandbox"] + ["replay"]
     if len(chosen) > 1:
-        raise ConfigError("Use one of --" + ", --".join(_MODES) + " at a time")
+        raise ConfigError("Use one of --" + ", --".join(_MODES) + ", --replay at a time")
+    if args.replay:
+        return session.connect_replay(_recording_path(args.name or "", "--replay"), fallback=args.sandbox)
     if args.name and not args.env:
-        raise ConfigError("%freddy_auth takes a variable NAME only with --env (e.g. %freddy_auth --env MY_KEY)")
+        raise ConfigError(
+            "%freddy_auth takes a NAME only with --env (a variable, e.g. %freddy_auth --env MY_KEY) "
+            "or --replay (a recording's path)"
+        )
     if args.name and not _ENV_NAME.fullmatch(args.name):  # not repeated: it may be a pasted password
         raise ConfigError("--env NAME must be an environment variable name (letters, digits and _, not a key)")
     if args.status:
@@ -62,18 +72,33 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
         return ask_login(magics)
     if args.key:
         return ask_key(magics)
+    return _from_environment(magics, args) or ask_key(magics)
+
+
+def _from_environment(magics: FreddyMagics, args: Namespace) -> Status | None:
+    """A plain ``%freddy_auth`` (or ``--env``): the first source the environment provides."""
+    session = magics.session
     name = args.name or KEY_NAME
     key, source = find_key(name)
     if key:
         warn_if_public(magics)
         return session.connect_key(key, source or name)
+    replay = os.environ.get(REPLAY_NAME, "").strip()
+    if replay and not args.env:
+        return session.connect_replay(_recording_path(replay, REPLAY_NAME), fallback=sandbox_requested())
     if sandbox_requested():
         return session.connect_sandbox()
     if args.env:
         why = f" ({source})" if source else ""
         what = name if name == KEY_NAME else "variable of the name given to --env"  # a line's word is never echoed
         raise NotAuthenticated(f"No {what} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
-    return ask_key(magics)
+    return None
+
+
+def _recording_path(path: str, where: str) -> str:
+    if not path.strip():
+        raise ConfigError(f"{where} needs the path of a recording (made by %freddy record PATH)")
+    return os.path.expanduser(path.strip())
 
 
 def warn_if_public(magics: FreddyMagics) -> None:

@@ -23,7 +23,7 @@ from ._results import Rows, make_row
 
 if TYPE_CHECKING:
     from ._calls import Job
-    from ._client import FreddyClient
+    from ._replay import AnswerSource
     from ._rerun import RowRetry
     from ._results import Row
 
@@ -34,7 +34,7 @@ _IDLE_S = 0.05  # how often a waiting main thread wakes up to show throttled dis
 
 
 def _work(
-    client: FreddyClient,
+    client: AnswerSource,
     job: Job,
     index: int,
     events: Events,
@@ -72,7 +72,7 @@ def _next(events: Events) -> Event:
 
 
 def run_jobs(
-    client: FreddyClient,
+    client: AnswerSource,
     jobs: Sequence[Job],
     *,
     concurrency: int,

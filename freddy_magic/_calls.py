@@ -27,11 +27,10 @@ from ._redaction import redact
 from ._results import make_row, now_iso
 
 if TYPE_CHECKING:
-    from ._client import FreddyClient
     from ._payloads import Completion
+    from ._replay import AnswerSource, AnswerStream
     from ._rerun import RowRetry
     from ._results import Row
-    from ._stream import ResponseStream
 
 log = logging.getLogger("freddy_magic")
 
@@ -100,7 +99,7 @@ def describe(error: BaseException) -> str:
 CANCELLED = "cancelled by the user"
 
 
-def _cancel(client: FreddyClient, thread_id: str | None) -> str:
+def _cancel(client: AnswerSource, thread_id: str | None) -> str:
     """Ask the server to stop generating; the row's error text, saying if that did not happen."""
     if not thread_id:
         return CANCELLED
@@ -116,7 +115,7 @@ def _cancel(client: FreddyClient, thread_id: str | None) -> str:
 
 
 def call(
-    client: FreddyClient,
+    client: AnswerSource,
     job: Job,
     *,
     stream: bool = True,
@@ -168,7 +167,7 @@ def call(
     return row
 
 
-def _create(client: FreddyClient, job: Job) -> Completion | FreddyError:
+def _create(client: AnswerSource, job: Job) -> Completion | FreddyError:
     """One plain request: its answer, or the error it ended in (kept, not raised, for the caller
     to repeat or record outside any ``except``)."""
     try:
@@ -178,7 +177,7 @@ def _create(client: FreddyClient, job: Job) -> Completion | FreddyError:
 
 
 def _call_streaming(
-    client: FreddyClient,
+    client: AnswerSource,
     job: Job,
     on_delta: Callable[[str], object] | None,
     stop: threading.Event | None,
@@ -189,7 +188,7 @@ def _call_streaming(
     """The streamed call. A failure is kept, not returned from inside ``with``/``except``, so the
     partial text, the server-side cancel and the row are handled in one place, stream closed."""
     pieces: list[str] = []
-    response: ResponseStream | None = None
+    response: AnswerStream | None = None
     completion, failure, cancelled = None, None, False
     try:
         with client.stream_response(job.prompt, model=job.model, **job.params) as response:

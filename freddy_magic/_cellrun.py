@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     from traitlets import Int
 
-    from ._client import FreddyClient
     from ._magics import FreddyMagics
+    from ._replay import AnswerSource
     from ._results import Row
     from ._session import Session
 
@@ -151,11 +151,15 @@ def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | P
     elif again is not None:
         result, stopped = rerun_failed(magics, again, stream, args)
     else:
-        client = session.require_client()
-        if len(jobs) == 1 and args.over is None:
-            result, stopped = run_single(magics, client, jobs[0], stream, args)
-        else:
-            result, stopped = run_many(magics, client, jobs, stream, args)
+        answers = session.answers()
+        try:
+            if len(jobs) == 1 and args.over is None:
+                result, stopped = run_single(magics, answers, jobs[0], stream, args)
+            else:
+                result, stopped = run_many(magics, answers, jobs, stream, args)
+        finally:
+            for note in answers.notes:
+                magics.show_text(note)
     if args.output:
         shell.push({args.output: result})
     if stopped is not None:
@@ -177,7 +181,7 @@ def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[P
 
 
 def run_single(
-    magics: FreddyMagics, client: FreddyClient, job: Job, stream: bool, args: Namespace
+    magics: FreddyMagics, client: AnswerSource, job: Job, stream: bool, args: Namespace
 ) -> tuple[Row, str | None]:
     """One call streamed on the main thread: ``(row, what an interrupt stopped, or None)``.
 
@@ -217,13 +221,17 @@ def rerun_failed(magics: FreddyMagics, again: rerun.Rerun, stream: bool, args: N
     if not again.jobs:
         magics.show_text(f"No failed rows in {again.name}: nothing was sent.")
         return Rows(again.earlier, display_limit=magics.display_limit), None
-    client = magics.session.require_client()
-    rows, stopped = run_many(magics, client, again.jobs, stream, args)
+    answers = magics.session.answers()
+    try:
+        rows, stopped = run_many(magics, answers, again.jobs, stream, args)
+    finally:
+        for note in answers.notes:
+            magics.show_text(note)
     return again.merge(rows), stopped
 
 
 def run_many(
-    magics: FreddyMagics, client: FreddyClient, jobs: list[Job], stream: bool, args: Namespace
+    magics: FreddyMagics, client: AnswerSource, jobs: list[Job], stream: bool, args: Namespace
 ) -> tuple[Rows, str | None]:
     """Several models or ``--over`` rows at once: ``(rows, what an interrupt stopped, or None)``;
     fails the cell only when every row failed."""

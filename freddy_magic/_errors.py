@@ -111,5 +111,9 @@ class StreamInterrupted(FreddyError):
         self.partial_text = partial_text
 
 
+class NotRecorded(FreddyError):
+    """A replayed notebook asked for something its recording does not hold."""
+
+
 class ResponseFormatError(FreddyError):
     """The server's answer could not be understood (or was too large, or a redirect)."""

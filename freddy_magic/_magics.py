@@ -97,6 +97,12 @@ class FreddyMagics(Magics):
         help="How fast the in-kernel sandbox's fake models write (env FREDDY_SANDBOX_PACE): 1 streams like a "
         "real model, each at its own speed; 0 answers at once; 2 twice as slow. Read at %freddy_auth.",
     ).tag(config=True)
+    replay_speed = Float(
+        1.0,
+        min=0.0,
+        help="How fast a replayed answer streams: 1 at its recorded pace (at most a few seconds per answer), "
+        "2 twice as fast, 0 at once.",
+    ).tag(config=True)
     key_prompt = CaselessStrEnum(
         ["auto", "widget", "getpass", "none"],
         "auto",
@@ -183,7 +189,12 @@ class FreddyMagics(Magics):
     # -- the magics --------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("name", nargs="?", help="With --env: the variable to read (default FREDDY_API_KEY). Never a key itself.")
+    @argument(
+        "name",
+        nargs="?",
+        help="With --env: the variable to read (default FREDDY_API_KEY); with --replay: the recording's path. "
+        "Never a key itself.",
+    )
     @argument(
         "--key",
         action="store_true",
@@ -200,6 +211,12 @@ class FreddyMagics(Magics):
         help="Start or reuse the local sandbox and connect to it: FAKE answers, no key.",
     )
     @argument(
+        "--replay",
+        action="store_true",
+        help="Answer from a recording made by %%freddy record (its path as NAME): no network, no key. "
+        "With --sandbox, the sandbox answers (labelled) what the recording lacks; without, that is an error.",
+    )
+    @argument(
         "--status",
         action="store_true",
         help="Method, key fingerprint, base URL, organization, expiry, refreshes, rate limit.",
@@ -210,12 +227,14 @@ class FreddyMagics(Magics):
         """Connect this kernel to the Freddy API. Secrets never go on this line.
 
         With no option: uses FREDDY_API_KEY from env, a .env file or Colab secrets when present
-        (and says which), the sandbox when FREDDY_SANDBOX=1, else shows a masked key widget
-        (getpass in a terminal). ``--key`` always asks, e.g. for your own key on Binder::
+        (and says which), the recording FREDDY_REPLAY names, the sandbox when FREDDY_SANDBOX=1,
+        else shows a masked key widget (getpass in a terminal). ``--key`` always asks, e.g. for your own key on Binder;
+        ``--replay PATH`` answers from a recording::
 
             %freddy_auth
             %freddy_auth --key
             %freddy_auth --sandbox
+            %freddy_auth --replay lesson.jsonl --sandbox
         """
         return guarded(self, "%freddy_auth", self._auth, line)
 
@@ -228,6 +247,7 @@ class FreddyMagics(Magics):
     @magic_arguments()
     @kwds(epilog=epilog())
     @argument("command", nargs="?", help=command_help())
+    @argument("target", nargs="?", help="Only with %%freddy record: the recording's path.")
     @argument("-m", "--model", help="Model key, or several separated by commas (run concurrently).")
     @argument("-t", "--temperature", type=float, help="Sampling temperature.")
     @argument("--max-tokens", type=int, help="Maximum output tokens.")
@@ -247,6 +267,8 @@ class FreddyMagics(Magics):
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
     @argument("--dry-run", action="store_true", help="Show the exact request (secrets redacted); send nothing.")
     @argument("--all", action="store_true", help=option_help("--all"))
+    @argument("--reuse", action="store_true", help=option_help("--reuse"))
+    @argument("--stop", action="store_true", help=option_help("--stop"))
     @line_cell_magic
     def freddy(self, line: str = "", cell: str | None = None) -> object:
         """Ask a model; the answer streams into the cell and comes back as a row (a dict).

@@ -46,6 +46,8 @@ class Completion:
     ttft_s: float | None = None
     model: str | None = None
     raw: JSON = field(default_factory=dict, repr=False)
+    source: str | None = None  # "live", "sandbox" or "replay", set by whoever knows where it came from
+    recorded_at: str | None = None  # when a replayed answer was recorded
 
 
 @dataclass

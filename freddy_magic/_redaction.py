@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import NoReturn
 from urllib.parse import quote, quote_plus
 
@@ -107,6 +107,16 @@ def redact(text: str) -> str:
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
+
+
+def holds_secret(text: str, also: Iterable[str] = ()) -> bool:
+    """True when ``text`` holds a live secret, or one of ``also``, in any encoding :func:`redact` knows.
+
+    For what is written to disk on purpose (recordings): there a secret is refused, not cleaned.
+    """
+    with _lock:
+        secrets = [*_live, *also]
+    return any(variant and variant in text for secret in secrets for variant in _variants(secret))
 
 
 def looks_like_secret(word: str) -> bool:

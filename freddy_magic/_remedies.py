@@ -16,7 +16,7 @@ whose remedy is ``None`` means "the message already says everything".
 from __future__ import annotations
 
 from ._apierrors import SUSPENDED_CODES
-from ._errors import AuthError, FreddyError, NotAuthenticated, PermissionDenied
+from ._errors import AuthError, FreddyError, NotAuthenticated, NotRecorded, PermissionDenied
 
 # Local codes: errors the notebook layer raises before anything reaches the API.
 NO_PROMPT = "no_prompt"  # no widget front end and no stdin: asking for a key would hang
@@ -62,6 +62,8 @@ REMEDIES: dict[tuple[type[FreddyError], str | None], str | None] = {
     # A suspended account is for support to fix; the message already says so.
     **{(PermissionDenied, code): None for code in sorted(SUSPENDED_CODES)},
     (FreddyError, "AMBIGUOUS_ORGANIZATION"): ORGANIZATION,
+    (NotRecorded, None): "record it first (%freddy record PATH with a key), or replay with "
+    "%freddy_auth --replay PATH --sandbox to have the sandbox answer what is missing, labelled",
 }
 
 

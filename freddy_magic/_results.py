@@ -41,6 +41,8 @@ ROW_COLUMNS = (
     "output_tokens",
     "retries",
     "created_at",
+    "source",
+    "recorded_at",
 )
 _COMPLETION_FIELDS = (
     "text",
@@ -52,6 +54,8 @@ _COMPLETION_FIELDS = (
     "retries",
     "latency_s",
     "ttft_s",
+    "source",
+    "recorded_at",
 )
 _CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
 
@@ -241,9 +245,11 @@ class Status(dict):
         parts = [
             f"{key}: {value}"
             for key, value in self.items()
-            if value is not None and key not in ("title", "sandbox", "notice")
+            if value is not None and key not in ("title", "sandbox", "replay", "notice")
         ]
         text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
+        if self.get("replay"):
+            text += f" · REPLAY: {self['replay']}"
         if self.get("sandbox"):
             text += " · SANDBOX: answers are fake, produced locally by the built-in sandbox"
         if self.get("notice"):

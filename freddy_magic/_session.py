@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ._boundary import Interrupted
-from ._errors import FreddyError, NotAuthenticated
+from ._errors import ConfigError, FreddyError, NotAuthenticated
 from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ._magics import FreddyMagics
     from ._payloads import LoginChallenge
     from ._ratelimit import RateLimitStatus
+    from ._recording import Recorder, Recording
+    from ._replay import Answers
     from .sandbox import Sandbox
 
 
@@ -38,6 +40,9 @@ class Session:
         self.thread_id: str | None = None
         self.log = Rows()
         self.organization: str | None = None
+        self.replay: Recording | None = None  # answers come from this recording (see connect_replay)
+        self.recorder: Recorder | None = None  # answered calls are appended here (see start_recording)
+        self.reuse: Recording | None = None  # recording with reuse: what is already there is served
         self._pending_login: tuple[FreddyClient, LoginChallenge] | None = None
 
     # -- connecting --------------------------------------------------------------------------
@@ -73,7 +78,7 @@ class Session:
             raise
         with shielded():
             old, self.client, self.source = self.client, client, source
-            self.organization = organization
+            self.organization, self.replay = organization, None
             if old is not None and old is not client:
                 _discard(old)
             if self.sandbox is not None and not (sandbox and _same_url(client.base_url, self.sandbox.url)):
@@ -112,6 +117,69 @@ class Session:
         )
         return status
 
+    def connect_replay(self, path: str, fallback: bool) -> Status:
+        """Answer from a recording, with no network; ``fallback``: what it lacks, the sandbox answers.
+
+        Replacing the connection like any other source: the old client is dropped (and its
+        credential cleared), since a replaying kernel must not also hold a live key.
+        """
+        from ._recording import Recording
+
+        if self.recorder is not None:
+            raise ConfigError("This kernel is recording: run %freddy record --stop before replaying")
+        recording = Recording.load(path)
+        if fallback:
+            self.connect_sandbox()
+        else:
+            self.forget()
+        with shielded():
+            self.replay, self.source = recording, f"the recording {recording.path}"
+        status = self.status(brief=True)
+        if recording.skipped:
+            status["notice"] = f"{len(recording.skipped)} line(s) skipped: " + "; ".join(recording.skipped[:3])
+        return status
+
+    def start_recording(self, path: str, reuse: bool) -> Status:
+        """Append every answered call to ``path``; ``reuse`` serves what it already holds first."""
+        from ._recording import Recorder, Recording
+
+        if self.replay is not None:
+            raise ConfigError("This kernel replays a recording: there is nothing live to record")
+        reused = Recording.load(path, missing_ok=True) if reuse else None
+        self.stop_recording()
+        self.recorder, self.reuse = Recorder(path), reused
+        held = f"; {reused.count} recorded answers are reused, the rest sent and recorded" if reused else ""
+        return Status(title="Recording", to=str(self.recorder.path), state="every answered call is appended" + held)
+
+    def stop_recording(self) -> Status:
+        recorder, self.recorder, self.reuse = self.recorder, None, None
+        if recorder is None:
+            return Status(title="Recording", state="not recording")
+        recorder.close()
+        return Status(title="Recording stopped", to=str(recorder.path), answers=recorder.written)
+
+    def answers(self) -> Answers:
+        """Where this cell's answers come from: the client, the recording, or both."""
+        from ._replay import Answers
+
+        if self.client is None and self.replay is None:
+            raise NotAuthenticated("Not authenticated")
+        client = self.client
+        return Answers(
+            client,
+            sandbox=client is not None and self._on_sandbox(client),
+            recording=self.replay or self.reuse,
+            recorder=self.recorder,
+            forbidden=(self.organization, self.settings.organization_id),
+            speed=self.settings.replay_speed,
+        )
+
+    def _on_sandbox(self, client: FreddyClient) -> bool:
+        return bool(
+            getattr(client, "is_sandbox", False)
+            or (self.sandbox is not None and _same_url(client.base_url, self.sandbox.url))
+        )
+
     def login_base_url(self) -> str | None:
         """Sign in against the running sandbox if there is one, else the configured API."""
         return self.sandbox.url if self.sandbox is not None else None
@@ -149,6 +217,8 @@ class Session:
 
     def require_client(self) -> FreddyClient:
         """The connected client; not being connected is the remedy table's most common case."""
+        if self.client is None and self.replay is not None:
+            raise NotAuthenticated("This kernel replays a recording and has no server to ask: this needs a connection")
         if self.client is None:
             raise NotAuthenticated("Not authenticated")
         return self.client
@@ -162,6 +232,8 @@ class Session:
 
     def status(self, brief: bool = False) -> Status:
         """The connection as data: fingerprint only, never a secret."""
+        if self.replay is not None:
+            return self._replay_status(brief)
         if self.client is None:
             return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
@@ -172,11 +244,10 @@ class Session:
             base_url=client.base_url,
             organization=self._organization(),
             source=self.source,
-            sandbox=bool(
-                getattr(client, "is_sandbox", False)
-                or (self.sandbox is not None and _same_url(client.base_url, self.sandbox.url))
-            ),
+            sandbox=self._on_sandbox(client),
         )
+        if self.recorder is not None:
+            status["recording_to"] = str(self.recorder.path)
         if brief:
             return status
         expires = cred.expires_in() if cred is not None else None
@@ -185,6 +256,21 @@ class Session:
         limit = getattr(client, "rate_limit", None)
         status["rate_limit"] = _rate_limit_text(limit)
         return status
+
+    def _replay_status(self, brief: bool) -> Status:
+        assert self.replay is not None, "called only while replaying"
+        about = self.replay.summary()
+        origin = "the built-in sandbox: FAKE answers" if about["sandbox"] else ", ".join(about["hosts"]) or "unknown"
+        return Status(
+            title="Connected" if brief else "Freddy status",
+            method="replay (no network, no key)",
+            source=self.source,
+            answers=about["answers"],
+            recorded=about["recorded"],
+            recorded_from=origin,
+            not_recorded="answered by the sandbox, labelled" if self.client is not None else "a one-line error",
+            replay="answers recorded earlier, none is sent anywhere",
+        )
 
     # -- forgetting --------------------------------------------------------------------------
 
@@ -219,7 +305,9 @@ class Session:
             if self._pending_login is not None:
                 _discard(self._pending_login[0])
             self.client = self._pending_login = self.source = self.thread_id = self.organization = None
+            self.replay = None
             self._stop_sandbox()
+            self.stop_recording()
 
     def _stop_sandbox(self) -> None:
         sandbox, self.sandbox = self.sandbox, None

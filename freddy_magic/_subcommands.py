@@ -35,9 +35,10 @@ class Subcommand:
     run: Callable[[FreddyMagics, Namespace], object]
     help: str
     options: dict[str, str] = field(default_factory=dict)  # option (longest spelling) -> its help
+    argument: str | None = None  # what the word after the command names, if the command takes one
 
     def usage(self) -> str:
-        return " ".join([self.name, *(f"[{option}]" for option in self.options)])
+        return " ".join([self.name, *([self.argument] if self.argument else []), *(f"[{o}]" for o in self.options)])
 
 
 def _models(magics: FreddyMagics, args: Namespace) -> Rows:
@@ -61,6 +62,19 @@ def _traceback(magics: FreddyMagics, args: Namespace) -> BugReport:
     return show_report(magics)
 
 
+def _record(magics: FreddyMagics, args: Namespace) -> Status:
+    session = magics.session
+    if args.stop:
+        if args.target:
+            raise ConfigError("`%freddy record --stop` takes no PATH")
+        return session.stop_recording()
+    if not args.target:
+        raise ConfigError("`%freddy record` needs the recording's path, e.g. %freddy record lesson.jsonl")
+    import os
+
+    return session.start_recording(os.path.expanduser(args.target), reuse=args.reuse)
+
+
 def _reset(magics: FreddyMagics, args: Namespace) -> Status:
     from ._results import Status
 
@@ -79,6 +93,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         ),
         Subcommand("log", _log, "every call of this kernel as provenance rows"),
         Subcommand("reset", _reset, "start a new conversation thread for --chat"),
+        Subcommand(
+            "record",
+            _record,
+            "append every answered call to a recording (no secrets), for %freddy_auth --replay",
+            {
+                "--reuse": "serve answers the recording already holds; send and record only the rest",
+                "--stop": "stop recording",
+            },
+            argument="PATH",
+        ),
         Subcommand(
             "traceback", _traceback, "the last unexpected error's traceback, secrets removed (for a bug report)"
         ),
@@ -126,16 +150,16 @@ def resolve(args: Namespace, parser: ArgumentParser, cell: bool) -> Subcommand |
     """The command a line asks for (``None`` for a cell), after checking it against the table."""
     given = given_options(args, parser)
     if cell:
-        _check_cell(args.command, given)
+        _check_cell(args.command or args.target, given)
         return None
-    return _check_line(args.command, given)
+    return _check_line(args.command, given, args.target)
 
 
 def _choices() -> str:
     return " | ".join(command.usage() for command in SUBCOMMANDS.values())
 
 
-def _check_line(name: str | None, given: list[str]) -> Subcommand:
+def _check_line(name: str | None, given: list[str], target: str | None = None) -> Subcommand:
     command = SUBCOMMANDS.get(name or "")
     if command is None:
         raise ConfigError(
@@ -146,6 +170,8 @@ def _check_line(name: str | None, given: list[str]) -> Subcommand:
     if extra:
         takes = "only " + ", ".join(command.options) if command.options else "no options"
         raise ConfigError(f"`%freddy {command.name}` does not take {', '.join(extra)}: it takes {takes}")
+    if target and command.argument is None:  # the word is not repeated: it may be a pasted password
+        raise ConfigError(f"`%freddy {command.name}` takes one word, the command")
     return command
 
 

@@ -15,7 +15,7 @@ import threading
 import pytest
 from hypothesis import HealthCheck, settings
 
-from .fakes import FakeClock, RecordingComm, RecordingPublisher, Sleeper, captured_logs
+from .fakes import Connections, FakeClock, RecordingComm, RecordingPublisher, Sleeper, captured_logs
 
 pytest_plugins = ["freddy_magic.testing"]
 
@@ -196,6 +196,12 @@ def recording_comms(monkeypatch):
     sent = []
     monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(*a, sent=sent, **kw))
     return sent
+
+
+@pytest.fixture
+def connections():
+    """``connections.watch()``: a block during which every socket connect is recorded."""
+    return Connections()
 
 
 @pytest.fixture

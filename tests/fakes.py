@@ -223,3 +223,32 @@ def run_together(n, work):
     for t in threads:
         t.join(timeout=60)
     return results, errors
+
+
+class Connections:
+    """Every socket ``connect`` this process makes while watched (an audit hook, installed once:
+    hooks cannot be removed, so it records only while a watch is on)."""
+
+    _installed = False
+    _current = None
+
+    def __init__(self):
+        self.addresses = []
+
+    @classmethod
+    def _hook(cls, event, args):
+        if event == "socket.connect" and cls._current is not None:
+            cls._current.addresses.append(args[1])
+
+    @contextlib.contextmanager
+    def watch(self):
+        import sys
+
+        if not Connections._installed:
+            sys.addaudithook(Connections._hook)
+            Connections._installed = True
+        Connections._current = self
+        try:
+            yield self
+        finally:
+            Connections._current = None

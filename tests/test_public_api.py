@@ -29,6 +29,7 @@ PUBLIC = [
     "FreddyError",
     "LoginChallenge",
     "NotAuthenticated",
+    "NotRecorded",
     "Page",
     "PermissionDenied",
     "RateLimitStatus",
@@ -74,9 +75,9 @@ def test_errors_form_one_tree():
         getattr(freddy_magic, n)
         for n in PUBLIC
         if n.endswith(("Error", "Failed"))
-        or n in ("NotAuthenticated", "PermissionDenied", "RateLimited", "Timeout", "StreamInterrupted")
+        or n in ("NotAuthenticated", "NotRecorded", "PermissionDenied", "RateLimited", "Timeout", "StreamInterrupted")
     ]
-    assert len(errors) == 12
+    assert len(errors) == 13
     assert all(issubclass(e, freddy_magic.FreddyError) and issubclass(e, Exception) for e in errors)
     assert issubclass(freddy_magic.Timeout, freddy_magic.TransportError)
 
