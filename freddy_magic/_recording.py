@@ -65,8 +65,8 @@ class Entry:
     def key(self) -> str:
         return _canonical(self.request)
 
-    def completion(self, *, latency_s: float | None = None) -> Completion:
-        """The recorded answer as the client would have returned it (no retries: none were made)."""
+    def completion(self) -> Completion:
+        """The recorded answer as the client returned it, marked as a replay (no retries: none were made)."""
         answer = self.answer
         return Completion(
             text=answer.get("text") or "",
@@ -75,10 +75,12 @@ class Entry:
             stop_reason=answer.get("stop_reason"),
             input_tokens=answer.get("input_tokens"),
             output_tokens=answer.get("output_tokens"),
-            latency_s=answer.get("latency_s") if latency_s is None else latency_s,
+            latency_s=answer.get("latency_s"),
             ttft_s=answer.get("ttft_s"),
             model=answer.get("model"),
             raw={"blocks": answer["blocks"]} if answer.get("blocks") else {},
+            source="replay",
+            recorded_at=self.recorded_at or None,
         )
 
     def line(self) -> str:
@@ -163,6 +165,7 @@ class Recording:
     entries: dict[str, list[Entry]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     count: int = 0
+    threads: set[str] = field(default_factory=set)  # the conversation threads its answers belong to
     _served: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -195,6 +198,9 @@ class Recording:
         with self._lock:
             self.entries.setdefault(entry.key, []).append(entry)
             self.count += 1
+            thread = entry.answer.get("thread_id")
+            if isinstance(thread, str):
+                self.threads.add(thread)
 
     def find(self, request: Mapping[str, Any]) -> Entry | None:
         """The entry for ``request``; the same request asked again gets the next recorded answer

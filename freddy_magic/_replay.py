@@ -92,10 +92,14 @@ class Answers:
         self.sleep = sleep
         self.notes: list[str] = []  # answers that could not be recorded, said once after the cell
 
-    def _replayed(self, inputs: str | Sequence[dict[str, Any]], params: Mapping[str, Any]) -> Entry | None:
+    def _replayed(self, inputs: str | Sequence[dict[str, Any]], params: dict[str, Any]) -> Entry | None:
+        """The recorded answer, if any. Replaying with a fallback, a conversation that began in the
+        recording continues in a new thread there: the fallback never saw the recorded one."""
         if self.recording is None:
             return None
         entry = self.recording.find(request_key(inputs, params))
+        if entry is None and self.recorder is None and params.get("thread_id") in self.recording.threads:
+            del params["thread_id"]
         if entry is None and self.client is None:
             model = params.get("model") or "the default model"
             start = inputs if isinstance(inputs, str) else str(inputs[-1].get("content", "")) if inputs else ""
@@ -107,7 +111,7 @@ class Answers:
     def create_response(self, inputs: str | Sequence[dict[str, Any]], **params: Any) -> Completion:
         entry = self._replayed(inputs, params)
         if entry is not None:
-            return replayed(entry)
+            return entry.completion()
         assert self.client is not None, "_replayed raises when there is neither an entry nor a client"
         started = self.clock()
         completion = replace(self.client.create_response(inputs, **params), source=self.source)
@@ -150,10 +154,6 @@ class Answers:
             self.recording.add(entry)
 
 
-def replayed(entry: Entry) -> Completion:
-    return replace(entry.completion(), source="replay", recorded_at=entry.recorded_at or None)
-
-
 class ReplayStream:
     """A recorded answer streamed again at its recorded pace (times ``1/speed``, capped)."""
 
@@ -171,7 +171,7 @@ class ReplayStream:
 
     @property
     def completion(self) -> Completion | None:
-        return replayed(self._entry) if self._done else None
+        return self._entry.completion() if self._done else None
 
     def __enter__(self) -> ReplayStream:
         return self

@@ -3,8 +3,10 @@
 
 ``make demo`` has made the venv and installed the package before this runs, so this script only
 decides the environment: with no ``FREDDY_API_KEY`` it sets ``FREDDY_SANDBOX=1``, which makes the
-plain ``%freddy_auth`` in each notebook start a sandbox inside the kernel. A key, when present,
-wins, so the same notebooks run unchanged against the real API. IPython history stays off for the
+plain ``%freddy_auth`` in each notebook start a sandbox inside the kernel, and, when a recording
+ships next to the notebooks (``recorded-answers.jsonl``), ``FREDDY_REPLAY``: its answers are
+replayed and the sandbox answers the rest, labelled. A key, when present, wins, so the same
+notebooks run unchanged against the real API. IPython history stays off for the
 demo's kernels (a kernelspec with ``--HistoryManager.enabled=False`` on ``JUPYTER_PATH``), because
 a demo is where people paste things. JupyterLab's news and update pop-up is switched off for the
 demo (a page config on ``JUPYTER_CONFIG_PATH`` disables that one plugin; the user's own settings
@@ -15,11 +17,15 @@ without which it refuses to start.
     run.py execute [NB ...]         run notebooks top to bottom with nbclient, write executed
                                     copies to notebooks/executed/, exit 1 if any cell failed
     run.py clean [NB ...]           strip outputs, execution counts and widget state in place
+    run.py record [NB ...]          run notebooks with every answer recorded to
+                                    recorded-answers.jsonl (with your key: real answers)
 """
 
 import argparse
 import os
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 DEMO_JUPYTER_PATH = HERE / ".jupyter-path"  # holds kernels/python3 with history switched off
 DEMO_CONFIG_PATH = HERE / ".jupyter-config"  # holds labconfig/page_config.json: no news pop-up
 EXECUTED = HERE / "executed"
+RECORDING = HERE / "recorded-answers.jsonl"  # replayed by make demo and Binder when there is no key
 
 
 def notebooks():
@@ -35,14 +42,20 @@ def notebooks():
     return sorted(found, key=lambda path: (path.name != "quickstart.ipynb", path.name))
 
 
-def demo_environment(environ, *, force_sandbox=False):
-    """The environment the demo's server and kernels run in, derived from ``environ``."""
+def demo_environment(environ, *, force_sandbox=False, recording=RECORDING):
+    """The environment the demo's server and kernels run in, derived from ``environ``.
+
+    ``force_sandbox`` leaves out a key and the recording: only the sandbox answers.
+    """
     env = dict(environ)
     if force_sandbox:
         env.pop("FREDDY_API_KEY", None)
+        env.pop("FREDDY_REPLAY", None)
         env["PYTHON_DOTENV_DISABLED"] = "1"  # nor a FREDDY_API_KEY from a .env above the notebooks
     if not env.get("FREDDY_API_KEY"):
         env["FREDDY_SANDBOX"] = "1"
+        if not force_sandbox and recording is not None and recording.exists():
+            env.setdefault("FREDDY_REPLAY", str(recording))
     for name, first in (("JUPYTER_PATH", DEMO_JUPYTER_PATH), ("JUPYTER_CONFIG_PATH", DEMO_CONFIG_PATH)):
         paths = [str(first)] + [p for p in env.get(name, "").split(os.pathsep) if p]
         env[name] = os.pathsep.join(paths)
@@ -90,7 +103,7 @@ def clean(path):
     nbformat.write(nb, path)
 
 
-def execute(path, out_dir, *, timeout=120, client_class=None):
+def execute(path, out_dir, *, timeout=120, client_class=None, resources_path=None):
     """Run ``path`` with nbclient in its own folder; write the executed copy; return (copy, error).
 
     The copy is written even when a cell fails, so the failing output can be read there.
@@ -105,7 +118,7 @@ def execute(path, out_dir, *, timeout=120, client_class=None):
         nb,
         timeout=timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(Path(path).parent)}},
+        resources={"metadata": {"path": str(resources_path or Path(path).parent)}},
         shutdown_kernel="immediate",
         store_widget_state=False,  # nothing a widget held is worth a file that might be shared
     )
@@ -126,6 +139,8 @@ def execute_all(paths, out_dir, *, force_sandbox):
     os.environ.update(env)
     if os.environ.get("FREDDY_API_KEY"):
         source = "the real API (FREDDY_API_KEY)"
+    elif os.environ.get("FREDDY_REPLAY"):
+        source = f"the recording {os.environ['FREDDY_REPLAY']} (the sandbox answers what it lacks)"
     elif force_sandbox:
         source = "the sandbox"
     else:
@@ -146,6 +161,33 @@ def execute_all(paths, out_dir, *, force_sandbox):
     return 1 if failed else 0
 
 
+def record(paths, to):
+    """Run ``paths`` with every answer appended to ``to`` (written anew), as ``%freddy record`` does
+    when a teacher adds it after ``%freddy_auth``: with a key, the class later replays real answers."""
+    import nbformat
+
+    env = demo_environment(os.environ, recording=None)
+    env.pop("FREDDY_REPLAY", None)  # record what is answered now, not an older recording
+    os.environ.clear()
+    os.environ.update(env)
+    to = to.resolve()
+    to.unlink(missing_ok=True)
+    failed = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            auth = next(i for i, cell in enumerate(nb.cells) if "".join(cell.source).startswith("%freddy_auth"))
+            nb.cells.insert(auth + 1, nbformat.v4.new_code_cell(f"%freddy record {shlex.quote(str(to))}"))
+            nb.cells.append(nbformat.v4.new_code_cell("%freddy record --stop"))
+            copy = Path(folder) / path.name
+            nbformat.write(nb, copy)
+            _, error = execute(copy, Path(folder) / "executed", resources_path=path.parent)
+            failed += error is not None
+            print(f"  {'FAILED' if error else 'ok':6}  {path.name}")
+    print(f"Recorded {sum(1 for _ in to.open())} answers to {to}" if to.exists() else "Nothing was recorded")
+    return 1 if failed else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +196,9 @@ def main(argv=None):
     run_parser.add_argument("paths", nargs="*", type=Path, help="default: every notebook here")
     run_parser.add_argument("--out", type=Path, default=EXECUTED, help="where executed copies go")
     run_parser.add_argument("--sandbox", action="store_true", help="ignore FREDDY_API_KEY (env and .env)")
+    record_parser = sub.add_parser("record", help="run notebooks, recording every answer")
+    record_parser.add_argument("paths", nargs="*", type=Path, help="default: teaching-demo.ipynb")
+    record_parser.add_argument("--to", type=Path, default=RECORDING, help="the recording to write")
     clean_parser = sub.add_parser("clean", help="strip outputs before committing")
     clean_parser.add_argument("paths", nargs="*", type=Path)
     args, jupyter_args = parser.parse_known_args(argv)
@@ -164,6 +209,8 @@ def main(argv=None):
         lab(jupyter_args)
     elif args.command == "execute":
         return execute_all(args.paths or notebooks(), args.out, force_sandbox=args.sandbox)
+    elif args.command == "record":
+        return record(args.paths or [HERE / "teaching-demo.ipynb"], args.to)
     else:
         for path in args.paths or notebooks():
             clean(path)

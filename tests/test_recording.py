@@ -63,6 +63,7 @@ def test_the_same_request_asked_again_gets_the_next_recorded_answer_then_the_las
     assert [recording.find(key).answer["text"] for _ in range(4)] == ["first", "second", "second", "second"]
 
 
+@pytest.mark.security
 def test_an_entry_holding_a_live_secret_is_refused_and_nothing_is_written(tmp_path, canary):
     _redaction.register(canary.value)
     try:

@@ -32,6 +32,7 @@ CELLS = [
 ]
 
 
+@pytest.mark.security
 def test_replay_gives_the_recorded_rows_with_the_sandbox_gone_and_no_connection(
     make_connected, tmp_path, monkeypatch, connections
 ):
@@ -101,6 +102,17 @@ def test_with_sandbox_fallback_what_is_missing_comes_from_the_sandbox_labelled(m
     assert "answered by the sandbox" in ip.run_line_magic("freddy_auth", "--status")["not_recorded"]
 
 
+def test_a_recorded_conversation_continues_on_the_sandbox_in_a_new_thread(make_connected, tmp_path):
+    magics, _sandbox = make_connected()
+    ip, path = magics.shell, tmp_path / "chat.jsonl"
+    _record(ip, path, [("--chat", "What is a cell?")])
+    ip.run_line_magic("freddy_auth", f"--replay {path} --sandbox")
+    first = ip.run_cell_magic("freddy", "--chat", "What is a cell?")
+    second = ip.run_cell_magic("freddy", "--chat", "Something the teacher never asked?")
+    assert (first["source"], second["source"], second["status"]) == ("replay", "sandbox", "ok")
+    assert second["thread_id"] != first["thread_id"]
+
+
 def test_reuse_sends_only_what_the_recording_lacks_and_records_it(make_connected, tmp_path):
     magics, sandbox = make_connected()
     ip, path = magics.shell, tmp_path / "reuse.jsonl"
@@ -115,6 +127,7 @@ def test_reuse_sends_only_what_the_recording_lacks_and_records_it(make_connected
     assert Recording.load(path).count == 2
 
 
+@pytest.mark.security
 def test_a_recording_holds_no_key_password_code_token_or_organization(make_connected, tmp_path, monkeypatch):
     magics, sandbox = make_connected()
     ip, path = magics.shell, tmp_path / "secrets.jsonl"
@@ -132,6 +145,7 @@ def test_a_recording_holds_no_key_password_code_token_or_organization(make_conne
     assert "eyJ" not in text and "Bearer" not in text and "api-key" not in text.lower()
 
 
+@pytest.mark.security
 def test_an_answer_that_would_record_a_live_secret_is_refused_and_said(connected, shared_sandbox, tmp_path):
     ip, path = connected.shell, tmp_path / "leak.jsonl"
     ip.user_ns["key"] = shared_sandbox.api_key
@@ -202,6 +216,7 @@ def test_replay_needs_a_path(connected):
         connected.shell.run_line_magic("freddy_auth", "--replay")
 
 
+@pytest.mark.security
 def test_ctrl_c_while_recording_a_batch_leaves_only_whole_lines(make_connected, tmp_path, ctrl_c):
     magics, sandbox = make_connected(rate_limit=None, latency_per_request=0.01)
     ip, path = magics.shell, tmp_path / "cut.jsonl"

@@ -58,10 +58,10 @@ def test_binder_files_install_the_package_and_keep_history_off(tmp_path):
     assert config.read_text().strip() == "c.HistoryManager.enabled = False"
 
 
-def test_binder_start_exports_sandbox_and_runs_the_command():
+def test_binder_start_exports_sandbox_and_recording_and_runs_the_command():
     probe = (
-        "import json, os, sys; "
-        "print(json.dumps([os.environ.get('FREDDY_SANDBOX'), os.environ.get('JUPYTER_CONFIG_PATH'), sys.argv[1:]]))"
+        "import json, os, sys; print(json.dumps([os.environ.get('FREDDY_SANDBOX'), "
+        "os.environ.get('FREDDY_REPLAY'), os.environ.get('JUPYTER_CONFIG_PATH'), sys.argv[1:]]))"
     )
     result = subprocess.run(
         [str(BINDER / "start"), sys.executable, "-c", probe, "a b", "--flag"],
@@ -72,7 +72,8 @@ def test_binder_start_exports_sandbox_and_runs_the_command():
         timeout=30,
     )
     page_config = str(REPO / "notebooks" / ".jupyter-config")  # no news pop-up, as in make demo
-    assert json.loads(result.stdout) == ["1", page_config, ["a b", "--flag"]]
+    recording = str(REPO / "notebooks" / "recorded-answers.jsonl")  # the lesson's recorded answers
+    assert json.loads(result.stdout) == ["1", recording, page_config, ["a b", "--flag"]]
 
 
 @pytest.mark.slow

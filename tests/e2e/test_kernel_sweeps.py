@@ -116,6 +116,26 @@ def test_sweep_dotenv_file_not_exported(kernel_sweep, sandbox):
     _assert_clean(k, notebook, [sandbox.api_key], ignore_files=[dotenv])
 
 
+def test_sweep_recording_of_a_signed_in_session_then_replay(kernel_sweep, sandbox):
+    """A recording made while signed in (password, code, access and refresh tokens all live) and
+    replayed afterwards: the recording file is in the work folder, so the sweep searches it too."""
+    with kernel_sweep(env=_kernel_env(sandbox)) as k:
+        k.cell("%load_ext freddy_magic")
+        _login_auth(k, sandbox)
+        assert k.cell("%freddy record lesson.jsonl").ok
+        notebook = _work_and_save(k)
+        assert k.cell("%freddy record --stop").ok
+        replayed = k.cell("%freddy_auth --replay lesson.jsonl")
+        assert replayed.ok and "REPLAY" in replayed.text, replayed.text
+        again = k.cell("%%freddy -m ftg-3.0\nSay hello to the security reviewer.")
+        assert again.ok and "[sandbox ftg-3.0]" in again.text, again.text
+        notebook = k.save_notebook()
+    lines = (k.work / "lesson.jsonl").read_text().splitlines()
+    assert len(lines) == 2, lines
+    _assert_clean(k, notebook, [sandbox.password])
+    assert not JWT.search("\n".join(lines)), "a JWT reached the recording"
+
+
 def test_sweep_builtin_sandbox(kernel_sweep):
     with kernel_sweep() as k:
         k.cell("%load_ext freddy_magic")

@@ -84,6 +84,13 @@ def test_notebook_is_valid_nbformat(path):
     nbformat.validate(nbformat.read(path, as_version=4))
 
 
+def test_the_shipped_recording_comes_from_the_sandbox_and_says_so():
+    lines = run_py.RECORDING.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert entries and all(entry["sandbox"] is True and entry["host"] == "sandbox" for entry in entries)
+    assert all(entry["answer"]["text"].startswith("[sandbox ") for entry in entries)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_only_the_auth_cell_decides_where_answers_come_from(path):
     cells = json.loads(path.read_text())["cells"]
@@ -172,6 +179,38 @@ def test_notebook_runs_top_to_bottom_against_the_sandbox(path, sandbox_env):
         ),
     }
     assert checks[path.name](), f"{path.name}: an expected output is missing"
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_the_teaching_notebook_runs_from_its_recording_alone(sandbox_env, monkeypatch):
+    """What ``make demo HEADLESS=1`` and Binder do with no key, minus the sandbox: every answer of
+    the lesson is in the recording (a request it lacks would fail its cell), streamed again piece
+    by piece, and the auth cell says REPLAY."""
+    import nbformat
+
+    monkeypatch.delenv("FREDDY_SANDBOX")
+    monkeypatch.setenv("FREDDY_REPLAY", str(run_py.RECORDING))
+    messages = []
+    path = NOTEBOOKS_DIR / "teaching-demo.ipynb"
+    copy, error = run_py.execute(path, sandbox_env / "executed", timeout=120, client_class=_recording_client(messages))
+    assert error is None, f"the lesson asked for something its recording lacks:\n{error}"
+    nb = nbformat.read(copy, as_version=4)
+    auth = next(cell for cell in nb.cells if "".join(cell.source) == "%freddy_auth")
+    assert "REPLAY" in json.dumps(auth.outputs) and "recorded-answers.jsonl" in json.dumps(auth.outputs)
+    assert _teaching_shows_what_it_claims(nb, messages)
+    recorded = [json.loads(line)["answer"]["text"] for line in run_py.RECORDING.read_text().splitlines()]
+    assert _answer(nb, "chat2") == recorded[-1]
+
+
+def test_demo_environment_replays_the_shipped_recording_when_there_is_no_key(tmp_path):
+    recording = tmp_path / "answers.jsonl"
+    assert "FREDDY_REPLAY" not in run_py.demo_environment({}, recording=recording)
+    recording.write_text("")
+    assert run_py.demo_environment({}, recording=recording)["FREDDY_REPLAY"] == str(recording)
+    assert "FREDDY_REPLAY" not in run_py.demo_environment({"FREDDY_API_KEY": "k" * 20}, recording=recording)
+    forced = run_py.demo_environment({"FREDDY_REPLAY": "x"}, force_sandbox=True, recording=recording)
+    assert "FREDDY_REPLAY" not in forced and forced["FREDDY_SANDBOX"] == "1"
 
 
 def _answer(nb, cell_id):
