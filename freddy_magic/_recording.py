@@ -157,16 +157,25 @@ class Recorder:
             os.close(fd)
 
 
+class _Answers:
+    """The recorded answers to one request, and how many of them were served so far."""
+
+    __slots__ = ("entries", "served")
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.served = 0
+
+
 @dataclass
 class Recording:
     """A loaded recording: entries by request, and the lines that could not be used."""
 
     path: Path
-    entries: dict[str, list[Entry]] = field(default_factory=dict)
+    by_request: dict[str, _Answers] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     count: int = 0
     threads: set[str] = field(default_factory=set)  # the conversation threads its answers belong to
-    _served: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -196,7 +205,7 @@ class Recording:
 
     def add(self, entry: Entry) -> None:
         with self._lock:
-            self.entries.setdefault(entry.key, []).append(entry)
+            self.by_request.setdefault(entry.key, _Answers()).entries.append(entry)
             self.count += 1
             thread = entry.answer.get("thread_id")
             if isinstance(thread, str):
@@ -205,18 +214,16 @@ class Recording:
     def find(self, request: Mapping[str, Any]) -> Entry | None:
         """The entry for ``request``; the same request asked again gets the next recorded answer
         to it (then the last one again), as a re-run notebook asks in the order it recorded."""
-        key = _canonical(request)
-        found = self.entries.get(key)
-        if not found:
+        found = self.by_request.get(_canonical(request))
+        if found is None:
             return None
         with self._lock:
-            index = self._served.get(key, 0)
-            self._served[key] = index + 1
-        return found[min(index, len(found) - 1)]
+            index, found.served = found.served, found.served + 1
+        return found.entries[min(index, len(found.entries) - 1)]
 
     def summary(self) -> dict[str, Any]:
         """What the status line says: how many answers, when, from where, and whether from the sandbox."""
-        every = [entry for entries in self.entries.values() for entry in entries]
+        every = [entry for answers in self.by_request.values() for entry in answers.entries]
         dates = sorted(entry.recorded_at[:10] for entry in every)
         return {
             "answers": self.count,
