@@ -247,6 +247,7 @@ class FreddyMagics(Magics):
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")
     @argument("--dry-run", action="store_true", help="Show the exact request (secrets redacted); send nothing.")
     @argument("--all", action="store_true", help=option_help("--all"))
+    @argument("--no-paid", action="store_true", help=option_help("--no-paid"))
     @line_cell_magic
     def freddy(self, line: str = "", cell: str | None = None) -> object:
         """Ask a model; the answer streams into the cell and comes back as a row (a dict).
