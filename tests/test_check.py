@@ -10,6 +10,7 @@ from freddy_magic._client import FreddyClient
 from freddy_magic.sandbox import Fault, Sandbox
 from freddy_magic.sandbox._misshapes import DOCUMENTED_VARIANTS, WRONG_SHAPES, Misshapes
 
+from .clients import signed_in
 from .key_alias import KeyAlias
 
 STEPS = ["models", "refresh", "answer", "stream", "thread", "error 4xx", "rate limit"]
@@ -51,21 +52,13 @@ TOLERATED_BY = {
 }
 
 
-def bearer_client(sb):
-    """A client signed in by email code: a refreshable bearer session."""
-    client = FreddyClient(sb.url)
-    challenge = client.login(sb.email, sb.password)
-    client.verify(challenge, sb.outbox()[-1]["code"])
-    return client
-
-
 def verdicts(report):
     return {row.step: row.verdict for row in report.rows}
 
 
 def checked(middleware=None, bearer=True, **kw):
     with Sandbox(rate_limit="100/60s", middleware=middleware) as sb:
-        client = bearer_client(sb) if bearer else FreddyClient(sb.url, Credential.api_key(sb.api_key))
+        client = signed_in(sb) if bearer else FreddyClient(sb.url, Credential.api_key(sb.api_key))
         try:
             return run_check(client, announce=lambda text: None, **kw)
         finally:
@@ -89,7 +82,7 @@ def test_an_api_key_session_skips_only_the_refresh(sandbox):
 
 
 def test_the_refresh_renews_the_token_and_the_later_calls_use_the_new_one(sandbox):
-    client = bearer_client(sandbox)
+    client = signed_in(sandbox)
     report = run_check(client, announce=lambda text: None)
     assert client.credential.refreshes == 1
     assert verdicts(report)["answer"] == OK and sandbox.calls("/v1/auth/refresh") == 1
