@@ -38,8 +38,8 @@ def check(no_paid: bool, sandbox: bool, environ: Mapping[str, str]) -> int:
     else:
         key, source = find_key(environ=environ)
         if not key:
-            local_reason = f" ({source})" if source else ""
-            raise NotAuthenticated(f"No FREDDY_API_KEY in the environment or a .env file{local_reason}")
+            why_not = f" ({source})" if source else ""
+            raise NotAuthenticated(f"No FREDDY_API_KEY in the environment or a .env file{why_not}")
         base = environ.get("FREDDY_BASE_URL") or DEFAULT_BASE_URL
     credential = Credential.api_key(key)
     del key
@@ -60,7 +60,7 @@ def check(no_paid: bool, sandbox: bool, environ: Mapping[str, str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m freddy_magic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m freddy_magic", description="A live check of your Freddy account.")
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("check", help="a one-time live check of your account (at most 2 tiny paid calls)")
     one.add_argument("--no-paid", action="store_true", help="skip the two paid calls (answer and stream)")
