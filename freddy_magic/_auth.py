@@ -225,6 +225,17 @@ class Credential:
         self._refresh(gen)
         return True
 
+    def refresh_now(self, observe: Callable[[object], None]) -> None:
+        """Renew the token at once, whatever its expiry, handing the token endpoint's answer to
+        ``observe`` before it is applied (the live check reports its shape, then relies on it)."""
+        with self._lock:
+            state, refresher = self._state, self._refresher
+            if state is None or refresher is None or not self._refresh_token:
+                raise NotAuthenticated(f"Not authenticated (the credential cannot be renewed): {_AUTH_HOW}")
+            payload = refresher(self._refresh_token)
+            observe(payload)
+            self._apply(payload, state)
+
     def clear(self) -> None:
         """Forget every secret (logout, replacement, unload)."""
         with self._lock:

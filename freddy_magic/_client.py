@@ -330,6 +330,17 @@ class FreddyClient:
             headers["Authorization"] = f"Bearer [REDACTED:{cred.fingerprint}]"
         return {"method": "POST", "url": self._base + RESPONSES, "headers": headers, "json": body}
 
+    def exchange(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None, stream: bool = False
+    ) -> tuple[requests.Response, float]:
+        """One request under this client's whole policy (credential, refresh, retries, limiter),
+        answered with the unread response and its deadline whatever the status: the live check
+        reports what the server sent, not what the client makes of it. The caller closes it."""
+        resp, _, started = self._sender.send(
+            method, path, cred=self._credential, body=body, params=params, stream=stream, answer_errors=True
+        )
+        return resp, started + self._timeouts.total
+
 
 def _page(data: Any) -> Page:
     if not isinstance(data, dict):

@@ -269,6 +269,7 @@ class FreddyMagics(Magics):
     @argument("--all", action="store_true", help=option_help("--all"))
     @argument("--reuse", action="store_true", help=option_help("--reuse"))
     @argument("--stop", action="store_true", help=option_help("--stop"))
+    @argument("--no-paid", action="store_true", help=option_help("--no-paid"))
     @line_cell_magic
     def freddy(self, line: str = "", cell: str | None = None) -> object:
         """Ask a model; the answer streams into the cell and comes back as a row (a dict).

@@ -89,11 +89,13 @@ class Sender:
         stream: bool = False,
         retry_statuses: frozenset[int] = frozenset(),
         total: float | None = None,
+        answer_errors: bool = False,
     ) -> tuple[requests.Response, int, float]:
         """Send with the retry/replay policy; returns (response, retries, start time).
 
         ``retry_statuses`` are repeated whatever the method (the token endpoint passes
-        ``policy.token_statuses``).
+        ``policy.token_statuses``). With ``answer_errors`` a final error answer is returned
+        unread instead of raised (the live check reports its shape).
         """
         cred = _credential_for(auth, cred)
         clock, policy = self.clock, self.policy
@@ -135,6 +137,8 @@ class Sender:
             _log.debug("%s %s: HTTP %d, retry %d in %.2f s", method, path, status, retries, decision.wait)
             if not decision.shared:  # a shared wait is served by the limiter's next acquire
                 policy.sleep(decision.wait)
+        if answer_errors:
+            return resp, retries, started
         data = read_body(resp, ERROR_BODY_CAP, deadline, clock)
         raise error_from_response(
             status,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from argparse import ArgumentParser, Namespace
 
     from ._boundary import BugReport
+    from ._check import CheckReport
     from ._magics import FreddyMagics
     from ._results import Rows, Status
 
@@ -82,6 +83,13 @@ def _reset(magics: FreddyMagics, args: Namespace) -> Status:
     return Status(title="Chat", state="the next --chat cell starts a new conversation thread")
 
 
+def _check(magics: FreddyMagics, args: Namespace) -> CheckReport:
+    from ._check import run_check
+
+    client = magics.session.require_client()
+    return run_check(client, paid=not args.no_paid, model=magics.model or None, announce=magics.show_text)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     command.name: command
     for command in (
@@ -102,6 +110,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                 "--stop": "stop recording",
             },
             argument="PATH",
+        ),
+        Subcommand(
+            "check",
+            _check,
+            "a one-time live check of your account: what the API answers, as shapes (at most 2 tiny paid calls)",
+            {"--no-paid": "skip the two paid calls (answer and stream)"},
         ),
         Subcommand(
             "traceback", _traceback, "the last unexpected error's traceback, secrets removed (for a bug report)"

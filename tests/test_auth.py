@@ -373,3 +373,23 @@ def test_k2_a_token_answer_of_any_json_renews_or_is_an_auth_error(payload):
     assert renewed and cred.refreshes == 1
     cred.authorize(headers)
     assert isinstance(headers["Authorization"], str) and headers["Authorization"].startswith("Bearer ")
+
+
+def test_refresh_now_hands_over_the_answer_before_applying_it():
+    seen = []
+    cred = Credential.bearer(
+        "access-one-abcdef",
+        refresh_token="refresh-one-abcdef",
+        expires_in=3600,
+        refresher=lambda token: {"access_token": "access-two-abcdef", "expires_in": 3600},
+        clock=FakeClock(),
+    )
+    cred.refresh_now(lambda payload: seen.append((payload, cred.refreshes)))
+    assert seen == [({"access_token": "access-two-abcdef", "expires_in": 3600}, 0)] and cred.refreshes == 1
+    headers = {}
+    cred.authorize(headers)
+    assert headers["Authorization"] == "Bearer access-two-abcdef"
+    for cannot in (Credential.api_key("k" * 24), Credential.bearer("access-only-abcdef")):
+        with pytest.raises(NotAuthenticated, match="cannot be renewed"):
+            cannot.refresh_now(seen.append)
+    assert len(seen) == 1

@@ -368,3 +368,14 @@ def test_k2_every_reader_takes_any_json_and_returns_documented_types_or_a_format
         finally:
             client.close()
     assert documented(result), f"{reader} returned {result!r}"
+
+
+def test_exchange_answers_errors_unread_after_the_usual_refresh_and_replay(shared_sandbox):
+    client = signed_in(shared_sandbox)
+    shared_sandbox.faults.add(Fault(method="GET", path="/v1/models", status=401, code="TOKEN_EXPIRED"))
+    resp, deadline = client.exchange("GET", "/v1/models")
+    assert resp.status_code == 200 and client.credential.refreshes == 1 and "models" in resp.json()
+    refused, _ = client.exchange("POST", "/v1/model/response", body={"inputs": []})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "INVALID_FIELD_VALUE"
+    assert deadline > time.monotonic()
+    client.close()

@@ -11,13 +11,16 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
 from ._faults import Fault, FaultList
 from ._pacing import check_pace
 from ._server import SandboxServer, is_loopback
 from ._world import World
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 class Sandbox:
@@ -30,7 +33,8 @@ class Sandbox:
     stderr), ``faults`` (:class:`Fault` objects or CLI-style strings), ``clock`` (epoch-seconds
     callable; tests advance it instead of sleeping). All but host/port/clock can also be changed
     while running: :meth:`set_rate_limit`, :meth:`set_token_lifetime`, the latency and ``pace``
-    attributes / :meth:`set_latency`, ``faults.add``.
+    attributes / :meth:`set_latency`, ``faults.add``. ``middleware`` wraps the WSGI application
+    once, at start (e.g. :class:`~._misshapes.Misshapes`, which serves deliberately wrong shapes).
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class Sandbox:
         verbose: bool = False,
         faults: Iterable[Fault | str] = (),
         clock: Callable[[], float] | None = None,
+        middleware: Callable[[WSGIApplication], WSGIApplication] | None = None,
     ) -> None:
         if not is_loopback(host) and not allow_remote:
             raise ConfigError(
@@ -69,6 +74,7 @@ class Sandbox:
         for fault in faults:
             self.faults.add(fault)
         self._host, self._port = host, port
+        self._middleware = middleware
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._log_handler: logging.Handler | None = None
@@ -79,6 +85,8 @@ class Sandbox:
         if self._server is None:
             self._attach_stderr_log()
             self._server = SandboxServer(self._host, self._port, self._world)
+            if self._middleware is not None:
+                self._server.app = self._middleware(self._server.app)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="freddy-sandbox", daemon=True
             )
