@@ -237,23 +237,34 @@ def test_browser_tests_skip_or_fail_loudly_without_chromium(monkeypatch, tmp_pat
         lab_helpers.require_chromium()
 
 
+SOURCES = {
+    # what binder/start exports, without and with the lesson's shipped recording
+    "sandbox": ("%env FREDDY_SANDBOX=1", "SANDBOX: answers are fake"),
+    "replay": (
+        f"%env FREDDY_SANDBOX=1\n%env FREDDY_REPLAY={REPO / 'notebooks' / 'recorded-answers.jsonl'}",
+        "REPLAY: answers recorded earlier",
+    ),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
 @in_the_browser
-def test_the_teaching_notebook_streams_visibly_in_light_and_dark(page, lab, screenshots):
-    """The lesson as a class sees it: the in-kernel sandbox (FREDDY_SANDBOX=1, as Binder and
-    make demo set it) at its default pace; the first answer is seen half-written, with the
-    cursor, before it is whole; the conversation's tokens grow. Screenshots in both themes."""
+def test_the_teaching_notebook_streams_visibly_in_light_and_dark(page, lab, screenshots, source):
+    """The lesson as a class sees it on Binder: from the in-kernel sandbox at its default pace, or
+    replayed from its recording at the recorded pace; the first answer is seen half-written, with
+    the cursor, before it is whole; the conversation's tokens grow. Screenshots in both themes."""
     import nbformat
 
     nb = nbformat.read(REPO / "notebooks" / "teaching-demo.ipynb", as_version=4)
-    switch = nbformat.v4.new_code_cell("%env FREDDY_SANDBOX=1")  # what binder/start exports
+    switch = nbformat.v4.new_code_cell(SOURCES[source][0])
     switch.id = "switch"
     nb.cells.insert(0, switch)
-    folder = lab.root / "teaching"
+    folder = lab.root / f"teaching-{source}"
     folder.mkdir()
     nbformat.write(nb, folder / "teaching-demo.ipynb")
     index = {cell.id: i for i, cell in enumerate(nb.cells)}
-    path = "teaching/teaching-demo.ipynb"
-    shot = _shotter(page, screenshots, "teaching")
+    path = f"teaching-{source}/teaching-demo.ipynb"
+    shot = _shotter(page, screenshots, f"teaching-{source}")
 
     page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
     page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
@@ -263,7 +274,7 @@ def test_the_teaching_notebook_streams_visibly_in_light_and_dark(page, lab, scre
     for ident in ("switch", "load", "auth"):
         _run(page, cell[ident])
         _wait_done(cell[ident])
-    expect(cell["auth"].locator(".jp-Cell-outputArea")).to_contain_text("SANDBOX: answers are fake")
+    expect(cell["auth"].locator(".jp-Cell-outputArea")).to_contain_text(SOURCES[source][1])
 
     for theme in ("light", "dark"):
         if theme == "dark":
