@@ -9,6 +9,7 @@ mistyped key must not disconnect a working session.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ class Session:
         s = self.settings
         timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
         return FreddyClient(
-            base_url or s.base_url,
+            base_url or _chosen_base_url(s.base_url),
             credential,
             organization_id=s.organization_id or None,
             timeouts=timeouts,
@@ -236,6 +237,17 @@ def _current_organization(client: FreddyClient) -> str | None:
     except FreddyError:  # a key that may not read its profile still works; the status says so
         return None
     return organization if isinstance(organization, str) else None
+
+
+def _chosen_base_url(configured: str) -> str | None:
+    """The configured base URL, or None when it is the built-in default nobody set (the client
+    then names the other official host if the default cannot be reached)."""
+    from ._hosts import BASE_URL_ENV
+    from ._payloads import DEFAULT_BASE_URL
+
+    if os.environ.get(BASE_URL_ENV) or configured.rstrip("/") != DEFAULT_BASE_URL:
+        return configured
+    return None
 
 
 def _same_url(a: str, b: str) -> bool:

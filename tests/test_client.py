@@ -92,7 +92,8 @@ def test_login_verify_installs_a_refreshing_bearer(scripted, clock, sleeper):
 def test_api_key_round_trip_plain_and_streamed(shared_sandbox):
     client = client_for(shared_sandbox.url, shared_sandbox.api_key)
     done = client.create_response("What is a token bucket?", model="gpt-4o")
-    assert done.text.startswith("[sandbox gpt-4o]") and done.thread_id and done.output_tokens > 0
+    assert done.text.startswith("[sandbox gpt-4o]") and done.thread_id
+    assert done.output_tokens > 0 if shared_sandbox.dialect == "classic" else done.output_tokens is None
     with client.stream_response("What is a token bucket?", model="gpt-4o") as stream:
         pieces = list(stream.text_deltas())
     assert len(pieces) > 1 and stream.completion.text == "".join(pieces) == done.text
