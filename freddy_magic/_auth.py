@@ -62,6 +62,11 @@ def _clean(value: object, what: str) -> str:
     return Masked(value)  # its repr is a fingerprint, in every frame it travels through
 
 
+def intake(value: object, what: str) -> str:
+    """A secret checked and masked as every credential's is; ConfigError names ``what`` only."""
+    return _clean(value, what)
+
+
 class Credential:
     """An API key or bearer tokens. Build with :meth:`api_key` or :meth:`bearer`."""
 

@@ -1,9 +1,11 @@
 """``%freddy_auth``: pick where the credential comes from, without ever blocking the kernel.
 
 Order for a plain ``%freddy_auth``: a key from env, ``.env`` or Colab secrets (silently, saying
-which); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. ``--key`` skips the first two and
-asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for everyone, it is how a student uses their
-own key. Asking means the widget in a
+which); else a refresh token (``FREDDY_REFRESH_TOKEN``) from the same places; else the sandbox
+when ``FREDDY_SANDBOX=1``; else ask. What a variable holds decides how it is sent: an API key
+as a key, a JWT access token as a bearer token, a refresh token exchanged for a session.
+``--key`` skips the environment and the sandbox and asks: on Binder, where ``FREDDY_SANDBOX=1``
+is set for everyone, it is how a student uses their own key. Asking means the widget in a
 notebook (displayed, then the magic returns: the kernel must be idle to receive the click),
 ``getpass`` in a terminal, and a clear error where neither can work (a headless run has no widget
 front end and no stdin, and waiting there would hang it forever).
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 from ._errors import ConfigError, NotAuthenticated
 from ._redaction import Masked, redact
 from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
-from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
+from ._sources import KEY_NAME, REFRESH_NAME, find_key, hosted_session, sandbox_requested
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -63,10 +65,9 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
     if args.key:
         return ask_key(magics)
     name = args.name or KEY_NAME
-    key, source = find_key(name)
-    if key:
-        warn_if_public(magics)
-        return session.connect_key(key, source or name)
+    status, source = from_environment(magics, name, refresh_too=not args.name)
+    if status is not None:
+        return status
     if sandbox_requested():
         return session.connect_sandbox()
     if args.env:
@@ -74,6 +75,34 @@ def authenticate(magics: FreddyMagics, args: Namespace) -> Status | None:
         what = name if name == KEY_NAME else "variable of the name given to --env"  # a line's word is never echoed
         raise NotAuthenticated(f"No {what} in the environment or in a .env file{why}", code=NO_KEY_IN_ENV)
     return ask_key(magics)
+
+
+def from_environment(magics: FreddyMagics, name: str, refresh_too: bool) -> tuple[Status | None, str | None]:
+    """Connect with variable ``name`` (env, ``.env``, Colab), else with ``FREDDY_REFRESH_TOKEN``
+    when ``refresh_too``; ``(None, why not)`` when neither is there."""
+    key, source = find_key(name)
+    if key:
+        warn_if_public(magics)
+        return connect_found(magics, key, source or name), source
+    if refresh_too:
+        refresh, refresh_source = find_key(REFRESH_NAME)
+        if refresh:
+            warn_if_public(magics)
+            return magics.session.connect_refresh(refresh, refresh_source or REFRESH_NAME), refresh_source
+    return None, source
+
+
+def connect_found(magics: FreddyMagics, secret: str, source: str) -> Status:
+    """Connect with what a variable holds: an API key, a JWT access token (sent as a bearer
+    token, never as a key) or a refresh token (exchanged for a session that renews itself)."""
+    from ._expiry import jwt_type
+
+    kind = jwt_type(secret)
+    if kind == "refresh":
+        return magics.session.connect_refresh(secret, source)
+    if kind == "access":
+        return magics.session.connect_bearer(secret, source)
+    return magics.session.connect_key(secret, source)
 
 
 def warn_if_public(magics: FreddyMagics) -> None:

@@ -17,7 +17,7 @@ import requests
 
 from . import _redaction
 from ._apierrors import one_line
-from ._auth import Credential
+from ._auth import Credential, intake
 from ._body import read_body
 from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
 from ._hosts import unchosen_host_hint
@@ -186,6 +186,37 @@ class FreddyClient:
             problem = exc.message
         if problem is not None:
             raise ResponseFormatError(f"The verify answer carries a malformed token: {problem}")
+        self.credential = cred
+        return cred
+
+    def resume(self, refresh_token: str) -> Credential:
+        """A signed-in session from a refresh token alone (CI, scheduled notebooks: no emailed
+        code). The token is exchanged for an access token at once, so a bad one fails here; the
+        credential then renews itself like one from :meth:`verify`. Installs and returns it."""
+        problem = None
+        try:
+            refresh_token = intake(refresh_token, "The refresh token")
+        except ConfigError as exc:  # re-raised below from a frame that no longer holds the token
+            problem, refresh_token = exc.message, ""
+        if problem is not None:
+            raise ConfigError(problem)
+        _redaction.register(refresh_token)  # before it travels: any echo of it is redacted
+        data = json_object(self._refresh_tokens(refresh_token), "refresh")
+        access = optional_text(data, "access_token", "token")
+        if access is None:
+            raise ResponseFormatError("The refresh answer has no access token")
+        try:
+            cred = Credential.bearer(
+                access,
+                optional_text(data, "refresh_token", "refreshToken") or refresh_token,
+                expires_in=data.get("expires_in"),
+                refresher=self._refresh_tokens,
+                clock=self._clock,
+            )
+        except ConfigError as exc:  # a token no header can carry: the server's answer is at fault
+            problem = exc.message
+        if problem is not None:
+            raise ResponseFormatError(f"The refresh answer carries a malformed token: {problem}")
         self.credential = cred
         return cred
 

@@ -18,6 +18,7 @@ from ._errors import FreddyError, NotAuthenticated
 from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
+from ._sources import REFRESH_NAME
 
 if TYPE_CHECKING:
     from ._auth import Credential
@@ -93,6 +94,38 @@ class Session:
             credential.clear()
             raise
         return self._install(client, source)
+
+    def connect_bearer(self, token: str, source: str) -> Status:
+        """Connect with a bearer access token the user already holds (a JWT in the environment).
+
+        It cannot be renewed, so the status says when it expires, and the credential warns
+        again as that time nears."""
+        from ._auth import Credential
+
+        credential = Credential.bearer(token)
+        try:
+            client = self.new_client(credential)
+        except BaseException:
+            credential.clear()
+            raise
+        status = self._install(client, f"{source} (a bearer token; it cannot be renewed)")
+        left = credential.expires_in()
+        if left is not None:
+            status["notice"] = (
+                f"This token expires in {_duration(left)} and cannot be renewed: set {REFRESH_NAME} "
+                "for a session that renews itself, or sign in with %freddy_auth --login."
+            )
+        return status
+
+    def connect_refresh(self, refresh_token: str, source: str) -> Status:
+        """Resume a signed-in session from a refresh token (CI, scheduled notebooks: no code)."""
+        client = self.new_client(None)
+        try:
+            client.resume(refresh_token)
+        except BaseException:  # Ctrl-C included: a half-made session holds nothing
+            _discard(client)
+            raise
+        return self._install(client, f"{source} (bearer tokens from a refresh token, refreshed automatically)")
 
     def connect_sandbox(self) -> Status:
         """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
@@ -260,6 +293,14 @@ def _discard(client: FreddyClient) -> None:
     if credential is not None:
         credential.clear()
     client.close()
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as the largest unit that reads well: 45 s, 12 min, 5 h, 3 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"
 
 
 def _rate_limit_text(limit: RateLimitStatus | None) -> str:

@@ -506,3 +506,20 @@ def test_a4_magic_results_hold_no_credential_or_transport_reference(connected, i
     held = [type(o).__name__ for o in reached if isinstance(o, kinds) or type(o).__name__ == "FreddyClient"]
     assert held == [], f"results reach {held}"
     assert not any(isinstance(o, str) and shared_sandbox.api_key in o for o in reached)
+
+
+def test_without_a_model_none_is_sent_and_the_row_says_the_server_default_answered(
+    connected, ip, shared_sandbox, monkeypatch, dialect
+):
+    from freddy_magic.sandbox._dialects import pick
+
+    monkeypatch.delenv("FREDDY_MODEL", raising=False)
+    assert connected.model == "", "no model is invented"
+    preview = ip.run_cell_magic("freddy", "--dry-run --no-stream", "Hello")
+    assert "model" not in preview["json"]
+    for line in ("--no-stream", ""):
+        row = ip.run_cell_magic("freddy", line, "Hello")
+        assert row["status"] == "ok" and row["model"] == "server default"
+        assert row["text"].startswith(f"[sandbox {pick(dialect).default_model}]")
+    log = ip.run_line_magic("freddy", "log")
+    assert log[-1]["model"] == "server default"

@@ -40,6 +40,7 @@ from .json_values import HTTP_EXAMPLES, answers
 from .shown import text_views
 
 REFRESH = "/v1/auth/refresh"
+RESPONSE = "/v1/model/response"
 
 
 def _tokens_of(cred):
@@ -369,3 +370,59 @@ def test_k2_every_reader_takes_any_json_and_returns_documented_types_or_a_format
         finally:
             client.close()
     assert documented(result), f"{reader} returned {result!r}"
+
+
+# real-API shapes: stream auth errors, refresh tokens, no invented model ------------------------
+REVOKED_ACCESS = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfcmV2b2tlZCJ9.c2lnbmF0dXJlLW5vdC12YWxpZA"
+
+
+def test_a_rejected_token_on_a_stream_is_refreshed_and_the_stream_asked_again(sandbox):
+    """The classic sandbox answers 401; the current one a 200 stream whose first event is the auth
+    error, as the real streaming path may. Either way: one refresh, one replay, nothing shown twice."""
+    _, refresh = _tokens_of(signed_in(sandbox).credential)
+    client = FreddyClient(sandbox.url, Credential.bearer(REVOKED_ACCESS, refresh, expires_in=3600))
+    before = sandbox.calls(RESPONSE, "POST")
+    with client.stream_response("Hello again", model="gpt-4o") as stream:
+        pieces = list(stream.text_deltas())
+    assert "".join(pieces) == stream.completion.text and pieces[0].startswith("[sandbox gpt-4o]")
+    assert client.credential.refreshes == 1 and stream.completion.retries == 1
+    assert sandbox.calls(RESPONSE, "POST") == before + 2
+
+
+def test_a_rejected_token_without_refresh_fails_the_stream_as_an_auth_error(sandbox):
+    client = FreddyClient(sandbox.url, Credential.bearer(REVOKED_ACCESS))
+    with pytest.raises(AuthError), client.stream_response("Hello", model="gpt-4o") as stream:
+        list(stream.text_deltas())
+
+
+def test_resume_from_a_refresh_token_gives_a_renewing_session(shared_sandbox):
+    _, refresh = _tokens_of(signed_in(shared_sandbox).credential)
+    client = FreddyClient(shared_sandbox.url)
+    cred = client.resume(refresh)
+    assert client.credential is cred and cred.method == "bearer" and cred.can_refresh
+    assert client.me()["email"] == shared_sandbox.email
+    assert client.create_response("hi", model="gpt-4o").text.startswith("[sandbox gpt-4o]")
+
+
+def test_resume_with_a_bad_refresh_token_is_an_auth_error(shared_sandbox, canary):
+    client = FreddyClient(shared_sandbox.url)
+    with pytest.raises(AuthError) as caught:
+        client.resume(canary.value)
+    canary.assert_absent(str(caught.value), repr(caught.value))
+    assert client.credential is None
+
+
+def test_no_model_means_none_is_sent_and_the_server_default_answers(shared_sandbox):
+    from freddy_magic.sandbox._dialects import pick
+
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    assert "model" not in client.request_preview("hi")["json"]
+    done = client.create_response("hi")
+    assert done.model is None, "the answer does not say which model: nothing is made up"
+    assert done.text.startswith(f"[sandbox {pick(shared_sandbox.dialect).default_model}]")
+
+
+def test_both_key_headers_are_shown_redacted_in_the_preview(shared_sandbox):
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    headers = client.request_preview("hi")["headers"]
+    assert headers["X-API-Key"] == headers["api-key"] == f"[REDACTED:{client.credential.fingerprint}]"
