@@ -254,7 +254,7 @@ class FreddyMagics(Magics):
 
         ``{expr}`` in the cell is filled from the notebook (``{{``/``}}`` for literal braces)::
 
-            %%freddy -m ftg-3.0,gpt-4o -t 0.2 -o answers
+            %%freddy -m gpt-4o,claude-3-5-sonnet -t 0.2 -o answers
             Explain {topic} to a first-year student.
 
         The line form runs a command (listed at the end of this help).

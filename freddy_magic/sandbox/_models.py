@@ -12,7 +12,6 @@ import hashlib
 from ._bodies import query_bool
 from ._envelope import json_response
 
-DEFAULT_MODEL = "ftg-3.0"
 _BASE = ["text_generation", "conversation", "streaming"]
 _EXTENDED = (
     "release_date",
