@@ -353,7 +353,9 @@ class FreddyClient:
         return self._open_stream(body, stream.retries + 1)
 
     def _open_stream(self, body: dict[str, Any], replays: int) -> ResponseStream:
-        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body, stream=True)
+        resp, retries, started = self._sender.send(
+            "POST", RESPONSES, cred=self._credential, body=body, stream=True, replayed=replays > 0
+        )
         kind = resp.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             resp.close()

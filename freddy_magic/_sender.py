@@ -91,11 +91,13 @@ class Sender:
         stream: bool = False,
         retry_statuses: frozenset[int] = frozenset(),
         total: float | None = None,
+        replayed: bool = False,
     ) -> tuple[requests.Response, int, float]:
         """Send with the retry/replay policy; returns (response, retries, start time).
 
         ``retry_statuses`` are repeated whatever the method (the token endpoint passes
-        ``policy.token_statuses``).
+        ``policy.token_statuses``). ``replayed`` says this call already is the one replay after
+        a rejected token, so a 401 now is final: one refresh per call, never two.
         """
         cred = _credential_for(auth, cred)
         clock, policy = self.clock, self.policy
@@ -103,7 +105,7 @@ class Sender:
         started = clock()
         deadline = started + total
         url = self.base + path
-        retries, replayed = 0, False
+        retries = 0
         while True:
             refuse_wire_debug()
             if clock() >= deadline:

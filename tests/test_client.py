@@ -35,7 +35,7 @@ from freddy_magic.testing import find_canary
 
 from .clients import BASE, KEY, OK, RESP, client_for, key_client, signed_in
 from .fakes import FakeClock, Sleeper, run_together
-from .hostile import HostileServer, forward
+from .hostile import HostileServer, Reply, forward
 from .json_values import HTTP_EXAMPLES, answers
 from .shown import text_views
 
@@ -426,3 +426,26 @@ def test_both_key_headers_are_shown_redacted_in_the_preview(shared_sandbox):
     client = client_for(shared_sandbox.url, shared_sandbox.api_key)
     headers = client.request_preview("hi")["headers"]
     assert headers["X-API-Key"] == headers["api-key"] == f"[REDACTED:{client.credential.fingerprint}]"
+
+
+def test_a_stream_replayed_after_a_rejected_token_is_not_refreshed_twice(shared_sandbox):
+    """First a 200 stream whose first event rejects the token, then a 401 for the replay: one
+    refresh in all, and the 401 is the answer (the security contract's single 401 retry)."""
+    _, refresh = _tokens_of(signed_in(shared_sandbox).credential)
+    rejected = b'data: {"event":"response.error","error":{"code":"TOKEN_EXPIRED","status":401}}\n\ndata: [DONE]\n\n'
+    envelope = b'{"success":false,"error":{"code":"TOKEN_EXPIRED","message":"expired","status":401}}'
+
+    def script(seen):
+        answers = sum(1 for s in api.seen if s.path == RESPONSE)
+        if seen.path == RESPONSE and answers == 1:
+            return Reply(200, {"Content-Type": "text/event-stream"}, rejected)
+        if seen.path == RESPONSE:
+            return Reply(401, {"Content-Type": "application/json"}, envelope)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as api:
+        client = FreddyClient(api.url, Credential.bearer(REVOKED_ACCESS, refresh, expires_in=3600))
+        with pytest.raises(AuthError), client.stream_response("hi", model="gpt-4o") as stream:
+            list(stream.text_deltas())
+        assert [s.path for s in api.seen] == [RESPONSE, REFRESH, RESPONSE]
+        assert client.credential.refreshes == 1
