@@ -404,6 +404,7 @@ def test_resume_from_a_refresh_token_gives_a_renewing_session(shared_sandbox):
     assert client.create_response("hi", model="gpt-4o").text.startswith("[sandbox gpt-4o]")
 
 
+@pytest.mark.security
 def test_resume_with_a_bad_refresh_token_is_an_auth_error(shared_sandbox, canary):
     client = FreddyClient(shared_sandbox.url)
     with pytest.raises(AuthError) as caught:
@@ -428,6 +429,7 @@ def test_both_key_headers_are_shown_redacted_in_the_preview(shared_sandbox):
     assert headers["X-API-Key"] == headers["api-key"] == f"[REDACTED:{client.credential.fingerprint}]"
 
 
+@pytest.mark.security
 def test_a_stream_replayed_after_a_rejected_token_is_not_refreshed_twice(shared_sandbox):
     """First a 200 stream whose first event rejects the token, then a 401 for the replay: one
     refresh in all, and the 401 is the answer (the security contract's single 401 retry)."""
