@@ -62,6 +62,11 @@ def _clean(value: object, what: str) -> str:
     return Masked(value)  # its repr is a fingerprint, in every frame it travels through
 
 
+def intake(value: object, what: str) -> str:
+    """A secret checked and masked as every credential's is; ConfigError names ``what`` only."""
+    return _clean(value, what)
+
+
 class Credential:
     """An API key or bearer tokens. Build with :meth:`api_key` or :meth:`bearer`."""
 
@@ -101,7 +106,7 @@ class Credential:
 
     @classmethod
     def api_key(cls, key: str) -> Credential:
-        """An organisation API key, sent as the ``api-key`` header on every request."""
+        """An organisation API key, sent as the ``X-API-Key`` and ``api-key`` headers on every request."""
         problem: str | None = None
         try:
             key = _clean(key, "The API key")
@@ -155,6 +160,13 @@ class Credential:
     @property
     def refreshes(self) -> int:
         return self._refreshes
+
+    @property
+    def generation(self) -> int:
+        """Which token is current (0 for the first, one more per refresh): what a caller passes
+        to :meth:`refresh_after_401` for a request it sent with that token."""
+        state = self._state
+        return state.gen if state is not None else -1
 
     @property
     def can_refresh(self) -> bool:
@@ -211,7 +223,8 @@ class Credential:
         if state is None:
             raise NotAuthenticated(f"Not authenticated (the credential was cleared): {_AUTH_HOW}")
         if self._method == "api-key":
-            headers["api-key"] = state.token
+            # The SDK and the newest docs send X-API-Key, the seed page api-key; the server reads either.
+            headers["X-API-Key"] = headers["api-key"] = state.token
             return state.gen
         if state.refresh_at is not None and self._clock() >= state.refresh_at:
             state = self._before_expiry(state)

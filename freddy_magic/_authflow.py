@@ -1,13 +1,15 @@
 """``%freddy_auth``: pick where the credential comes from, without ever blocking the kernel.
 
 Order for a plain ``%freddy_auth``: a key from env, ``.env`` or Colab secrets (silently, saying
-which); else a recording named by ``FREDDY_REPLAY`` (the sandbox answers what it lacks when
-``FREDDY_SANDBOX=1`` too); else the sandbox when ``FREDDY_SANDBOX=1``; else ask. ``--key``
-skips all of these and asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for everyone, it is
-how a student uses their own key. Asking means the widget in a notebook (displayed, then the
-magic returns: the kernel must be idle to receive the click), ``getpass`` in a terminal, and a
-clear error where neither can work (a headless run has no widget front end and no stdin, and
-waiting there would hang it forever).
+which); else a refresh token (``FREDDY_REFRESH_TOKEN``) from the same places; else a recording
+named by ``FREDDY_REPLAY`` (the sandbox answers what it lacks when ``FREDDY_SANDBOX=1`` too);
+else the sandbox when ``FREDDY_SANDBOX=1``; else ask. What a variable holds decides how it is
+sent: an API key as a key, a JWT access token as a bearer token, a refresh token exchanged for a
+session. ``--key`` skips all of these and asks: on Binder, where ``FREDDY_SANDBOX=1`` is set for
+everyone, it is how a student uses their own key. Asking means the widget in a notebook
+(displayed, then the magic returns: the kernel must be idle to receive the click), ``getpass`` in
+a terminal, and a clear error where neither can work (a headless run has no widget front end and
+no stdin, and waiting there would hang it forever).
 
 On Binder or JupyterHub anyone holding the session's URL (with its token) can run code in this
 kernel and so read the key. Before a real key is used or asked for there, a notice says so, once
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 from ._errors import ConfigError, NotAuthenticated
 from ._redaction import Masked, redact
 from ._remedies import CANCELLED, NO_KEY_IN_ENV, NO_PROMPT
-from ._sources import KEY_NAME, find_key, hosted_session, sandbox_requested
+from ._sources import KEY_NAME, REFRESH_NAME, find_key, hosted_session, sandbox_requested
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -79,10 +81,9 @@ def _from_environment(magics: FreddyMagics, args: Namespace) -> Status | None:
     """A plain ``%freddy_auth`` (or ``--env``): the first source the environment provides."""
     session = magics.session
     name = args.name or KEY_NAME
-    key, source = find_key(name)
-    if key:
-        warn_if_public(magics)
-        return session.connect_key(key, source or name)
+    status, source = from_environment(magics, name, refresh_too=not args.name)
+    if status is not None:
+        return status
     replay = os.environ.get(REPLAY_NAME, "").strip()
     if replay and not args.env:
         return session.connect_replay(_recording_path(replay, REPLAY_NAME), fallback=sandbox_requested())
@@ -99,6 +100,34 @@ def _recording_path(path: str, where: str) -> str:
     if not path.strip():
         raise ConfigError(f"{where} needs the path of a recording (made by %freddy record PATH)")
     return os.path.expanduser(path.strip())
+
+
+def from_environment(magics: FreddyMagics, name: str, refresh_too: bool) -> tuple[Status | None, str | None]:
+    """Connect with variable ``name`` (env, ``.env``, Colab), else with ``FREDDY_REFRESH_TOKEN``
+    when ``refresh_too``; ``(None, why not)`` when neither is there."""
+    key, source = find_key(name)
+    if key:
+        warn_if_public(magics)
+        return connect_found(magics, key, source or name), source
+    if refresh_too:
+        refresh, refresh_source = find_key(REFRESH_NAME)
+        if refresh:
+            warn_if_public(magics)
+            return magics.session.connect_refresh(refresh, refresh_source or REFRESH_NAME), refresh_source
+    return None, source
+
+
+def connect_found(magics: FreddyMagics, secret: str, source: str) -> Status:
+    """Connect with what a variable holds: an API key, a JWT access token (sent as a bearer
+    token, never as a key) or a refresh token (exchanged for a session that renews itself)."""
+    from ._expiry import jwt_type
+
+    kind = jwt_type(secret)
+    if kind == "refresh":
+        return magics.session.connect_refresh(secret, source)
+    if kind == "access":
+        return magics.session.connect_bearer(secret, source)
+    return magics.session.connect_key(secret, source)
 
 
 def warn_if_public(magics: FreddyMagics) -> None:

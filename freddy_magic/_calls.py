@@ -42,7 +42,7 @@ class Job:
     """What to send for one row: the model, the filled prompt, API parameters, input columns, and a
     note for the row when text had to be changed to be sent (see :mod:`._safe_text`)."""
 
-    model: str
+    model: str | None  # None: no model is sent, the server's default answers
     prompt: str
     params: dict[str, Any] = field(default_factory=dict)
     extra: dict[Any, Any] = field(default_factory=dict)

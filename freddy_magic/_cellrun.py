@@ -27,7 +27,7 @@ from ._calls import Job, call, describe, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
 from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
-from ._results import Rows, make_row
+from ._results import SERVER_DEFAULT, Rows, make_row
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -51,15 +51,17 @@ def _identifier(name: str, option: str) -> str:
 
 def check_options(
     args: Namespace, default_model: str, concurrency_trait: Int, reserved: Collection[str] = ()
-) -> list[str]:
+) -> list[str | None]:
     """Validate option combinations before anything is evaluated or sent; return the models.
 
     ``--concurrency`` is bounded by the ``FreddyMagics.concurrency`` trait itself, so the
     configured default and the per-cell override can never disagree about what is allowed.
     ``reserved`` are names IPython keeps for itself (``In``, ``Out``, ``get_ipython``...).
     """
-    models = [m.strip() for m in (args.model or default_model).split(",")]
-    if not all(models):
+    chosen = args.model or default_model
+    # No model anywhere: the request carries none and the server's default answers.
+    models: list[str | None] = [m.strip() for m in chosen.split(",")] if chosen else [None]
+    if not all(models) and chosen:
         raise ConfigError("-m takes model keys separated by commas, e.g. -m ftg-3.0,gpt-4o")
     for value, option in ((args.output, "-o"), (args.over, "--over")):
         if value is not None:
@@ -112,7 +114,7 @@ def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[Any, Any]
 
 
 def build_jobs(
-    args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str], thread_id: str | None
+    args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str | None], thread_id: str | None
 ) -> list[Job]:
     """One job per model, or per model and ``--over`` row; placeholders are filled here, so a
     bad ``{expr}`` fails the cell before anything is sent."""
@@ -287,7 +289,8 @@ class _Answers:
     def __init__(self, jobs: list[Job], terminal: bool, fmt: str, stream: bool) -> None:
         self.terminal = terminal
         self.views = [
-            AnswerView(terminal=terminal, fmt=fmt, title=job.model, live=stream and not terminal) for job in jobs
+            AnswerView(terminal=terminal, fmt=fmt, title=job.model or SERVER_DEFAULT, live=stream and not terminal)
+            for job in jobs
         ]
         for view in self.views:
             view.open()

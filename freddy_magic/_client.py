@@ -17,9 +17,10 @@ import requests
 
 from . import _redaction
 from ._apierrors import one_line
-from ._auth import Credential
+from ._auth import Credential, intake
 from ._body import read_body
 from ._errors import APIError, AuthError, ConfigError, FreddyError, ResponseFormatError
+from ._hosts import unchosen_host_hint
 from ._payloads import (
     DEFAULT_BASE_URL,
     Completion,
@@ -47,7 +48,7 @@ class FreddyClient:
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         credential: Credential | None = None,
         *,
         organization_id: str | None = None,
@@ -60,7 +61,7 @@ class FreddyClient:
         ca_bundle: str | None = None,
         max_body: int = MAX_BODY,
     ) -> None:
-        self._base = check_base_url(base_url)
+        self._base = check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
         self._policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleep)
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
@@ -73,6 +74,8 @@ class FreddyClient:
         self._sender = Sender(
             self._base, self._session, self._limiter, self._timeouts, clock, self._policy, ca_bundle or True, max_body
         )
+        if base_url is None:  # the default host, not the caller's choice: a failure names the other one
+            self._sender.connect_hint = unchosen_host_hint(self._base)
         self._credential: Credential | None = None
         self._sandbox: bool | None = None
         self.credential = credential
@@ -183,6 +186,37 @@ class FreddyClient:
             problem = exc.message
         if problem is not None:
             raise ResponseFormatError(f"The verify answer carries a malformed token: {problem}")
+        self.credential = cred
+        return cred
+
+    def resume(self, refresh_token: str) -> Credential:
+        """A signed-in session from a refresh token alone (CI, scheduled notebooks: no emailed
+        code). The token is exchanged for an access token at once, so a bad one fails here; the
+        credential then renews itself like one from :meth:`verify`. Installs and returns it."""
+        problem = None
+        try:
+            refresh_token = intake(refresh_token, "The refresh token")
+        except ConfigError as exc:  # re-raised below from a frame that no longer holds the token
+            problem, refresh_token = exc.message, ""
+        if problem is not None:
+            raise ConfigError(problem)
+        _redaction.register(refresh_token)  # before it travels: any echo of it is redacted
+        data = json_object(self._refresh_tokens(refresh_token), "refresh")
+        access = optional_text(data, "access_token", "token")
+        if access is None:
+            raise ResponseFormatError("The refresh answer has no access token")
+        try:
+            cred = Credential.bearer(
+                access,
+                optional_text(data, "refresh_token", "refreshToken") or refresh_token,
+                expires_in=data.get("expires_in"),
+                refresher=self._refresh_tokens,
+                clock=self._clock,
+            )
+        except ConfigError as exc:  # a token no header can carry: the server's answer is at fault
+            problem = exc.message
+        if problem is not None:
+            raise ResponseFormatError(f"The refresh answer carries a malformed token: {problem}")
         self.credential = cred
         return cred
 
@@ -299,9 +333,29 @@ class FreddyClient:
         )
 
     def stream_response(self, inputs: str | Sequence[dict[str, Any]], **params: Any) -> ResponseStream:
-        """A :class:`ResponseStream`; HTTP errors raise here, before any text is delivered."""
+        """A :class:`ResponseStream`; HTTP errors raise here, before any text is delivered.
+
+        The streaming path may report a rejected token as the first event of a 200 stream
+        instead of a 401; a refreshable session then refreshes and asks once more, as it
+        would after a 401, since nothing has been shown yet.
+        """
         body = self._body(inputs, params, True)
-        resp, retries, started = self._sender.send("POST", RESPONSES, cred=self._credential, body=body, stream=True)
+        cred = self._credential
+        if cred is None or not cred.can_refresh:
+            return self._open_stream(body, 0)
+        gen = cred.generation
+        stream = self._open_stream(body, 0)
+        failure = stream.opening_auth_failure()
+        if failure is None:
+            return stream
+        if not cred.refresh_after_401(gen):
+            raise failure
+        return self._open_stream(body, stream.retries + 1)
+
+    def _open_stream(self, body: dict[str, Any], replays: int) -> ResponseStream:
+        resp, retries, started = self._sender.send(
+            "POST", RESPONSES, cred=self._credential, body=body, stream=True, replayed=replays > 0
+        )
         kind = resp.headers.get("Content-Type", "")
         if "text/event-stream" not in kind:
             resp.close()
@@ -313,7 +367,7 @@ class FreddyClient:
             clock=self._clock,
             deadline=started + self._timeouts.total,
             idle_timeout=self._timeouts.stream_idle,
-            retries=retries,
+            retries=retries + replays,
             max_line=MAX_LINE,
         )
 
@@ -325,7 +379,7 @@ class FreddyClient:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         cred = self._credential
         if cred is not None and cred.method == "api-key":
-            headers["api-key"] = f"[REDACTED:{cred.fingerprint}]"
+            headers["X-API-Key"] = headers["api-key"] = f"[REDACTED:{cred.fingerprint}]"
         elif cred is not None:
             headers["Authorization"] = f"Bearer [REDACTED:{cred.fingerprint}]"
         return {"method": "POST", "url": self._base + RESPONSES, "headers": headers, "json": body}

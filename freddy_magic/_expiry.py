@@ -27,6 +27,20 @@ def jwt_lifetime(token: str, wall: Callable[[], float]) -> float | None:
     return float(exp) - wall()
 
 
+def jwt_type(token: str) -> str | None:
+    """``"refresh"`` or ``"access"`` for a JWT (by its ``type`` claim; access when it has none),
+    None for anything that is not a JWT, such as an API key. Unverified: it only picks the flow."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(claims, dict):
+        return None
+    return "refresh" if claims.get("type") == "refresh" else "access"
+
+
 class Schedule:
     """One token and its timetable, replaced as a whole so readers never see half an update."""
 

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from ._results import Status
     from ._session import Session
 
-DEFAULT_MODEL = "ftg-3.0"
-
 ROTATE = (
     "That argument looks like a key or token. freddy_magic never takes a secret on a magic "
     "line, and this one is now stored in the notebook and in IPython history: revoke it and "
@@ -74,7 +72,10 @@ class FreddyMagics(Magics):
     base_url = Unicode(help="Freddy API base URL (env FREDDY_BASE_URL). HTTPS, or http on loopback only.").tag(
         config=True
     )
-    model = Unicode(help="Default model key for %%freddy when -m is not given (env FREDDY_MODEL).").tag(config=True)
+    model = Unicode(
+        help="Default model key for %%freddy when -m is not given (env FREDDY_MODEL); empty sends no model, "
+        "so the server's default answers."
+    ).tag(config=True)
     organization_id = Unicode(
         help="Organization to bill and scope requests to; empty lets the server choose (env FREDDY_ORGANIZATION_ID)."
     ).tag(config=True)
@@ -120,7 +121,7 @@ class FreddyMagics(Magics):
 
     @default("model")
     def _default_model(self) -> str:
-        return os.environ.get("FREDDY_MODEL") or DEFAULT_MODEL
+        return os.environ.get("FREDDY_MODEL", "")
 
     @default("organization_id")
     def _default_organization_id(self) -> str:
@@ -276,7 +277,7 @@ class FreddyMagics(Magics):
 
         ``{expr}`` in the cell is filled from the notebook (``{{``/``}}`` for literal braces)::
 
-            %%freddy -m ftg-3.0,gpt-4o -t 0.2 -o answers
+            %%freddy -m gpt-4o,claude-3-5-sonnet -t 0.2 -o answers
             Explain {topic} to a first-year student.
 
         The line form runs a command (listed at the end of this help).

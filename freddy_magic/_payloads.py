@@ -2,10 +2,11 @@
 
 Parameters are checked before anything is sent (the auth page's own advice: validate on the
 client too), and each error names the parameter, never a secret. Answers are read tolerantly:
-the documented block list, a plain string, and the older OpenAI-like shapes all give the same
-:class:`Completion`. But every reader takes any JSON value a server (or a proxy) may send and
-either returns the documented types or raises ``ResponseFormatError``: a ``5`` where text belongs
-must not surface as an ``AttributeError`` or ``TypeError`` from deep inside the client.
+the documented block list, ``response_blocks``, a plain string, and the older OpenAI-like shapes
+all give the same :class:`Completion` (:mod:`._blocks` reads them). But every reader takes any
+JSON value a server (or a proxy) may send and either returns the documented types or raises
+``ResponseFormatError``: a ``5`` where text belongs must not surface as an ``AttributeError``
+or ``TypeError`` from deep inside the client.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._blocks import answer_of
 from ._errors import ConfigError, ResponseFormatError
 
 # The documented host (api.aitronos.com is the same API). Defined here, in a module free of
@@ -45,6 +47,8 @@ class Completion:
     latency_s: float | None = None
     ttft_s: float | None = None
     model: str | None = None
+    #: The answer's blocks that are not text (tool calls, images...), as the API sent them.
+    blocks: list[JSON] | None = None
     raw: JSON = field(default_factory=dict, repr=False)
     source: str | None = None  # "live", "sandbox" or "replay", set by whoever knows where it came from
     recorded_at: str | None = None  # when a replayed answer was recorded
@@ -94,7 +98,9 @@ def _messages(inputs: Inputs) -> list[JSON]:
     for i, msg in enumerate(inputs):
         if not isinstance(msg, dict) or msg.get("role") not in ROLES:
             raise ConfigError(f"inputs[{i}] must be a dict with role one of {', '.join(ROLES)}")
-        content = msg.get("content", msg.get("texts"))
+        content = msg.get("content")
+        if content is None and msg.get("texts") is not None:
+            raise ConfigError(f"inputs[{i}] needs 'content' (the API refuses the older docs' 'texts' list alone)")
         if content is None or (isinstance(content, str) and not content.strip()) or content == []:
             raise ConfigError(f"inputs[{i}].content must not be empty")
         out.append(msg)
@@ -209,45 +215,9 @@ def _count(usage: JSON, name: str) -> int | None:
     return int(value)
 
 
-def _block_text(block: object) -> str:
-    if not isinstance(block, dict) or block.get("type", "text") != "text":
-        return ""  # images, tool calls and unknown blocks carry no answer text
-    text = block.get("text", "")
-    if not isinstance(text, str):
-        raise ResponseFormatError("An answer block's 'text' is not text")
-    return text
-
-
-def _content_text(content: object) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise ResponseFormatError("An output item's 'content' is neither text nor a list of blocks")
-    return "".join(_block_text(block) for block in content)
-
-
 def text_of(payload: JSON) -> str | None:
-    """The answer text of a response payload, whichever documented shape it has."""
-    resp = payload.get("response")
-    if isinstance(resp, str):
-        return resp
-    if isinstance(resp, list):
-        return "".join(_block_text(block) for block in resp)
-    if resp is not None:
-        raise ResponseFormatError("The answer's 'response' is neither text nor a list of blocks")
-    output = payload.get("output")
-    if isinstance(output, list):
-        return "".join(_content_text(item.get("content")) for item in output if isinstance(item, dict))
-    choices = payload.get("choices")
-    if isinstance(choices, list) and choices:
-        first = choices[0]
-        message = first.get("message") if isinstance(first, dict) else None
-        if not isinstance(message, dict):
-            raise ResponseFormatError("The answer's first choice has no message object")
-        return optional_text(message, "content") or ""
-    return None
+    """The answer text of a response payload, whichever documented shape it has (see :mod:`._blocks`)."""
+    return answer_of(payload)[0]
 
 
 def _usage(payload: JSON) -> tuple[int | None, int | None]:
@@ -269,8 +239,9 @@ def completion_from_json(
     """A :class:`Completion` from a non-streamed answer or a ``response.completed`` event."""
     if not isinstance(payload, dict):
         raise ResponseFormatError("The response JSON is not an object")
+    found, blocks = answer_of(payload)
     if text is None:
-        text = text_of(payload)
+        text = found
         if text is None:
             raise ResponseFormatError("The response JSON has no answer text (no 'response' field)")
     input_tokens, output_tokens = _usage(payload)
@@ -285,5 +256,6 @@ def completion_from_json(
         latency_s=latency_s,
         ttft_s=ttft_s,
         model=optional_text(payload, "model") or model,
+        blocks=blocks or None,
         raw=payload,
     )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._calls import Job, fill_placeholders
 from ._errors import APIError, ConfigError, FreddyError, TransportError
-from ._results import ROW_COLUMNS, Row, Rows
+from ._results import ROW_COLUMNS, SERVER_DEFAULT, Row, Rows
 from ._retry import Phase, backoff_delay
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ def plan(name: str, cell: str, namespace: Mapping[str, Any], params: dict[str, A
         inputs = _inputs(row)
         prompt = fill_placeholders(template, {**namespace, **inputs})
         positions.append(position)
-        jobs.append(Job(str(row["model"]), prompt, dict(params), inputs))
+        model = None if row["model"] in (None, SERVER_DEFAULT) else str(row["model"])
+        jobs.append(Job(model, prompt, dict(params), inputs))
     return Rerun(name, earlier, positions, jobs)
 
 

@@ -32,6 +32,7 @@ ROW_COLUMNS = (
     "response_id",
     "thread_id",
     "stop_reason",
+    "blocks",
     "status",
     "error",
     "warning",
@@ -49,6 +50,7 @@ _COMPLETION_FIELDS = (
     "response_id",
     "thread_id",
     "stop_reason",
+    "blocks",
     "input_tokens",
     "output_tokens",
     "retries",
@@ -57,6 +59,8 @@ _COMPLETION_FIELDS = (
     "source",
     "recorded_at",
 )
+#: The ``model`` of a row whose request named none and whose answer did not say which answered.
+SERVER_DEFAULT = "server default"
 _CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
 
 
@@ -66,7 +70,7 @@ def now_iso() -> str:
 
 
 def make_row(
-    model: str,
+    model: str | None,
     prompt: str,
     *,
     completion: object = None,
@@ -95,7 +99,7 @@ def make_row(
         result.update({name: getattr(completion, name, None) for name in _COMPLETION_FIELDS})
         result["model"] = getattr(completion, "model", None) or model
     result.update(
-        model=result["model"] or model,
+        model=result["model"] or model or SERVER_DEFAULT,
         prompt=prompt,
         status=status,
         error=error,
@@ -173,7 +177,9 @@ class Row(_ShowOnce, dict):
 
     def summary(self) -> str:
         """One line of provenance: model, status, tokens, latency."""
-        tokens = f"{self.get('input_tokens') or 0}+{self.get('output_tokens') or 0} tokens"
+        used = (self.get("input_tokens"), self.get("output_tokens"))
+        # An answer without usage says so: a made-up 0 would read as a free call.
+        tokens = "tokens unknown" if used == (None, None) else "+".join(_count(n) for n in used) + " tokens"
         latency = f"{self['latency_s']:.2f} s" if self.get("latency_s") is not None else ""
         return " · ".join(part for part in (self.get("model"), self.get("status"), tokens, latency) if part)
 
@@ -214,7 +220,7 @@ class Rows(_ShowOnce, list):
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
         body = []
         for row in self[: self.display_limit]:
-            cells = "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns)
+            cells = "".join(f"<td>{_cell(row.get(c), unknown=_unknown_tokens(row, c))}</td>" for c in columns)
             body.append(f"<tr>{cells}</tr>")
         note = self._truncation_note()
         caption = f"<p><em>{html.escape(note)}</em></p>" if note else ""
@@ -274,12 +280,21 @@ class Status(dict):
         printer.text(self.line())
 
 
+def _count(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
 def _one_line(text: object, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _cell(value: object) -> str:
+def _unknown_tokens(row: Mapping[str, Any], column: str) -> bool:
+    """A token count an answered call lacks: the API sent no usage, so the table says unknown."""
+    return column in ("input_tokens", "output_tokens") and row.get("status") == "ok" and row.get(column) is None
+
+
+def _cell(value: object, unknown: bool = False) -> str:
     if value is None:
-        return ""
+        return "<em>unknown</em>" if unknown else ""
     return html.escape(_one_line(value, _CELL_CHARS))

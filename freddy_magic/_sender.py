@@ -26,7 +26,7 @@ from ._auth import Credential
 from ._body import read_body
 from ._errors import FreddyError, NotAuthenticated, ResponseFormatError, Timeout
 from ._ratelimit import RateLimiter
-from ._retry import RetryPolicy
+from ._retry import Phase, RetryPolicy
 from ._safe_text import loads
 from ._transport import Timeouts, TransportFailure, origin, refuse_wire_debug, transport_failure
 
@@ -53,6 +53,8 @@ class Sender:
         self.clock, self.policy, self.verify = clock, policy, verify
         self.max_body = max_body
         self.counts = {"requests": 0, "retries": 0}
+        #: Added to a failure to connect (see :mod:`._hosts`); None when the user chose the host.
+        self.connect_hint: str | None = None
         self._count_lock = threading.Lock()
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -90,12 +92,15 @@ class Sender:
         retry_statuses: frozenset[int] = frozenset(),
         total: float | None = None,
         answer_errors: bool = False,
+        replayed: bool = False,
     ) -> tuple[requests.Response, int, float]:
         """Send with the retry/replay policy; returns (response, retries, start time).
 
         ``retry_statuses`` are repeated whatever the method (the token endpoint passes
         ``policy.token_statuses``). With ``answer_errors`` a final error answer is returned
-        unread instead of raised (the live check reports its shape).
+        unread instead of raised (the live check reports its shape). ``replayed`` says this call
+        already is the one replay after a rejected token, so a 401 now is final: one refresh per
+        call, never two.
         """
         cred = _credential_for(auth, cred)
         clock, policy = self.clock, self.policy
@@ -103,7 +108,7 @@ class Sender:
         started = clock()
         deadline = started + total
         url = self.base + path
-        retries, replayed = 0, False
+        retries = 0
         while True:
             refuse_wire_debug()
             if clock() >= deadline:
@@ -154,6 +159,8 @@ class Sender:
         """Wait before repeating an attempt that got no answer, or raise its error when final."""
         decision = self.policy.after_failure(method, failure.phase, retries, deadline - self.clock())
         if not decision.retry:
+            if self.connect_hint and failure.phase is Phase.CONNECT:
+                failure = failure._replace(message=failure.message + self.connect_hint)
             raise failure.error()
         retries = self._retrying(retries)
         _log.debug(

@@ -9,6 +9,7 @@ mistyped key must not disconnect a working session.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ._errors import ConfigError, FreddyError, NotAuthenticated
 from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
+from ._sources import REFRESH_NAME
 
 if TYPE_CHECKING:
     from ._auth import Credential
@@ -54,7 +56,7 @@ class Session:
         s = self.settings
         timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
         return FreddyClient(
-            base_url or s.base_url,
+            base_url or _chosen_base_url(s.base_url),
             credential,
             organization_id=s.organization_id or None,
             timeouts=timeouts,
@@ -97,6 +99,38 @@ class Session:
             credential.clear()
             raise
         return self._install(client, source)
+
+    def connect_bearer(self, token: str, source: str) -> Status:
+        """Connect with a bearer access token the user already holds (a JWT in the environment).
+
+        It cannot be renewed, so the status says when it expires, and the credential warns
+        again as that time nears."""
+        from ._auth import Credential
+
+        credential = Credential.bearer(token)
+        try:
+            client = self.new_client(credential)
+        except BaseException:
+            credential.clear()
+            raise
+        status = self._install(client, f"{source} (a bearer token; it cannot be renewed)")
+        left = credential.expires_in()
+        if left is not None:
+            status["notice"] = (
+                f"This token expires in {_duration(left)} and cannot be renewed: set {REFRESH_NAME} "
+                "for a session that renews itself, or sign in with %freddy_auth --login."
+            )
+        return status
+
+    def connect_refresh(self, refresh_token: str, source: str) -> Status:
+        """Resume a signed-in session from a refresh token (CI, scheduled notebooks: no code)."""
+        client = self.new_client(None)
+        try:
+            client.resume(refresh_token)
+        except BaseException:  # Ctrl-C included: a half-made session holds nothing
+            _discard(client)
+            raise
+        return self._install(client, f"{source} (bearer tokens from a refresh token, refreshed automatically)")
 
     def connect_sandbox(self) -> Status:
         """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
@@ -326,6 +360,17 @@ def _current_organization(client: FreddyClient) -> str | None:
     return organization if isinstance(organization, str) else None
 
 
+def _chosen_base_url(configured: str) -> str | None:
+    """The configured base URL, or None when it is the built-in default nobody set (the client
+    then names the other official host if the default cannot be reached)."""
+    from ._hosts import BASE_URL_ENV
+    from ._payloads import DEFAULT_BASE_URL
+
+    if os.environ.get(BASE_URL_ENV) or configured.rstrip("/") != DEFAULT_BASE_URL:
+        return configured
+    return None
+
+
 def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
@@ -336,6 +381,14 @@ def _discard(client: FreddyClient) -> None:
     if credential is not None:
         credential.clear()
     client.close()
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as the largest unit that reads well: 45 s, 12 min, 5 h, 3 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"
 
 
 def _rate_limit_text(limit: RateLimitStatus | None) -> str:

@@ -31,6 +31,8 @@ from ._errors import ConfigError
 from ._redaction import Masked
 
 KEY_NAME = "FREDDY_API_KEY"
+#: A refresh token from a sign-in: a session that renews itself without the emailed code.
+REFRESH_NAME = "FREDDY_REFRESH_TOKEN"
 _TRUE = {"1", "true", "yes", "on"}
 _BINDER_VARS = ("BINDER_SERVICE_HOST", "BINDER_REPO_URL", "BINDER_LAUNCH_HOST", "BINDER_REF_URL")
 _HUB_VARS = ("JUPYTERHUB_API_URL", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")

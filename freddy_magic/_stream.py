@@ -3,14 +3,21 @@
 Both documented event vocabularies are understood: the current
 ``response.content_delta`` family and the older OpenAI-like ``response.output_text.delta``
 family, with the event name taken from the SSE ``event:`` field or, failing that, from the
-JSON's ``event``/``type``. Nothing here retries: once text has reached the user a replay would
-duplicate it, so a cut stream raises :class:`StreamInterrupted` carrying what arrived. The bytes
-come from the same :class:`~._body.BodyReader` as a plain answer's, with its size cap, deadline
+JSON's ``event``/``type`` (the newest docs send data-only frames). ``data: [DONE]`` ends the
+stream with or without a ``response.completed`` before it: without one, the answer is what the
+deltas said. Heartbeats and ``response.processing`` pass through as plain events, and
+``response.block`` blocks (tool calls and the like) are kept for the completion.
+
+Nothing here retries: once text has reached the user a replay would duplicate it, so a cut
+stream raises :class:`StreamInterrupted` carrying what arrived (the client asks again only when
+the very first event is an auth error, see :meth:`ResponseStream.opening_auth_failure`). The
+bytes come from the same :class:`~._body.BodyReader` as a plain answer's, with its size cap, deadline
 and idle timeout; only the error it raises differs.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -20,7 +27,7 @@ import requests
 
 from ._apierrors import error_from_event
 from ._body import BodyReader
-from ._errors import FreddyError, ResponseFormatError, StreamInterrupted
+from ._errors import AuthError, FreddyError, ResponseFormatError, StreamInterrupted
 from ._payloads import Completion, completion_from_json, optional_text, text_of
 from ._safe_text import loads
 from ._sse import SSEDecoder
@@ -29,6 +36,9 @@ MAX_STREAM = 64 * 1024 * 1024
 DELTA_EVENTS = frozenset({"response.content_delta", "response.output_text.delta"})
 DONE_EVENTS = frozenset({"response.completed"})
 ERROR_EVENTS = frozenset({"response.error", "response.failed"})
+#: Events that say the server is alive but nothing about the answer yet.
+QUIET_EVENTS = frozenset({"heartbeat", "ping", "response.processing"})
+DONE_LINE = "[DONE]"
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,17 @@ class ResponseStream:
         self._retries = retries
         self._decoder = SSEDecoder(max_line)
         self._parts: list[str] = []
-        self._events = self._read()
+        self._blocks: list[dict[str, Any]] = []
+        self._events: Iterator[StreamEvent] = self._read()
         self.thread_id: str | None = None
         self.response_id: str | None = None
         self.completion: Completion | None = None
         self.first_delta_at: float | None = None
+
+    @property
+    def retries(self) -> int:
+        """Repeats it took to open this stream."""
+        return self._retries
 
     @property
     def text(self) -> str:
@@ -95,6 +111,28 @@ class ResponseStream:
             if event.delta:
                 yield event.delta
 
+    def opening_auth_failure(self) -> AuthError | None:
+        """Read up to the first event that is not a heartbeat. When that event is an auth error
+        (a 200 stream may carry one where a plain request would get a 401) it is returned, the
+        stream closed, for the caller to refresh and ask again: nothing was shown yet. Any other
+        error raises; any other event is kept and iteration starts with it."""
+        seen: list[StreamEvent] = []
+        failure: AuthError | None = None
+        try:
+            for event in self._events:
+                seen.append(event)
+                if event.type not in QUIET_EVENTS:
+                    break
+        except AuthError as exc:
+            if self._parts:
+                raise
+            failure = exc
+        if failure is not None:
+            self.close()
+            return failure
+        self._events = itertools.chain(seen, self._events)
+        return None
+
     def close(self) -> None:
         response, self._response = self._response, None
         if response is not None:
@@ -112,6 +150,9 @@ class ResponseStream:
         try:
             for chunk in self._body:
                 for name, data in self._decoder.feed(chunk):
+                    if data.strip() == DONE_LINE:
+                        yield self._done()
+                        return
                     event = self._event(name, data)
                     yield event
                     if event.type in DONE_EVENTS:
@@ -140,6 +181,8 @@ class ResponseStream:
             return StreamEvent(name, payload, delta)
         if name in ERROR_EVENTS:
             raise error_from_event(payload)
+        if name == "response.block" and isinstance(payload.get("block"), dict):
+            self._blocks.append(payload["block"])
         if name == "response.cancelled":
             raise StreamInterrupted(
                 "The answer was cancelled; the partial text is kept", partial_text=self.text, code="cancelled"
@@ -150,12 +193,18 @@ class ResponseStream:
             self.completion = self._complete(payload)
         return StreamEvent(name, payload)
 
+    def _done(self) -> StreamEvent:
+        """``[DONE]`` without a ``response.completed``: the completion is what arrived."""
+        payload = {"status": "completed", "thread_id": self.thread_id, "response_id": self.response_id}
+        self.completion = self._complete(payload)
+        return StreamEvent("response.completed", payload)
+
     def _complete(self, payload: dict[str, Any]) -> Completion:
         payload.setdefault("thread_id", self.thread_id)
         ttft = None if self.first_delta_at is None else self.first_delta_at - self._started
         # Deltas are the answer; a final payload's text counts only when nothing was streamed.
         text = self.text or text_of(payload) or ""
-        return completion_from_json(
+        completion = completion_from_json(
             payload,
             model=self._model,
             retries=self._retries,
@@ -163,6 +212,9 @@ class ResponseStream:
             ttft_s=ttft,
             text=text,
         )
+        if completion.blocks is None and self._blocks:
+            completion.blocks = list(self._blocks)
+        return completion
 
 
 _NOT_JSON = object()

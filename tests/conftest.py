@@ -9,6 +9,7 @@ limit, token lifetime, latency) is put back when that test ends.
 
 import atexit
 import contextlib
+import os
 import signal
 import threading
 
@@ -34,6 +35,34 @@ settings.load_profile("freddy_magic")
 def canary(freddy_canary):
     """A fresh random secret (``.value``) with its search (``.find``, ``.assert_absent``)."""
     return freddy_canary
+
+
+# dialect ---------------------------------------------------------------------------------------
+def pytest_addoption(parser):
+    parser.addoption(
+        "--dialect",
+        choices=("classic", "current"),
+        default=None,
+        help="the sandbox dialect every sandbox of this run speaks (default: FREDDY_SANDBOX_DIALECT, else classic)",
+    )
+
+
+def pytest_configure(config):
+    """The chosen dialect goes into the environment, so sandboxes built anywhere follow it: the
+    fixtures', those tests build themselves, in-kernel ones and ``python -m freddy_magic.sandbox``."""
+    chosen = config.getoption("dialect")
+    if chosen:
+        os.environ["FREDDY_SANDBOX_DIALECT"] = chosen
+
+
+def pytest_report_header(config):
+    return f"sandbox dialect: {os.environ.get('FREDDY_SANDBOX_DIALECT') or 'classic'}"
+
+
+@pytest.fixture
+def dialect(shared_sandbox):
+    """The dialect the sandboxes of this run speak (``classic`` or ``current``)."""
+    return shared_sandbox.dialect
 
 
 # time ------------------------------------------------------------------------------------------

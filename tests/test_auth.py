@@ -42,7 +42,7 @@ def test_api_key_header_and_repr_show_only_the_fingerprint():
     cred = Credential.api_key("  " + KEY + "\t")
     headers = {}
     cred.authorize(headers)
-    assert headers == {"api-key": KEY}
+    assert headers == {"X-API-Key": KEY, "api-key": KEY}  # the SDK's header and the seed page's
     fp = _redaction.fingerprint(KEY)
     assert cred.fingerprint == fp and cred.method == "api-key"
     for text in (repr(cred), str(cred), f"{cred}", f"{cred:>60}", "%s" % cred):

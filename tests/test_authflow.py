@@ -36,7 +36,14 @@ needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not i
 def no_ambient_key(monkeypatch, tmp_path):
     """No key, sandbox switch or hosting variable from the machine running the tests, and no
     stray .env: the tests run in an empty folder."""
-    for name in ("FREDDY_API_KEY", "FREDDY_SANDBOX", "MY_KEY", "PYTHON_DOTENV_DISABLED", *HOSTED):
+    for name in (
+        "FREDDY_API_KEY",
+        "FREDDY_REFRESH_TOKEN",
+        "FREDDY_SANDBOX",
+        "MY_KEY",
+        "PYTHON_DOTENV_DISABLED",
+        *HOSTED,
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -456,3 +463,89 @@ def test_k2_a_profile_of_the_wrong_shape_still_connects_without_naming_an_organi
         ip.run_line_magic("load_ext", "freddy_magic")
         status = ip.run_line_magic("freddy_auth", "--env")
     assert status["title"] == "Connected" and "chosen by the server" in status["organization"]
+
+
+# tokens from the environment: a JWT is a bearer token, a refresh token a renewing session -------
+def _sandbox_tokens(sandbox):
+    from freddy_magic._client import FreddyClient
+
+    client = FreddyClient(sandbox.url)
+    challenge = client.login(sandbox.email, sandbox.password)
+    code = [m["code"] for m in sandbox.outbox() if m["email_key"] == challenge.email_key][-1]
+    client.verify(challenge, code)
+    headers = {}
+    client.credential.authorize(headers)
+    access, refresh = headers["Authorization"].split(" ", 1)[1], client.credential.session_token()
+    client.close()  # its credential stays valid server-side: only logout revokes it
+    return str(access), str(refresh)
+
+
+def _everything_shown(ip, shown, status, caplog_records):
+    namespace = {k: repr(v) for k, v in ip.user_ns.items() if not k.startswith("_")}
+    return [repr(shown.messages), status.line(), repr(status), namespace, list(caplog_records)]
+
+
+@pytest.mark.security
+def test_a_jwt_in_the_named_variable_is_sent_as_a_bearer_token(
+    magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
+):
+    access, _ = _sandbox_tokens(shared_sandbox)
+    monkeypatch.setenv("MY_JWT", access)
+    status = ip.run_line_magic("freddy_auth", "--env MY_JWT")
+    cred = magics.session.client.credential
+    assert cred.method == "bearer" and not cred.can_refresh, "a JWT is never sent as an API key"
+    assert "cannot be renewed" in status["notice"] and "FREDDY_REFRESH_TOKEN" in status["notice"]
+    row = ip.run_cell_magic("freddy", "--no-stream -m gpt-4o", "hello")
+    assert row["status"] == "ok"
+    full = ip.run_line_magic("freddy_auth", "--status")
+    assert full["method"] == "bearer" and full["token_expires"].startswith("in ")
+    Canary(access).assert_absent(*_everything_shown(ip, shown, full, debug_logs), repr(row))
+
+
+def test_a_jwt_near_expiry_warns_before_it_expires(ip, make_connected, monkeypatch):
+    _, own = make_connected(token_lifetime=600.0)
+    access, _ = _sandbox_tokens(own)
+    monkeypatch.setenv("MY_JWT", access)
+    status = ip.run_line_magic("freddy_auth", "--env MY_JWT")
+    assert "expires in 10 min" in status["notice"]
+
+
+@pytest.mark.security
+def test_a_refresh_token_in_the_environment_gives_a_renewing_session(
+    magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
+):
+    access, refresh = _sandbox_tokens(shared_sandbox)
+    monkeypatch.setenv("FREDDY_REFRESH_TOKEN", refresh)
+    codes_sent = len(shared_sandbox.outbox())
+    status = ip.run_line_magic("freddy_auth", "")
+    cred = magics.session.client.credential
+    assert cred.method == "bearer" and cred.can_refresh
+    assert "FREDDY_REFRESH_TOKEN" in status["source"] and "refreshed automatically" in status["source"]
+    assert len(shared_sandbox.outbox()) == codes_sent, "no emailed code was needed"
+    row = ip.run_cell_magic("freddy", "--no-stream -m gpt-4o", "hello")
+    assert row["status"] == "ok"
+    refreshed = cred.refresh_after_401(cred.generation)  # renews without any code
+    assert refreshed and cred.refreshes == 1
+    full = ip.run_line_magic("freddy_auth", "--status")
+    for secret in (access, refresh):
+        Canary(secret).assert_absent(*_everything_shown(ip, shown, full, debug_logs), repr(row))
+    assert os.environ["FREDDY_REFRESH_TOKEN"] == refresh, "the variable is read, never rewritten"
+
+
+def test_an_api_key_still_wins_over_a_refresh_token(magics, ip, shared_sandbox, monkeypatch):
+    _, refresh = _sandbox_tokens(shared_sandbox)
+    monkeypatch.setenv("FREDDY_REFRESH_TOKEN", refresh)
+    monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
+    ip.run_line_magic("freddy_auth", "")
+    assert magics.session.client.credential.method == "api-key"
+
+
+@pytest.mark.security
+def test_a_refresh_token_the_server_refuses_is_one_redacted_line(magics, ip, monkeypatch):
+    canary = Canary()
+    monkeypatch.setenv("FREDDY_REFRESH_TOKEN", canary.value)
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("freddy_auth", "")
+    assert "\n" not in str(caught.value)
+    canary.assert_absent(str(caught.value), repr(caught.value))
+    assert magics.session.client is None

@@ -56,8 +56,9 @@ def verdicts(report):
     return {row.step: row.verdict for row in report.rows}
 
 
-def checked(middleware=None, bearer=True, **kw):
-    with Sandbox(rate_limit="100/60s", middleware=middleware) as sb:
+def checked(middleware=None, bearer=True, dialect="classic", **kw):
+    """The check against a sandbox of ``dialect``: the planted shapes bend the classic one."""
+    with Sandbox(rate_limit="100/60s", middleware=middleware, dialect=dialect) as sb:
         client = signed_in(sb) if bearer else FreddyClient(sb.url, Credential.api_key(sb.api_key))
         try:
             return run_check(client, announce=lambda text: None, **kw)
@@ -70,6 +71,14 @@ def test_every_verdict_is_ok_against_the_sandbox_with_a_refreshable_session():
     assert [row.step for row in report.rows] == STEPS
     assert set(verdicts(report).values()) == {OK}, report.text()
     assert report.differences == [] and "7 ok, 0 differs, 0 tolerated, 0 skipped." in report.text()
+
+
+def test_against_the_newest_documented_dialect_nothing_differs():
+    report = checked(dialect="current")
+    found = verdicts(report)
+    assert report.differences == [], report.text()
+    assert {step for step, verdict in found.items() if verdict.startswith(TOLERATED)} == {"answer", "stream"}
+    assert "usage absent" in report.text() and "[DONE]" in report.text()
 
 
 def test_an_api_key_session_skips_only_the_refresh(sandbox):
@@ -168,7 +177,7 @@ def test_the_report_shows_names_and_types_never_values(sandbox):
 @pytest.mark.security
 def test_the_output_holds_no_planted_key_even_when_the_server_echoes_it(canary):
     alias = KeyAlias(canary.value)
-    with Sandbox(rate_limit="100/60s", middleware=alias) as sb:
+    with Sandbox(rate_limit="100/60s", middleware=alias, dialect="classic") as sb:
         alias.real = sb.api_key
         client = FreddyClient(sb.url, Credential.api_key(canary.value))
         shown = []

@@ -35,11 +35,12 @@ from freddy_magic.testing import find_canary
 
 from .clients import BASE, KEY, OK, RESP, client_for, key_client, signed_in
 from .fakes import FakeClock, Sleeper, run_together
-from .hostile import HostileServer, forward
+from .hostile import HostileServer, Reply, forward
 from .json_values import HTTP_EXAMPLES, answers
 from .shown import text_views
 
 REFRESH = "/v1/auth/refresh"
+RESPONSE = "/v1/model/response"
 
 
 def _tokens_of(cred):
@@ -92,7 +93,8 @@ def test_login_verify_installs_a_refreshing_bearer(scripted, clock, sleeper):
 def test_api_key_round_trip_plain_and_streamed(shared_sandbox):
     client = client_for(shared_sandbox.url, shared_sandbox.api_key)
     done = client.create_response("What is a token bucket?", model="gpt-4o")
-    assert done.text.startswith("[sandbox gpt-4o]") and done.thread_id and done.output_tokens > 0
+    assert done.text.startswith("[sandbox gpt-4o]") and done.thread_id
+    assert done.output_tokens > 0 if shared_sandbox.dialect == "classic" else done.output_tokens is None
     with client.stream_response("What is a token bucket?", model="gpt-4o") as stream:
         pieces = list(stream.text_deltas())
     assert len(pieces) > 1 and stream.completion.text == "".join(pieces) == done.text
@@ -379,3 +381,84 @@ def test_exchange_answers_errors_unread_after_the_usual_refresh_and_replay(share
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "INVALID_FIELD_VALUE"
     assert deadline > time.monotonic()
     client.close()
+
+
+# real-API shapes: stream auth errors, refresh tokens, no invented model ------------------------
+REVOKED_ACCESS = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfcmV2b2tlZCJ9.c2lnbmF0dXJlLW5vdC12YWxpZA"
+
+
+def test_a_rejected_token_on_a_stream_is_refreshed_and_the_stream_asked_again(sandbox):
+    """The classic sandbox answers 401; the current one a 200 stream whose first event is the auth
+    error, as the real streaming path may. Either way: one refresh, one replay, nothing shown twice."""
+    _, refresh = _tokens_of(signed_in(sandbox).credential)
+    client = FreddyClient(sandbox.url, Credential.bearer(REVOKED_ACCESS, refresh, expires_in=3600))
+    before = sandbox.calls(RESPONSE, "POST")
+    with client.stream_response("Hello again", model="gpt-4o") as stream:
+        pieces = list(stream.text_deltas())
+    assert "".join(pieces) == stream.completion.text and pieces[0].startswith("[sandbox gpt-4o]")
+    assert client.credential.refreshes == 1 and stream.completion.retries == 1
+    assert sandbox.calls(RESPONSE, "POST") == before + 2
+
+
+def test_a_rejected_token_without_refresh_fails_the_stream_as_an_auth_error(sandbox):
+    client = FreddyClient(sandbox.url, Credential.bearer(REVOKED_ACCESS))
+    with pytest.raises(AuthError), client.stream_response("Hello", model="gpt-4o") as stream:
+        list(stream.text_deltas())
+
+
+def test_resume_from_a_refresh_token_gives_a_renewing_session(shared_sandbox):
+    _, refresh = _tokens_of(signed_in(shared_sandbox).credential)
+    client = FreddyClient(shared_sandbox.url)
+    cred = client.resume(refresh)
+    assert client.credential is cred and cred.method == "bearer" and cred.can_refresh
+    assert client.me()["email"] == shared_sandbox.email
+    assert client.create_response("hi", model="gpt-4o").text.startswith("[sandbox gpt-4o]")
+
+
+@pytest.mark.security
+def test_resume_with_a_bad_refresh_token_is_an_auth_error(shared_sandbox, canary):
+    client = FreddyClient(shared_sandbox.url)
+    with pytest.raises(AuthError) as caught:
+        client.resume(canary.value)
+    canary.assert_absent(str(caught.value), repr(caught.value))
+    assert client.credential is None
+
+
+def test_no_model_means_none_is_sent_and_the_server_default_answers(shared_sandbox):
+    from freddy_magic.sandbox._dialects import pick
+
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    assert "model" not in client.request_preview("hi")["json"]
+    done = client.create_response("hi")
+    assert done.model is None, "the answer does not say which model: nothing is made up"
+    assert done.text.startswith(f"[sandbox {pick(shared_sandbox.dialect).default_model}]")
+
+
+def test_both_key_headers_are_shown_redacted_in_the_preview(shared_sandbox):
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    headers = client.request_preview("hi")["headers"]
+    assert headers["X-API-Key"] == headers["api-key"] == f"[REDACTED:{client.credential.fingerprint}]"
+
+
+@pytest.mark.security
+def test_a_stream_replayed_after_a_rejected_token_is_not_refreshed_twice(shared_sandbox):
+    """First a 200 stream whose first event rejects the token, then a 401 for the replay: one
+    refresh in all, and the 401 is the answer (the security contract's single 401 retry)."""
+    _, refresh = _tokens_of(signed_in(shared_sandbox).credential)
+    rejected = b'data: {"event":"response.error","error":{"code":"TOKEN_EXPIRED","status":401}}\n\ndata: [DONE]\n\n'
+    envelope = b'{"success":false,"error":{"code":"TOKEN_EXPIRED","message":"expired","status":401}}'
+
+    def script(seen):
+        answers = sum(1 for s in api.seen if s.path == RESPONSE)
+        if seen.path == RESPONSE and answers == 1:
+            return Reply(200, {"Content-Type": "text/event-stream"}, rejected)
+        if seen.path == RESPONSE:
+            return Reply(401, {"Content-Type": "application/json"}, envelope)
+        return forward(seen, shared_sandbox.url)
+
+    with HostileServer(script) as api:
+        client = FreddyClient(api.url, Credential.bearer(REVOKED_ACCESS, refresh, expires_in=3600))
+        with pytest.raises(AuthError), client.stream_response("hi", model="gpt-4o") as stream:
+            list(stream.text_deltas())
+        assert [s.path for s in api.seen] == [RESPONSE, REFRESH, RESPONSE]
+        assert client.credential.refreshes == 1

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 from freddy_magic._errors import ConfigError, ResponseFormatError
-from freddy_magic._payloads import Completion, completion_from_json
+from freddy_magic._payloads import Completion, build_response_body, completion_from_json
 
 from .clients import RESP, SHORT_TIMEOUTS, client_for, key_client, outcome
 from .hostile import HostileServer, Reply
@@ -117,3 +117,11 @@ def test_k2_an_answer_of_any_json_is_a_completion_of_documented_types_or_a_forma
 def test_k2_wrong_shapes_seen_in_the_wild_are_format_errors(payload):
     with pytest.raises(ResponseFormatError):
         completion_from_json(payload, model=None, retries=0, latency_s=None)
+
+
+def test_a_texts_only_message_is_refused_before_sending():
+    """The API requires ``content`` (the SDK's InputMessage); the older docs' ``texts`` list alone is a 422 there."""
+    with pytest.raises(ConfigError, match="needs 'content'"):
+        build_response_body([{"role": "user", "texts": [{"text": "hi"}]}])
+    body = build_response_body([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    assert "model" not in body, "no model is invented"

@@ -27,7 +27,7 @@ def _record(ip, path, cells):
 CELLS = [
     ("", "Explain photosynthesis to a ten-year-old."),
     ("--no-stream -t 0.2", "What is rain?"),
-    ("-m ftg-3.0,gpt-4o,claude-3-5-sonnet", "Explain gravity briefly."),
+    ("-m gpt-4o-mini,gpt-4o,claude-3-5-sonnet", "Explain gravity briefly."),
     ("-s 'Answer in one line.' --max-tokens 30", "What is snow?"),
 ]
 
@@ -62,7 +62,7 @@ def test_a_chat_replays_turn_by_turn(make_connected, tmp_path):
     ip.run_line_magic("freddy_auth", f"--replay {path}")
     replayed = [ip.run_cell_magic("freddy", line, cell) for line, cell in turns]
     assert [_same(row) for row in replayed] == [_same(row) for row in recorded]
-    assert replayed[1]["input_tokens"] > replayed[0]["input_tokens"]  # the second turn paid for the first
+    assert replayed[1]["thread_id"] == replayed[0]["thread_id"]
 
 
 def test_over_two_hundred_rows_record_and_replay_in_order(make_connected, tmp_path):
@@ -98,7 +98,7 @@ def test_with_sandbox_fallback_what_is_missing_comes_from_the_sandbox_labelled(m
     ip.run_line_magic("freddy_auth", f"--replay {path} --sandbox")
     hit, miss = ip.run_cell_magic("freddy", "", "What is rain?"), ip.run_cell_magic("freddy", "", "What is snow?")
     assert (hit["source"], miss["source"]) == ("replay", "sandbox")
-    assert miss["text"].startswith("[sandbox ftg-3.0]") and miss["recorded_at"] is None
+    assert miss["text"].startswith("[sandbox ") and miss["recorded_at"] is None
     assert "answered by the sandbox" in ip.run_line_magic("freddy_auth", "--status")["not_recorded"]
 
 

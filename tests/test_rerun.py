@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from freddy_magic._errors import APIError, ConnectionFailed, RateLimited, Timeout
 from freddy_magic._rerun import RowRetry, transient
 from freddy_magic._results import Row, Rows
+from freddy_magic.sandbox._dialects import pick
 
 pd = pytest.importorskip("pandas")
 RESPONSE = "/v1/model/response"
@@ -132,7 +133,7 @@ def test_only_failed_reruns_just_the_failed_rows_and_merges_them_in_order(own, i
             assert after is before, "a row that was fine is kept as it was"
         else:
             assert after["prompt"] == before["prompt"] and after["topic"] == before["topic"]
-            assert after["response_id"] and after["text"].startswith("[sandbox ftg-3.0]")
+            assert after["response_id"] and after["text"].startswith(f"[sandbox {pick(own.dialect).default_model}]")
     assert [row["topic"] for row in merged] == [f"topic {i}" for i in range(10)]
     log = ip.run_line_magic("freddy", "log")
     assert len(log) == 13, "the log has every call: ten, then the three again"
@@ -140,9 +141,9 @@ def test_only_failed_reruns_just_the_failed_rows_and_merges_them_in_order(own, i
 
 def test_only_failed_keeps_each_rows_model(own, ip):
     ip.user_ns["inputs"] = ip.user_ns["inputs"][:3]
-    first = failed_run(own, ip, failures=4, line="--over inputs -m ftg-3.0,gpt-4o --concurrency 1 -o rows")
+    first = failed_run(own, ip, failures=4, line="--over inputs -m gpt-4o-mini,gpt-4o --concurrency 1 -o rows")
     merged = ip.run_cell_magic("freddy", "--over rows --only-failed", TEMPLATE)
-    assert [row["model"] for row in merged] == [row["model"] for row in first] == ["ftg-3.0", "gpt-4o"] * 3
+    assert [row["model"] for row in merged] == [row["model"] for row in first] == ["gpt-4o-mini", "gpt-4o"] * 3
     assert statuses(merged) == ["ok"] * 6
     assert all(row["text"].startswith(f"[sandbox {row['model']}]") for row in merged)
 

@@ -125,3 +125,27 @@ def test_results_module_imports_neither_ipython_nor_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_missing_usage_reads_unknown_not_zero():
+    """An answer without ``usage`` keeps None in the data and says "unknown" where it is shown."""
+    row = make_row(None, "p", text="t", latency_s=0.5)
+    assert row["model"] == "server default" and row["input_tokens"] is None and row["output_tokens"] is None
+    assert "tokens unknown" in row.summary() and "0+0" not in row.summary()
+    counted = make_row("m", "p", text="t")
+    counted.update(input_tokens=3, output_tokens=0)
+    assert "3+0 tokens" in counted.summary()
+    table = Rows([row])._repr_html_()
+    assert table.count("<em>unknown</em>") == 2
+    failed = Rows([make_row("m", "p", status="error", error="e")])._repr_html_()
+    assert "unknown" not in failed, "a failed call has no tokens to be unknown about"
+
+
+def test_blocks_are_a_column_of_the_row():
+    from freddy_magic._payloads import completion_from_json
+
+    call = {"type": "tool_call", "tool_name": "f"}
+    done = completion_from_json({"response_blocks": [call]}, model="m", retries=0, latency_s=0.1)
+    row = make_row("m", "p", completion=done)
+    assert row["blocks"] == [call] and row["text"] == ""
+    assert make_row("m", "p", text="t")["blocks"] is None

@@ -323,3 +323,72 @@ def test_k2_k4_stream_events_of_any_json_give_text_and_a_completion_or_a_typed_e
     assert all(isinstance(piece, str) and piece for piece in deltas)
     if completion is not None:
         assert isinstance(completion.text, str) and isinstance(completion.thread_id, (type(None), str))
+
+
+# the newest documented framing: data-only frames, heartbeats, [DONE] ----------------------------
+def data_only(*events):
+    return [f"data: {json.dumps({'event': name, **data})}\n\n".encode() for name, data in events]
+
+
+@pytest.mark.parametrize("completed", [True, False], ids=["completed-then-done", "done-alone"])
+def test_done_line_ends_the_stream_with_or_without_completed(completed):
+    """``[DONE]`` closes a stream; without a ``response.completed`` the answer is what the deltas said."""
+    events = [
+        ("response.processing", {"status": "processing"}),
+        ("response.created", {"thread_id": "thread_7"}),
+        ("heartbeat", {"type": "heartbeat"}),
+        ("response.content_delta", {"delta": "Hel"}),
+        ("heartbeat", {"type": "heartbeat"}),
+        ("response.content_delta", {"delta": "lo"}),
+    ]
+    if completed:
+        events.append(("response.completed", {"response_id": "resp_7", "response": [{"type": "text", "text": "x"}]}))
+    stream = stream_of([*data_only(*events), b"data: [DONE]\n\n"])
+    assert list(stream.text_deltas()) == ["Hel", "lo"]
+    done = stream.completion
+    assert (done.text, done.thread_id) == ("Hello", "thread_7")
+    assert done.response_id == ("resp_7" if completed else None)
+    assert done.input_tokens is None and done.output_tokens is None, "no usage: unknown, never 0"
+
+
+def test_done_line_after_named_frames_and_a_comment_heartbeat():
+    pieces = [*frames(("response.content_delta", {"delta": "a"})), b": keep-alive\n\n", b"data: [DONE]\n\n"]
+    stream = stream_of(pieces)
+    assert [e.type for e in stream] == ["response.content_delta", "response.completed"]
+    assert stream.completion.text == "a"
+
+
+def test_block_events_are_kept_for_the_completion():
+    block = {"type": "tool_call", "tool_name": "get_weather", "arguments": {"city": "Bern"}, "success": True}
+    stream = stream_of(
+        data_only(
+            ("response.content_delta", {"delta": "Sunny."}),
+            ("response.block", {"block": block}),
+            ("response.completed", {"response_id": "resp_1"}),
+        )
+    )
+    assert "".join(stream.text_deltas()) == "Sunny."
+    assert stream.completion.blocks == [block] and stream.completion.text == "Sunny."
+
+
+def test_an_auth_error_as_the_first_event_is_handed_back_before_anything_is_shown():
+    error = {"code": "TOKEN_EXPIRED", "message": "Your session has expired.", "status": 401}
+    pieces = data_only(("response.processing", {}), ("response.error", {"status": "failed", "error": error}))
+    stream = stream_of(pieces)
+    failure = stream.opening_auth_failure()
+    assert isinstance(failure, AuthError) and failure.code == "TOKEN_EXPIRED"
+
+
+def test_a_normal_first_event_is_kept_for_iteration():
+    stream = stream_of([*data_only(("heartbeat", {}), ("response.created", {"thread_id": "t1"})), b"data: [DONE]\n\n"])
+    assert stream.opening_auth_failure() is None
+    assert [e.type for e in stream] == ["heartbeat", "response.created", "response.completed"]
+
+
+def test_an_auth_error_after_text_is_not_a_replay_case():
+    pieces = data_only(("response.content_delta", {"delta": "partial"}), ("response.error", {"code": "TOKEN_EXPIRED"}))
+    stream = stream_of(pieces)
+    assert stream.opening_auth_failure() is None, "the first event was text: the stream goes on as it is"
+    with pytest.raises(AuthError):
+        list(stream.text_deltas())
+    assert stream.text == "partial"

@@ -45,6 +45,13 @@ def _parser():
         help='e.g. "POST /v1/model/response status=503 times=2", "/v1/models reset chance=0.2 times=forever" '
         "(repeatable)",
     )
+    p.add_argument(
+        "--dialect",
+        choices=("classic", "current"),
+        default=None,
+        help="classic: today's shapes (default, or FREDDY_SANDBOX_DIALECT); current: the newest documented ones "
+        "(data-only SSE frames, [DONE], heartbeats, no usage, no ftg-3.0)",
+    )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -59,6 +66,7 @@ def _banner(sb):
             f"  Login            {sb.email} / {sb.password}   (username: {sb.username})",
             f"  Organization     {sb.organization_id}",
             "  Login codes      printed below, and at GET /sandbox/outbox",
+            f"  Dialect          {sb.dialect}",
             f"  Pace             {sb.pace:g} (0 answers at once; --pace 1 streams like a real model)",
             "",
             "Connect a notebook to this sandbox (%freddy_auth --sandbox would start another one, inside the kernel):",
@@ -91,6 +99,7 @@ def main(argv=None):
             pace=args.pace,
             verbose=args.verbose,
             faults=args.fault,
+            dialect=args.dialect,
         )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

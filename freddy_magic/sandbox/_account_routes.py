@@ -12,6 +12,14 @@ def health(world, call):
 
 
 def me(world, call):
+    # The profile belongs to a user session; an organization API key has no user behind it.
+    if call.principal.kind == "api_key":
+        raise ApiError(
+            403,
+            "INSUFFICIENT_PERMISSIONS",
+            "This endpoint needs a signed-in user; API keys have no user profile.",
+            "GET /v1/user/me requires a Bearer access token",
+        )
     return json_response(call.principal.user.profile(world.stamp))
 
 

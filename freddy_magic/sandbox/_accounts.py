@@ -49,13 +49,13 @@ class Org:
             "image_url": None,
             "is_active": True,
             "owner_id": owner_id,
-            "api_usage_limit": None,
-            "total_usage_limit": None,
+            "api_usage_limit": 100.0,
+            "total_usage_limit": 500.0,
             "storage_free_bytes_allowance": 0,
             "pricing_tier_id": None,
             "created_at": stamp(self.created_at),
             "updated_at": stamp(self.created_at),
-            "users_added_from_domains": False,
+            "users_added_from_domains": 0,
         }
 
 

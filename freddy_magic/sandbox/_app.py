@@ -54,6 +54,14 @@ class ResetConnection(Exception):
     """Raised to the server: drop the connection without any answer."""
 
 
+class StreamedAuthError(Exception):
+    """An auth failure answered as a 200 event stream (the current dialect's streaming path)."""
+
+    def __init__(self, response):
+        super().__init__("auth failure on a stream")
+        self.response = response
+
+
 class Call:
     """One request as handlers see it: the werkzeug request, URL values, caller, pending fault."""
 
@@ -115,16 +123,29 @@ class SandboxApp:
         limit_headers = {}
         try:
             if protected:
-                call.principal = authenticate(request.headers, world.directory, world.tokens)
+                call.principal = self.caller(request)
                 limit_headers = world.limiter.take(call.principal.bucket)
             response = handler(world, call)
         except ApiError as exc:
             response = error_response(exc)
+        except StreamedAuthError as exc:
+            response = exc.response
         for name, value in limit_headers.items():
             response.headers.setdefault(name, value)
         if call.deferred_fault is not None:
             response = self.late_fault(call.take_deferred_fault(), response)
         return response
+
+    def caller(self, request):
+        """The authenticated caller. A streamed answer in the current dialect checks auth the
+        "lightweight" way: a failure becomes a 200 stream whose first event is the error."""
+        world = self.world
+        try:
+            return authenticate(request.headers, world.directory, world.tokens)
+        except ApiError as exc:
+            if world.dialect.stream_auth_events and _responses.wants_stream(request):
+                raise StreamedAuthError(_responses.auth_error_stream(world.dialect, exc)) from None
+            raise
 
     def not_found(self, adapter, request):
         """FastAPI redirects a stray trailing slash (307); anything else is its bare 404."""

@@ -31,7 +31,9 @@ class Sandbox:
     (seconds), ``pace`` (0 answers at once; 1 makes each model wait before its first chunk and
     between chunks like a real one, at its own speed; 2 twice as slow), ``verbose`` (access log on
     stderr), ``faults`` (:class:`Fault` objects or CLI-style strings), ``clock`` (epoch-seconds
-    callable; tests advance it instead of sleeping). All but host/port/clock can also be changed
+    callable; tests advance it instead of sleeping), ``dialect`` (``"classic"``, today's shapes, or
+    ``"current"``, the newest documented ones; None reads ``FREDDY_SANDBOX_DIALECT``, else
+    classic). All but host/port/clock can also be changed
     while running: :meth:`set_rate_limit`, :meth:`set_token_lifetime`, the latency and ``pace``
     attributes / :meth:`set_latency`, ``faults.add``. ``middleware`` wraps the WSGI application
     once, at start (e.g. :class:`~._misshapes.Misshapes`, which serves deliberately wrong shapes).
@@ -51,6 +53,7 @@ class Sandbox:
         faults: Iterable[Fault | str] = (),
         clock: Callable[[], float] | None = None,
         middleware: Callable[[WSGIApplication], WSGIApplication] | None = None,
+        dialect: str | None = None,
     ) -> None:
         if not is_loopback(host) and not allow_remote:
             raise ConfigError(
@@ -66,6 +69,7 @@ class Sandbox:
                 latency_per_request=latency_per_request,
                 pace=pace,
                 verbose=verbose,
+                dialect=dialect,
             )
         except ValueError as exc:
             problem = str(exc)
@@ -139,6 +143,11 @@ class Sandbox:
             raise ConfigError("The sandbox is not running; call start() or use it as a context manager")
         host, port = str(self._server.server_address[0]), self._server.server_address[1]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def dialect(self) -> str:
+        """``"classic"`` or ``"current"``: which documented shapes this sandbox speaks."""
+        return self._world.dialect.name
 
     @property
     def api_key(self) -> str:

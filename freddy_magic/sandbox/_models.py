@@ -1,6 +1,6 @@
 """The model catalog: real model keys with plausible capabilities, so notebooks port unchanged.
 
-Keys match what the docs and tests use (``ftg-3.0`` default, ``gpt-4o``, ``claude-3-5-sonnet``,
+Keys match what the docs and tests use (``ftg-3.0``, the classic dialect's default, ``gpt-4o``, ``claude-3-5-sonnet``,
 ``o3-preview`` with reasoning) plus one deprecated, one legacy and one UI-hidden model, so each
 of the seven ``GET /v1/models`` switches has something to switch.
 """
@@ -12,7 +12,6 @@ import hashlib
 from ._bodies import query_bool
 from ._envelope import json_response
 
-DEFAULT_MODEL = "ftg-3.0"
 _BASE = ["text_generation", "conversation", "streaming"]
 _EXTENDED = (
     "release_date",
@@ -84,6 +83,11 @@ def _present(model, opts, last_used):
     return out
 
 
+def available(world, key):
+    """True when ``key`` is in this sandbox's catalog (the current dialect has no ``ftg-3.0``)."""
+    return key in MODELS and key not in world.dialect.hidden_models
+
+
 def list_models(world, call):
     args = call.request.args
     opts = {
@@ -109,7 +113,8 @@ def list_models(world, call):
     models = [
         _present(m, opts, last_used)
         for m in MODELS.values()
-        if (m["is_visible_in_ui"] or not opts["ui_models_only"])
+        if available(world, m["key"])
+        and (m["is_visible_in_ui"] or not opts["ui_models_only"])
         and (not m["is_deprecated"] or opts["include_deprecated"])
         and (not m["_legacy"] or opts["include_legacy"])
     ]

@@ -3,17 +3,20 @@ the SSE stream, plus the two static helper lists.
 
 A stream is ``response.created`` -> (reasoning events) -> several ``response.content_delta`` ->
 ``response.completed``; faults can end it early (truncate) or with ``response.error``, and a
-cancel ends it with ``response.cancelled``.
+cancel ends it with ``response.cancelled``. How the frames are written, and whether the answer
+carries ``usage`` or ``response_blocks``, is the sandbox's dialect's choice (:mod:`._dialects`).
 """
 
 from __future__ import annotations
+
+import json
 
 from werkzeug.wrappers import Response
 
 from . import _fakemodel, _pacing, _validation
 from ._accounts import new_id
 from ._bodies import read_json
-from ._envelope import ApiError, dumps, error_payload, json_response
+from ._envelope import ApiError, error_payload, json_response
 from ._streams import StreamState
 
 OUTPUT_MODES = [
@@ -78,7 +81,7 @@ class Answer:
     the real API, where a long conversation costs more per question.
     """
 
-    def __init__(self, req, thread, earlier, pace):
+    def __init__(self, req, thread, earlier, pace, dialect):
         context = [*earlier, *req.messages]
         history = context[: _last_user_index(context)]
         full = _fakemodel.answer(req.model, req.prompt, req.instructions, history)
@@ -100,6 +103,8 @@ class Answer:
         }
         self.response_id = new_id("resp_")
         self.thread = thread
+        self.dialect = dialect
+        self.blocks_only = dialect.blocks_in_structured and req.output_mode == "structured"
         self.reasoning = None
         if req.reasoning and req.reasoning["effort"] != "off":
             self.reasoning = _fakemodel.reasoning(req.model, req.prompt)
@@ -110,15 +115,14 @@ class Answer:
         return self.first_wait + sum(self.chunk_waits)
 
     def body(self):
-        out = {
-            "success": True,
-            "thread_id": self.thread["id"],
-            "response": [{"type": "text", "text": self.text}],
-            "response_id": self.response_id,
-            "is_summarized": False,
-            "stop_reason": self.stop_reason,
-            "usage": self.usage,
-        }
+        out = {"success": True, "thread_id": self.thread["id"]}
+        if self.blocks_only:
+            out["response_blocks"] = [{"type": "text", "content": self.text}]
+        else:
+            out["response"] = [{"type": "text", "text": self.text}]
+        out.update(response_id=self.response_id, is_summarized=False, stop_reason=self.stop_reason)
+        if self.dialect.usage:
+            out["usage"] = self.usage
         if self.reasoning:
             out["reasoning_content"] = self.reasoning
         return out
@@ -133,13 +137,13 @@ def _last_user_index(messages):
 
 
 def create_response(world, call):
-    req = _validation.parse(read_json(call.request), call.principal)
+    req = _validation.parse(read_json(call.request), call.principal, world)
     org_id = resolve_org(call.principal, req.organization_id)
     thread = _thread_for(world, call.principal, req, org_id)
     if call.principal.kind == "api_key":
         world.last_used[(call.principal.api_key, req.model)] = world.clock()
     world.wait(world.latency_per_request)
-    answer = Answer(req, thread, world.threads.conversation(thread), world.pace)
+    answer = Answer(req, thread, world.threads.conversation(thread), world.pace, world.dialect)
     user_ids = [world.threads.add_message(thread, role, text)["id"] for role, text in req.messages]
     if req.stream:
         return _stream(world, call, req, answer, user_ids)
@@ -171,19 +175,19 @@ def _default_code(status):
     )
 
 
-def frame(name, data):
-    return b"event: " + name.encode() + b"\ndata: " + dumps({"event": name, **data}) + b"\n\n"
-
-
 def _stream(world, call, req, answer, user_ids):
     fault = call.take_deferred_fault()
     cut = None if fault is None else (2 if fault.after_deltas is None else fault.after_deltas)
     thread = answer.thread
     state = StreamState(thread, call.principal.user.id, world.clock(), user_ids)
     world.streams.open(state)
+    dialect = world.dialect
+    frame = dialect.frame
 
     def events():
         try:
+            if dialect.heartbeats:
+                yield frame("response.processing", {"status": "processing", "thread_id": thread["id"]})
             yield frame(
                 "response.created",
                 {
@@ -199,10 +203,12 @@ def _stream(world, call, req, answer, user_ids):
                 yield frame("reasoning.completed", {"thread_id": thread["id"]})
             for index, delta in enumerate(answer.chunks):
                 if cut is not None and index >= cut:
-                    yield from _fault_frames(fault, thread)
+                    yield from _fault_frames(fault, thread, dialect)
                     return
                 wait = answer.chunk_waits[index - 1] + world.latency_per_delta if index else answer.first_wait
                 if wait:
+                    if dialect.heartbeats and not index:
+                        yield dialect.heartbeat()
                     state.event.wait(wait)
                 if not state.add_delta(delta):
                     yield frame(
@@ -213,6 +219,7 @@ def _stream(world, call, req, answer, user_ids):
                 yield frame("response.content_delta", {"delta": delta})
             world.threads.add_message(thread, "assistant", answer.text, req.model)
             yield frame("response.completed", {"status": "completed", **answer.body()})
+            yield from dialect.ending()
         finally:
             world.streams.close(state)
 
@@ -222,11 +229,34 @@ def _stream(world, call, req, answer, user_ids):
     return response
 
 
-def _fault_frames(fault, thread):
+def wants_stream(request):
+    """True for ``POST /v1/model/response`` with ``"stream": true`` (read without failing)."""
+    if request.method != "POST" or request.path.rstrip("/") != "/v1/model/response":
+        return False
+    if (request.content_length or 0) > 1024 * 1024:
+        return False
+    try:
+        body = json.loads(request.get_data(cache=True) or b"{}")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def auth_error_stream(dialect, exc):
+    """A 200 stream carrying only the auth error, as the real streaming path may answer."""
+    error = error_payload(exc.status, exc.code, exc.message, exc.system_message)["error"]
+    data = {"status": "failed", "message": error["message"], "code": error["code"], "error": error}
+    body = dialect.frame("response.error", data) + b"".join(dialect.ending())
+    response = Response(body, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _fault_frames(fault, thread, dialect):
     if fault.kind == "truncate":
         return
     payload = error_payload(fault.status, fault.code or _default_code(fault.status), "Injected sandbox failure.")
-    yield frame(
+    yield dialect.frame(
         "response.error",
         {
             "status": "failed",
@@ -236,3 +266,4 @@ def _fault_frames(fault, thread):
             "error": payload["error"],
         },
     )
+    yield from dialect.ending()

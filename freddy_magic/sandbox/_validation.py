@@ -2,7 +2,11 @@
 
 Unknown top-level fields are refused (a typo such as ``max_tokens`` for
 ``max_output_synapses`` should fail loudly, not be silently ignored); every other rule mirrors
-the backend's documented 422s. The result is a plain :class:`ResponseRequest`.
+the backend's documented 422s. What the official SDK sends is accepted (``personalConnector``
+tools, a ``null`` system-tool configuration) and what its types forbid is refused: a message
+must have ``content`` (the older docs' ``texts`` list alone is a 422, as ``content`` is required),
+and ``blocks`` is a mode of the output-modes list, not a value ``output_mode`` takes. The result
+is a plain :class:`ResponseRequest`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ FIELDS = {
 }
 MESSAGE_FIELDS = {"role", "content", "texts", "images", "audio", "files", "tool_call_id", "name", "id"}
 ROLES = ("user", "assistant", "system", "tool")
-OUTPUT_MODES = ("text", "plain", "structured", "json", "blocks")
+OUTPUT_MODES = ("text", "plain", "structured", "json")
 EFFORTS = ("off", "low", "medium", "high", "maximum")
 SUMMARIES = ("off", "auto", "concise", "detailed")
 SYSTEM_TOOLS = (
@@ -78,7 +82,7 @@ _MCP_ID = re.compile(r"^mcp_[a-f0-9]{32}$")
 @dataclass
 class ResponseRequest:
     messages: list  # [(role, text)]
-    model: str = _models.DEFAULT_MODEL
+    model: str
     stream: bool = False
     instructions: str | None = None
     thread_id: str | None = None
@@ -96,8 +100,8 @@ class ResponseRequest:
 
 
 def _content_text(message, where):
-    if "content" in message and message["content"] is not None:
-        content = message["content"]
+    content = message.get("content")
+    if content is not None:
         if isinstance(content, str):
             return content
         if isinstance(content, dict):
@@ -116,15 +120,7 @@ def _content_text(message, where):
             "VALIDATION_ERROR",
             kind="union_type",
         )
-    texts = get_list(message, "texts", field=f"{where}.texts")
-    if texts is None:
-        raise invalid(f"{where}.content", "Field 'content' is required", "VALIDATION_ERROR", kind="missing")
-    parts = []
-    for i, item in enumerate(texts):
-        if not isinstance(item, dict):
-            raise invalid(f"{where}.texts.{i}", "Text items must be objects", "VALIDATION_ERROR")
-        parts.append(get_str(item, "text", required=True, field=f"{where}.texts.{i}.text"))
-    return "\n".join(parts)
+    raise invalid(f"{where}.content", "Field 'content' is required", "VALIDATION_ERROR", kind="missing")
 
 
 def _messages(body):
@@ -177,8 +173,12 @@ def _check_tools(body):
                 raise invalid(where, "MCP tools need exactly one of 'configuration_id' or 'server_url'")
             if config_id is not None and not (isinstance(config_id, str) and _MCP_ID.match(config_id)):
                 raise invalid(f"{where}.configuration_id", "configuration_id must match ^mcp_[a-f0-9]{32}$")
+        elif kind == "personalConnector":
+            ids = get_list(tool, "configuration_ids", field=f"{where}.configuration_ids") or []
+            if not all(isinstance(item, str) for item in ids):
+                raise invalid(f"{where}.configuration_ids", "configuration_ids must be a list of strings")
         else:
-            raise invalid(f"{where}.type", "Tool type must be 'function' or 'mcp'")
+            raise invalid(f"{where}.type", "Tool type must be 'function', 'mcp' or 'personalConnector'")
 
 
 def _check_system_tools(body):
@@ -188,6 +188,8 @@ def _check_system_tools(body):
             raise invalid("system_tools.image_generation", "'image_generation' was renamed to 'image_operations'")
         if name not in SYSTEM_TOOLS:
             raise invalid(f"system_tools.{name}", f"Unknown system tool '{name}'")
+        if config is None:  # the SDK's type allows a null configuration: the tool's defaults
+            continue
         if not isinstance(config, dict) or config.get("mode", "auto") not in ("on", "off", "auto"):
             raise invalid(f"system_tools.{name}.mode", "System tool mode must be 'on', 'off' or 'auto'")
 
@@ -237,12 +239,12 @@ def _check_reasoning(body, model):
     return {"effort": effort, "summary": summary}
 
 
-def parse(body, principal):
+def parse(body, principal, world):
     """Validate a response request body; raises the 422 (or 403) the real API would."""
     reject_unknown(body, FIELDS)
     messages = _messages(body)
-    model = get_str(body, "model") or _models.DEFAULT_MODEL
-    if model not in _models.MODELS:
+    model = get_str(body, "model") or world.dialect.default_model
+    if not _models.available(world, model):
         raise invalid("model", f"Model '{model}' is not available. See GET /v1/models for valid keys.")
     get_number(body, "temperature", 0.0, 1.0)
     get_number(body, "top_p", 0.0, 1.0)

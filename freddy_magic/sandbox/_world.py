@@ -13,6 +13,7 @@ from collections import Counter
 
 from ._accounts import Directory, Tokens
 from ._auth_routes import LoginDesk
+from ._dialects import pick
 from ._envelope import timestamp
 from ._faults import FaultList
 from ._pacing import check_pace
@@ -32,7 +33,9 @@ class World:
         latency_per_request=0.0,
         pace=0.0,
         verbose=False,
+        dialect=None,
     ):
+        self.dialect = pick(dialect)
         self.clock = clock or time.time
         self.directory = Directory(self.clock)
         self.tokens = Tokens(self.clock, token_lifetime)

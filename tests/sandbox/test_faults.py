@@ -34,7 +34,7 @@ def test_fault_matches_method_and_exact_path(shared_sandbox, sandbox_http):
     assert sandbox_http.get("/v1/models", params={"include_details": "true"}).status_code == 500
     assert sandbox_http.get("/v1/models").status_code == 500
     assert sandbox_http.request("POST", "/v1/models").status_code == 405
-    assert sandbox_http.get("/v1/user/me").status_code == 200
+    assert sandbox_http.get("/v1/organizations").status_code == 200
     shared_sandbox.faults.clear()
     assert sandbox_http.get("/v1/models").status_code == 200
 

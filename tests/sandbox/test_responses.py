@@ -56,7 +56,8 @@ def test_max_output_synapses_truncates_with_max_tokens_stop_reason(sandbox_http)
     assert text_of(sandbox_http.respond()).startswith(body["response"][0]["text"])
 
 
-def test_content_blocks_and_texts_alias_are_accepted(sandbox_http):
+def test_content_blocks_are_accepted_and_texts_alone_is_refused(sandbox_http):
+    """``content`` is required by the SDK's InputMessage; the older docs' ``texts`` list alone is a 422."""
     blocks = sandbox_http.post(
         "/v1/model/response",
         json={
@@ -68,11 +69,32 @@ def test_content_blocks_and_texts_alias_are_accepted(sandbox_http):
             ]
         },
     )
+    plain = sandbox_http.post("/v1/model/response", json={"inputs": [{"role": "user", "content": "Block prompt"}]})
     alias = sandbox_http.post(
         "/v1/model/response", json={"inputs": [{"role": "user", "texts": [{"text": "Block prompt"}]}]}
     )
-    assert blocks.status_code == alias.status_code == 200
-    assert text_of(blocks) == text_of(alias)
+    assert blocks.status_code == plain.status_code == 200
+    assert text_of(blocks) == text_of(plain)
+    assert error_of(alias, 422)["details"]["field"] == "inputs.0.content"
+
+
+def test_sdk_tool_shapes_are_accepted(sandbox_http):
+    """What the official SDK may send: a personalConnector tool and a null system-tool configuration."""
+    r = sandbox_http.post(
+        "/v1/model/response",
+        json={
+            "inputs": VALID,
+            "tools": [{"type": "personalConnector", "configuration_ids": ["pc_1"]}],
+            "system_tools": {"web_search": None, "file_search": {"mode": "off"}},
+        },
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_blocks_is_not_an_output_mode_of_responses(sandbox_http):
+    """``blocks`` is listed by output-modes but the responses endpoint takes text/plain/structured/json."""
+    r = sandbox_http.post("/v1/model/response", json={"inputs": VALID, "output_mode": "blocks"})
+    assert error_of(r, 422)["details"]["field"] == "output_mode"
 
 
 def test_reasoning_model_returns_reasoning_content(sandbox_http):

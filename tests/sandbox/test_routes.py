@@ -67,8 +67,10 @@ def test_output_modes_and_reasoning_levels(sandbox_http):
     assert [lv["level"] for lv in levels if lv["is_default"]] == ["medium"]
 
 
-def test_user_me(sandbox_http, shared_sandbox):
-    me = sandbox_http.get("/v1/user/me").json()
+def test_user_me_needs_a_user_session(sandbox_http, shared_sandbox):
+    """An API key has no user profile: only a Bearer session reads /v1/user/me."""
+    error_of(sandbox_http.get("/v1/user/me"), 403, "INSUFFICIENT_PERMISSIONS")
+    me = sandbox_http.get("/v1/user/me", key=False, headers=bearer(sandbox_http.tokens()["access_token"])).json()
     assert (
         me["id"].startswith("usr_")
         and me["email"] == shared_sandbox.email
