@@ -45,6 +45,13 @@ def _parser():
         help='e.g. "POST /v1/model/response status=503 times=2", "/v1/models reset chance=0.2 times=forever" '
         "(repeatable)",
     )
+    p.add_argument(
+        "--json-invalid",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0 to 1) of JSON-mode answers made invalid, by a seeded draw (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -91,6 +98,7 @@ def main(argv=None):
             pace=args.pace,
             verbose=args.verbose,
             faults=args.fault,
+            json_invalid=args.json_invalid,
         )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from ._accounts import Directory, Tokens
 from ._auth_routes import LoginDesk
 from ._envelope import timestamp
 from ._faults import FaultList
+from ._jsonmode import Spoiler
 from ._pacing import check_pace
 from ._ratelimit import RateLimiter
 from ._streams import ActiveStreams
@@ -32,6 +33,7 @@ class World:
         latency_per_request=0.0,
         pace=0.0,
         verbose=False,
+        json_invalid=0.0,
     ):
         self.clock = clock or time.time
         self.directory = Directory(self.clock)
@@ -44,6 +46,7 @@ class World:
         self.latency_per_delta = float(latency_per_delta)
         self.latency_per_request = float(latency_per_request)
         self.pace = check_pace(pace)
+        self.json_spoiler = Spoiler(json_invalid)
         self.verbose = verbose
         self.last_used = {}
         self.stopping = threading.Event()
