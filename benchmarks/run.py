@@ -33,6 +33,7 @@ BENCHES = [
     "over_scale",
     "over_transient",
     "teaching",
+    "structured",
 ]
 TIME_LIMIT_S = 240
 

@@ -132,12 +132,19 @@ def call(
 
     ``retry`` (batches, not streamed) repeats a transiently failed request; the repeats are added
     to the row's ``retries``. A ``--json`` job's answer is read into columns, and an invalid one
-    asked again (not streamed: the first answer stays on screen until the last replaces it).
+    asked again; a streamed re-ask is announced in the stream, so what is on screen says why the
+    answer starts over.
     """
     row = _answer(client, job, stream, on_delta, stop, clock, retry)
     if job.shape is None:
         return row
-    return job.shape.settle(row, lambda: _answer(client, job, False, None, stop, clock, retry), stop)
+
+    def again(invalid: Row) -> Row:
+        if on_delta is not None:
+            on_delta(f"\n\n[invalid: {invalid['error']}; asking again]\n\n")
+        return _answer(client, job, stream, on_delta, stop, clock, retry)
+
+    return job.shape.settle(row, again, stop)
 
 
 def _answer(

@@ -11,7 +11,9 @@ exact requests and sends nothing.
 Ctrl-C keeps what finished (rows, the partial answer) in ``-o``, in ``%freddy log`` and on screen,
 then fails the cell with one line saying so: a "Run All" must stop where the user stopped it,
 not carry on into the next cell's paid calls. What the cell hands over (names, columns, text)
-is checked by :mod:`._inputs` before anything is sent.
+is checked by :mod:`._inputs` before anything is sent. ``--json``/``--fields`` add
+``output_mode: "json"`` and the keys the model is to answer with to every request, and each
+answer is read into columns (:mod:`._structured`); a field named like a column is refused first.
 """
 
 from __future__ import annotations

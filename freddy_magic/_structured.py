@@ -285,14 +285,14 @@ class Shape:
             row["status"], row["error"] = "invalid", redact(reading.problem)
         return row
 
-    def settle(self, row: Row, again: Callable[[], Row], stop: threading.Event | None = None) -> Row:
-        """``row`` read; while it is invalid, ask ``again()`` up to ``retries`` times (not once
-        ``stop`` is set). The last answer is the row, and it says how often it was asked again."""
+    def settle(self, row: Row, again: Callable[[Row], Row], stop: threading.Event | None = None) -> Row:
+        """``row`` read; while it is invalid, ask ``again(invalid_row)`` up to ``retries`` times
+        (not once ``stop`` is set). The last answer is the row; it says how often it was asked again."""
         self.apply(row)
         asked = 0
         while row["status"] == "invalid" and asked < (self.retries or 0) and not (stop is not None and stop.is_set()):
             asked += 1
-            row = again()
+            row = again(row)
             self.apply(row)
         if self.retries is not None:
             row[RETRIES_COLUMN] = asked

@@ -218,7 +218,8 @@ def test_any_answer_text_gives_a_parsed_or_an_invalid_row(text, spec):
 def test_shape_settle_asks_again_while_invalid_and_says_how_often():
     answers = iter(['{"a": "x"}', "still prose", '{"a": 2}', "prose again"])
 
-    def again():
+    def again(invalid):
+        assert invalid["status"] == "invalid"
         return Row(status="ok", text=next(answers), error=None)
 
     first = Row(status="ok", text="prose", error=None)
@@ -318,8 +319,20 @@ def test_an_invalid_answer_keeps_its_text_and_names_the_field_and_is_not_a_faile
         "field score",  # "field score: expected number, got \"high\""
     }, reasons
     assert all("\n" not in r["error"] for r in rows)
+    progress = [m["data"]["text/plain"] for m in shown.messages if "rows ·" in m["data"].get("text/plain", "")]
+    assert progress[-1].startswith("40/40 rows · 0 errors · 40 invalid")
     single = ip.run_cell_magic("freddy", '--no-stream --fields "score:float"', "Item 1")
     assert single["status"] == "invalid" and single["text"] and "invalid: " in str(shown.messages[-1])
+
+
+def test_a_streamed_answer_asked_again_says_so_on_screen(make_connected, ip, capsys):
+    magics, sb = make_connected(rate_limit=None, json_invalid=1.0)
+    magics.terminal = True  # a terminal prints every piece, so the test sees what a throttled view may skip
+    row = ip.run_cell_magic("freddy", '--fields "score:float" --retries-invalid 2', "Item 1")
+    assert sb.json_spoiled == 3 and row["retries_invalid"] == 2 and row["error"].endswith("(asked 3 times)")
+    out = capsys.readouterr().out
+    assert out.count("; asking again]") == 2 and out.index(row["text"]) > out.rindex("asking again]")
+    assert out.rstrip().endswith(f"[invalid: {row['error']}]")
 
 
 def _spoiled_run(ip, line, rows):
