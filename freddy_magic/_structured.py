@@ -1,5 +1,7 @@
-"""Structured answers: the ``--fields`` spec, the instruction that asks for it, and the reading
-of an answer into checked, coerced values. Pure functions, no IPython, no HTTP.
+"""Structured answers: the ``--fields`` spec, the instruction that asks for it, the reading of
+an answer into checked, coerced values, and :class:`Shape`, which puts that reading into a row
+(a plain dict) and asks again while it is invalid. No IPython, no HTTP: the caller passes the
+function that asks again.
 
 The Freddy API takes ``output_mode: "json"`` but has no JSON-schema mode yet, so the keys and
 types travel as text: :func:`instruction` appends one paragraph to the system instructions. Its
@@ -282,7 +284,12 @@ class Shape:
         for field in self.fields or ():
             row[field.name] = reading.values[field.name] if reading.values is not None else None
         if reading.problem is not None:
-            row["status"], row["error"] = "invalid", redact(reading.problem)
+            cut = (
+                "; the answer stopped at the output limit (--max-tokens)"
+                if row.get("stop_reason") == "max_tokens"
+                else ""
+            )
+            row["status"], row["error"] = "invalid", redact(reading.problem + cut)
         return row
 
     def settle(self, row: Row, again: Callable[[Row], Row], stop: threading.Event | None = None) -> Row:

@@ -335,6 +335,12 @@ def test_a_streamed_answer_asked_again_says_so_on_screen(make_connected, ip, cap
     assert out.rstrip().endswith(f"[invalid: {row['error']}]")
 
 
+def test_an_answer_cut_by_max_tokens_says_so(connected, ip):
+    row = ip.run_cell_magic("freddy", '--no-stream --max-tokens 5 --fields "topics:list"', "Tag: tea, kettles")
+    assert row["status"] == "invalid" and row["stop_reason"] == "max_tokens"
+    assert row["error"].startswith("the answer is not JSON") and row["error"].endswith("(--max-tokens)")
+
+
 def _spoiled_run(ip, line, rows):
     ip.user_ns["reviews"] = [{"review": f"review {i}: {'great' if i % 3 else 'broken'} kettle"} for i in range(rows)]
     return ip.run_cell_magic(
