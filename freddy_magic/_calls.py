@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ._replay import AnswerSource, AnswerStream
     from ._rerun import RowRetry
     from ._results import Row
+    from ._structured import Shape
 
 log = logging.getLogger("freddy_magic")
 
@@ -39,14 +40,16 @@ _BRACES_HINT = "write {{ and }} for literal braces"
 
 @dataclass
 class Job:
-    """What to send for one row: the model, the filled prompt, API parameters, input columns, and a
-    note for the row when text had to be changed to be sent (see :mod:`._safe_text`)."""
+    """What to send for one row: the model, the filled prompt, API parameters, input columns, a
+    note for the row when text had to be changed to be sent (see :mod:`._safe_text`), and the
+    shape a ``--json`` answer must have (see :mod:`._structured`)."""
 
     model: str | None  # None: no model is sent, the server's default answers
     prompt: str
     params: dict[str, Any] = field(default_factory=dict)
     extra: dict[Any, Any] = field(default_factory=dict)
     warning: str | None = None
+    shape: Shape | None = None
 
 
 def fill_placeholders(template: str, namespace: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> str:
@@ -127,8 +130,32 @@ def call(
     """Run ``job`` and return its row. ``on_delta(text)`` sees each streamed piece as it arrives.
 
     ``retry`` (batches, not streamed) repeats a transiently failed request; the repeats are added
-    to the row's ``retries``.
+    to the row's ``retries``. A ``--json`` job's answer is read into columns, and an invalid one
+    asked again; a streamed re-ask is announced in the stream, so what is on screen says why the
+    answer starts over.
     """
+    row = _answer(client, job, stream, on_delta, stop, clock, retry)
+    if job.shape is None:
+        return row
+
+    def again(invalid: Row) -> Row:
+        if on_delta is not None:
+            on_delta(f"\n\n[invalid: {invalid['error']}; asking again]\n\n")
+        return _answer(client, job, stream, on_delta, stop, clock, retry)
+
+    return job.shape.settle(row, again, stop)
+
+
+def _answer(
+    client: AnswerSource,
+    job: Job,
+    stream: bool,
+    on_delta: Callable[[str], object] | None,
+    stop: threading.Event | None,
+    clock: Callable[[], float],
+    retry: RowRetry | None,
+) -> Row:
+    """One request's row, whatever happened to it."""
     created_at, started = now_iso(), clock()
     row_args: dict[str, Any] = {"created_at": created_at, "extra": job.extra, "warning": job.warning}
     if stream:

@@ -11,7 +11,9 @@ exact requests and sends nothing.
 Ctrl-C keeps what finished (rows, the partial answer) in ``-o``, in ``%freddy log`` and on screen,
 then fails the cell with one line saying so: a "Run All" must stop where the user stopped it,
 not carry on into the next cell's paid calls. What the cell hands over (names, columns, text)
-is checked by :mod:`._inputs` before anything is sent.
+is checked by :mod:`._inputs` before anything is sent. ``--json``/``--fields`` add
+``output_mode: "json"`` and the keys the model is to answer with to every request, and each
+answer is read into columns (:mod:`._structured`); a field named like a column is refused first.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _rerun as rerun
+from . import _structured as structured
 from ._batch import run_jobs
 from ._boundary import Interrupted
 from ._calls import Job, call, describe, fill_placeholders
 from ._display import AnswerView, ProgressView
 from ._errors import ConfigError, FreddyError
 from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
-from ._results import SERVER_DEFAULT, Rows, make_row
+from ._payloads import MAX_INSTRUCTIONS
+from ._results import ROW_COLUMNS, SERVER_DEFAULT, Rows, make_row
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from ._replay import AnswerSource
     from ._results import Row
     from ._session import Session
+    from ._structured import Shape
 
     Preview = dict[str, Any]
 
@@ -76,17 +81,59 @@ def check_options(
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
     if args.only_failed:
         rerun.check_options(args)
+    if args.retries_invalid is not None:
+        if not (args.json or args.fields is not None):
+            raise ConfigError(
+                "--retries-invalid re-asks answers that are not the JSON asked for: add --json or --fields"
+            )
+        if not 0 <= args.retries_invalid <= MAX_RETRIES_INVALID:
+            raise ConfigError(f"--retries-invalid must be between 0 and {MAX_RETRIES_INVALID}")
+        if args.chat:
+            raise ConfigError("--retries-invalid would ask again inside the --chat conversation: leave out one of them")
     return models
 
 
-def _params(args: Namespace, thread_id: str | None) -> dict[str, Any]:
+MAX_RETRIES_INVALID = 10
+
+
+def _shape(args: Namespace) -> Shape | None:
+    """What ``--json``/``--fields``/``--retries-invalid`` ask of every answer (None: plain text)."""
+    if not args.json and args.fields is None:
+        return None
+    return structured.Shape(
+        structured.parse_fields(args.fields) if args.fields is not None else None, args.retries_invalid
+    )
+
+
+def _params(args: Namespace, thread_id: str | None, shape: Shape | None = None) -> dict[str, Any]:
+    instructions = args.system
+    if shape is not None:
+        asked = structured.instruction(shape.fields)
+        instructions = f"{args.system}\n\n{asked}" if args.system else asked
+        if len(instructions) > MAX_INSTRUCTIONS:
+            raise ConfigError(
+                f"-s and the instruction --json adds ({len(asked)} characters) exceed the API's "
+                f"{MAX_INSTRUCTIONS}-character limit on instructions: shorten -s or use fewer --fields"
+            )
     params = {
         "temperature": args.temperature,
         "max_output_tokens": args.max_tokens,
-        "instructions": args.system,
+        "instructions": instructions,
         "thread_id": thread_id,
+        "output_mode": "json" if shape is not None else None,
     }
     return {key: value for key, value in params.items() if value is not None}
+
+
+def _shape_jobs(jobs: list[Job], shape: Shape | None) -> None:
+    """Give every job the shape, after checking that no field would overwrite a column."""
+    if shape is None:
+        return
+    structured.check_clashes(shape.fields, {*ROW_COLUMNS, structured.RETRIES_COLUMN}, "row")
+    inputs = {f"input_{key}" if key in ROW_COLUMNS else str(key) for job in jobs for key in job.extra}
+    structured.check_clashes(shape.fields, inputs, "input")
+    for job in jobs:
+        job.shape = shape
 
 
 def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[Any, Any]]:
@@ -114,14 +161,19 @@ def over_records(namespace: Mapping[str, Any], name: str) -> list[dict[Any, Any]
 
 
 def build_jobs(
-    args: Namespace, cell: str, namespace: Mapping[str, Any], models: list[str | None], thread_id: str | None
+    args: Namespace,
+    cell: str,
+    namespace: Mapping[str, Any],
+    models: list[str | None],
+    thread_id: str | None,
+    shape: Shape | None = None,
 ) -> list[Job]:
     """One job per model, or per model and ``--over`` row; placeholders are filled here, so a
     bad ``{expr}`` fails the cell before anything is sent."""
     template = cell.strip("\n")
     if not template.strip():
         raise ConfigError("The cell is empty: write the prompt on the lines below %%freddy")
-    params = _params(args, thread_id)
+    params = _params(args, thread_id, shape)
     if args.over is None:
         prompt, fit_params, _, warning = fit_for_wire(fill_placeholders(template, namespace), params, {})
         return [Job(model, prompt, dict(fit_params), {}, warning) for model in models]
@@ -144,8 +196,13 @@ def run_cell(magics: FreddyMagics, args: Namespace, cell: str) -> Row | Rows | P
     reserved = set(getattr(shell, "user_ns_hidden", ()))
     models = check_options(args, magics.model, type(magics).concurrency, reserved)
     thread_id = session.thread_id if args.chat else None
-    again = rerun.plan(args.over, cell, shell.user_ns, _params(args, None)) if args.only_failed else None
-    jobs = again.jobs if again is not None else build_jobs(args, cell, shell.user_ns, models, thread_id)
+    shape = _shape(args)
+    again = None
+    if args.only_failed:
+        made = (*structured.columns(shape.fields), structured.RETRIES_COLUMN) if shape is not None else ()
+        again = rerun.plan(args.over, cell, shell.user_ns, _params(args, None, shape), made)
+    jobs = again.jobs if again is not None else build_jobs(args, cell, shell.user_ns, models, thread_id, shape)
+    _shape_jobs(jobs, shape)
     stream = magics.stream and not args.no_stream
     stopped: str | None = None
     if args.dry_run:

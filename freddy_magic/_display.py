@@ -139,27 +139,30 @@ class AnswerView:
 
 
 class ProgressView:
-    """``k/n`` rows done, errors counted, as an HTML progress bar (or a ``\\r`` line in a terminal)."""
+    """``k/n`` rows done, errors (and ``--json`` answers that were invalid) counted, as an HTML
+    progress bar (or a ``\\r`` line in a terminal)."""
 
     def __init__(
         self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None
     ) -> None:
         self.total, self.terminal, self.clock = total, terminal, clock
         self.out = out or sys.stdout
-        self.done = self.errors = 0
+        self.done = self.errors = self.invalid = 0
         self.started, self._last = clock(), 0.0
         self.handle: DisplayHandle | None = None
 
     def _bundle(self, note: str = "") -> Bundle:
         elapsed = self.clock() - self.started
-        text = f"{self.done}/{self.total} rows · {self.errors} errors · {elapsed:.1f} s{note}"
+        invalid = f" · {self.invalid} invalid" if self.invalid else ""
+        text = f"{self.done}/{self.total} rows · {self.errors} errors{invalid} · {elapsed:.1f} s{note}"
         bar = f"<progress value='{self.done}' max='{self.total}' style='width:20em'></progress>"
         return {"text/html": f"{bar} {text}", "text/plain": text}
 
     def step(self, row: Mapping[str, Any]) -> None:
         """One more row done; shown at most every ``PROGRESS_THROTTLE_S`` (and always the last)."""
         self.done += 1
-        self.errors += row.get("status") != "ok"
+        self.invalid += row.get("status") == "invalid"
+        self.errors += row.get("status") not in ("ok", "invalid")
         if self.clock() - self._last >= PROGRESS_THROTTLE_S or self.done == self.total:
             self._show()
 

@@ -263,6 +263,23 @@ class FreddyMagics(Magics):
         action="store_true",
         help="With --over RESULT (an earlier --over result): re-run only its failed rows, merged back in order.",
     )
+    @argument(
+        "--json",
+        action="store_true",
+        help="Ask for a JSON answer (output_mode json); the parsed value is the row's data column.",
+    )
+    @argument(
+        "--fields",
+        metavar="SPEC",
+        help='Keys to answer with, as columns of the row: "sentiment:str, score:float, note?:str" '
+        "(types str int float bool list dict; ? = may be missing). Implies --json.",
+    )
+    @argument(
+        "--retries-invalid",
+        type=int,
+        metavar="N",
+        help="With --json/--fields: ask a row again, up to N times, while its answer is invalid.",
+    )
     @argument("-o", "--output", metavar="VAR", help="Also store the result in this variable.")
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--format", choices=("markdown", "text", "json"), default="markdown", help="How the answer is shown.")

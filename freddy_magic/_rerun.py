@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +92,11 @@ class Rerun:
         return Rows(merged, display_limit=rows.display_limit)
 
 
-def plan(name: str, cell: str, namespace: Mapping[str, Any], params: dict[str, Any]) -> Rerun:
-    """The jobs for the rows of ``namespace[name]`` whose status is not ``ok``."""
+def plan(
+    name: str, cell: str, namespace: Mapping[str, Any], params: dict[str, Any], made: Collection[str] = ()
+) -> Rerun:
+    """The jobs for the rows of ``namespace[name]`` whose status is not ``ok``; ``made`` are columns
+    the earlier run added besides :data:`ROW_COLUMNS` (a ``--json`` answer's), not inputs."""
     earlier = _earlier_rows(namespace, name)
     template = cell.strip("\n")
     if not template.strip():
@@ -102,7 +105,7 @@ def plan(name: str, cell: str, namespace: Mapping[str, Any], params: dict[str, A
     for position, row in enumerate(earlier):
         if row.get("status") == "ok":
             continue
-        inputs = _inputs(row)
+        inputs = {key: value for key, value in _inputs(row).items() if key not in made}
         prompt = fill_placeholders(template, {**namespace, **inputs})
         positions.append(position)
         model = None if row["model"] in (None, SERVER_DEFAULT) else str(row["model"])

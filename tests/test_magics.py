@@ -165,7 +165,7 @@ def test_unload_forgets_every_secret_and_reload_starts_clean(connected, ip, shar
 
 def test_magic_help_documents_itself(magics):
     doc = magics.shell.find_cell_magic("freddy").__doc__
-    for option in ("--over", "--concurrency", "--dry-run", "--no-stream", "--format", "--chat", "-o"):
+    for option in ("--over", "--concurrency", "--dry-run", "--no-stream", "--format", "--chat", "-o", "--fields"):
         assert option in doc
     auth_doc = magics.shell.find_line_magic("freddy_auth").__doc__
     for option in ("--key", "--login", "--env", "--sandbox", "--status", "--logout"):
@@ -217,6 +217,10 @@ FREDDY_WORDS = [
     "--all",
     "--bogus",
     "-",
+    "--json",
+    "--fields",
+    "a:str,b?:int",
+    "--retries-invalid",
 ]
 TOKEN = st.one_of(
     st.sampled_from(KEYS),
@@ -361,6 +365,10 @@ FREDDY_PLACES = [
     "models {s}",
     "-m ftg-3.0 {s}",
     "--{s}",
+    "--fields {s}",
+    '--fields "a:str, {s}:int"',
+    '--fields "a:str, b:{s}"',
+    "--json --retries-invalid {s}",
 ]
 
 

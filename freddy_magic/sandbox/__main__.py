@@ -52,6 +52,13 @@ def _parser():
         help="classic: today's shapes (default, or FREDDY_SANDBOX_DIALECT); current: the newest documented ones "
         "(data-only SSE frames, [DONE], heartbeats, no usage, no ftg-3.0)",
     )
+    p.add_argument(
+        "--json-invalid",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0 to 1) of JSON-mode answers made invalid, by a seeded draw (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="first stdout line: JSON with url and credentials")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
@@ -100,6 +107,7 @@ def main(argv=None):
             verbose=args.verbose,
             faults=args.fault,
             dialect=args.dialect,
+            json_invalid=args.json_invalid,
         )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
 from ._faults import Fault, FaultList
+from ._jsonmode import check_share
 from ._pacing import check_pace
 from ._server import SandboxServer, is_loopback
 from ._world import World
@@ -30,13 +31,14 @@ class Sandbox:
     API key and per user, ``None`` = unlimited), ``latency_per_delta`` / ``latency_per_request``
     (seconds), ``pace`` (0 answers at once; 1 makes each model wait before its first chunk and
     between chunks like a real one, at its own speed; 2 twice as slow), ``verbose`` (access log on
-    stderr), ``faults`` (:class:`Fault` objects or CLI-style strings), ``clock`` (epoch-seconds
+    stderr), ``faults`` (:class:`Fault` objects or CLI-style strings), ``json_invalid`` (the share,
+    0 to 1, of JSON-mode answers made invalid; see ``_jsonmode``), ``clock`` (epoch-seconds
     callable; tests advance it instead of sleeping), ``dialect`` (``"classic"``, today's shapes, or
     ``"current"``, the newest documented ones; None reads ``FREDDY_SANDBOX_DIALECT``, else
-    classic). All but host/port/clock can also be changed
-    while running: :meth:`set_rate_limit`, :meth:`set_token_lifetime`, the latency and ``pace``
-    attributes / :meth:`set_latency`, ``faults.add``. ``middleware`` wraps the WSGI application
-    once, at start (e.g. :class:`~._misshapes.Misshapes`, which serves deliberately wrong shapes).
+    classic). All but host/port/clock can also be changed while running: :meth:`set_rate_limit`,
+    :meth:`set_token_lifetime`, the latency, ``pace`` and ``json_invalid`` attributes /
+    :meth:`set_latency`, ``faults.add``. ``middleware`` wraps the WSGI application once, at start
+    (e.g. :class:`~._misshapes.Misshapes`, which serves deliberately wrong shapes).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Sandbox:
         pace: float = 0.0,
         verbose: bool = False,
         faults: Iterable[Fault | str] = (),
+        json_invalid: float = 0.0,
         clock: Callable[[], float] | None = None,
         middleware: Callable[[WSGIApplication], WSGIApplication] | None = None,
         dialect: str | None = None,
@@ -70,6 +73,7 @@ class Sandbox:
                 pace=pace,
                 verbose=verbose,
                 dialect=dialect,
+                json_invalid=json_invalid,
             )
         except ValueError as exc:
             problem = str(exc)
@@ -263,6 +267,26 @@ class Sandbox:
         else:
             return
         raise ConfigError(problem)
+
+    @property
+    def json_invalid(self) -> float:
+        """The share (0 to 1) of JSON-mode answers made invalid, by a seeded draw."""
+        return float(self._world.json_spoiler.share)
+
+    @json_invalid.setter
+    def json_invalid(self, share: float) -> None:
+        try:
+            self._world.json_spoiler.share = check_share(share)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return
+        raise ConfigError(problem)
+
+    @property
+    def json_spoiled(self) -> int:
+        """How many JSON-mode answers the ``json_invalid`` knob has made invalid so far."""
+        return int(self._world.json_spoiler.spoiled)
 
     def set_latency(self, per_delta: float | None = None, per_request: float | None = None) -> None:
         if per_delta is not None:

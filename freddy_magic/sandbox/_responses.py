@@ -13,7 +13,7 @@ import json
 
 from werkzeug.wrappers import Response
 
-from . import _fakemodel, _pacing, _validation
+from . import _fakemodel, _jsonmode, _pacing, _validation
 from ._accounts import new_id
 from ._bodies import read_json
 from ._envelope import ApiError, error_payload, json_response
@@ -81,10 +81,13 @@ class Answer:
     the real API, where a long conversation costs more per question.
     """
 
-    def __init__(self, req, thread, earlier, pace, dialect):
+    def __init__(self, req, thread, earlier, pace, dialect, spoil=None):
         context = [*earlier, *req.messages]
         history = context[: _last_user_index(context)]
-        full = _fakemodel.answer(req.model, req.prompt, req.instructions, history)
+        if req.output_mode == "json":
+            full = _jsonmode.answer(req.model, req.prompt, req.instructions, spoil)
+        else:
+            full = _fakemodel.answer(req.model, req.prompt, req.instructions, history)
         self.text = full
         self.stop_reason = "end_turn"
         if req.max_output_synapses is not None:
@@ -143,7 +146,8 @@ def create_response(world, call):
     if call.principal.kind == "api_key":
         world.last_used[(call.principal.api_key, req.model)] = world.clock()
     world.wait(world.latency_per_request)
-    answer = Answer(req, thread, world.threads.conversation(thread), world.pace, world.dialect)
+    spoil = world.json_spoiler.draw() if req.output_mode == "json" else None
+    answer = Answer(req, thread, world.threads.conversation(thread), world.pace, world.dialect, spoil)
     user_ids = [world.threads.add_message(thread, role, text)["id"] for role, text in req.messages]
     if req.stream:
         return _stream(world, call, req, answer, user_ids)

@@ -16,6 +16,7 @@ from ._auth_routes import LoginDesk
 from ._dialects import pick
 from ._envelope import timestamp
 from ._faults import FaultList
+from ._jsonmode import Spoiler
 from ._pacing import check_pace
 from ._ratelimit import RateLimiter
 from ._streams import ActiveStreams
@@ -34,6 +35,7 @@ class World:
         pace=0.0,
         verbose=False,
         dialect=None,
+        json_invalid=0.0,
     ):
         self.dialect = pick(dialect)
         self.clock = clock or time.time
@@ -47,6 +49,7 @@ class World:
         self.latency_per_delta = float(latency_per_delta)
         self.latency_per_request = float(latency_per_request)
         self.pace = check_pace(pace)
+        self.json_spoiler = Spoiler(json_invalid)
         self.verbose = verbose
         self.last_used = {}
         self.stopping = threading.Event()

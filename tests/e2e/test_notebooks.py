@@ -173,6 +173,9 @@ def test_notebook_runs_top_to_bottom_against_the_sandbox(path, sandbox_env):
             "6 of 6 rows ok" in _outputs(nb, "summary")
             and "a confusion matrix" in _outputs(nb, "join")
             and "No failed rows in rows: nothing was sent." in _outputs(nb, "again")
+            and "8 of 8 reviews gave the fields asked for" in _outputs(nb, "extract-join")
+            and "negative" in _outputs(nb, "extract-join")
+            and "image/png" in _outputs(nb, "extract-chart")
         ),
         "teaching-demo.ipynb": lambda: (
             "photosynthesis" in _outputs(nb, "dry") and _teaching_shows_what_it_claims(nb, messages)
