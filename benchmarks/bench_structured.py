@@ -23,11 +23,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import harness
 
@@ -85,19 +82,7 @@ def worker(n, url, out):
 
 
 def _spawn(n, url, key):
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        # The key travels in the environment, not argv, where any process listing would show it.
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", str(n), url, out.name],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=harness.ROOT,
-            env=dict(os.environ, FREDDY_API_KEY=key),
-        )
-        if proc.returncode:
-            raise RuntimeError(f"worker for {n} rows exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
-        info = json.loads(Path(out.name).read_text())
+    info = harness.spawn_worker(__file__, n, url, key)
     if info["returned"] != 2 * n or info["plain_failed"] or info["shaped_ok"] != n:
         raise RuntimeError(f"{n} rows: {info}")
     return info

@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -128,6 +129,28 @@ def sandbox_process(rate_limit=None, **knobs):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def spawn_worker(script, n, url, key):
+    """Run ``script --worker n url OUT`` in a fresh interpreter; the dict it wrote to OUT.
+
+    A worker measures one batch size in a process of its own, so memory and import state of one
+    size never colour another. The key travels in the environment, not argv, where any process
+    listing would show it.
+    """
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        proc = subprocess.run(
+            [sys.executable, script, "--worker", str(n), url, out.name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+            env=dict(os.environ, FREDDY_API_KEY=key),
+        )
+        if proc.returncode:
+            raise RuntimeError(f"worker for {n} rows exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
+        with open(out.name) as written:
+            return json.load(written)
 
 
 class Screen:

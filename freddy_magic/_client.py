@@ -160,34 +160,14 @@ class FreddyClient:
         code = str(code).strip()
         if not (code.isdigit() and len(code) == 4):
             raise ConfigError("code must be the 4-digit number from the email")
-        data = json_object(
-            self._call(
-                "POST",
-                "/v1/auth/verify",
-                auth=False,
-                total=self._timeouts.token,
-                body={"email_key": challenge.email_key, "verification_code": int(code)},
-            ),
-            "verify",
+        answer = self._call(
+            "POST",
+            "/v1/auth/verify",
+            auth=False,
+            total=self._timeouts.token,
+            body={"email_key": challenge.email_key, "verification_code": int(code)},
         )
-        access = optional_text(data, "access_token", "token")
-        if access is None:
-            raise ResponseFormatError("The verify answer has no access token")
-        problem = None
-        try:
-            cred = Credential.bearer(
-                access,
-                optional_text(data, "refresh_token", "refreshToken"),
-                expires_in=data.get("expires_in"),
-                refresher=self._refresh_tokens,
-                clock=self._clock,
-            )
-        except ConfigError as exc:  # a token no header can carry: the server's answer is at fault
-            problem = exc.message
-        if problem is not None:
-            raise ResponseFormatError(f"The verify answer carries a malformed token: {problem}")
-        self.credential = cred
-        return cred
+        return self._install_tokens(answer, "verify")
 
     def resume(self, refresh_token: str) -> Credential:
         """A signed-in session from a refresh token alone (CI, scheduled notebooks: no emailed
@@ -201,10 +181,16 @@ class FreddyClient:
         if problem is not None:
             raise ConfigError(problem)
         _redaction.register(refresh_token)  # before it travels: any echo of it is redacted
-        data = json_object(self._refresh_tokens(refresh_token), "refresh")
+        return self._install_tokens(self._refresh_tokens(refresh_token), "refresh", refresh_token)
+
+    def _install_tokens(self, answer: Any, what: str, refresh_token: str | None = None) -> Credential:
+        """Install and return the bearer credential a token answer (``verify``, ``refresh``)
+        carries; ``refresh_token`` stays in use when the answer brings no new one."""
+        data = json_object(answer, what)
         access = optional_text(data, "access_token", "token")
         if access is None:
-            raise ResponseFormatError("The refresh answer has no access token")
+            raise ResponseFormatError(f"The {what} answer has no access token")
+        problem = None
         try:
             cred = Credential.bearer(
                 access,
@@ -216,7 +202,7 @@ class FreddyClient:
         except ConfigError as exc:  # a token no header can carry: the server's answer is at fault
             problem = exc.message
         if problem is not None:
-            raise ResponseFormatError(f"The refresh answer carries a malformed token: {problem}")
+            raise ResponseFormatError(f"The {what} answer carries a malformed token: {problem}")
         self.credential = cred
         return cred
 

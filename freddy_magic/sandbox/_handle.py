@@ -260,13 +260,7 @@ class Sandbox:
 
     @pace.setter
     def pace(self, pace: float) -> None:
-        try:
-            self._world.pace = check_pace(pace)
-        except ValueError as exc:
-            problem = str(exc)
-        else:
-            return
-        raise ConfigError(problem)
+        self._world.pace = _checked(check_pace, pace)
 
     @property
     def json_invalid(self) -> float:
@@ -275,13 +269,7 @@ class Sandbox:
 
     @json_invalid.setter
     def json_invalid(self, share: float) -> None:
-        try:
-            self._world.json_spoiler.share = check_share(share)
-        except ValueError as exc:
-            problem = str(exc)
-        else:
-            return
-        raise ConfigError(problem)
+        self._world.json_spoiler.share = _checked(check_share, share)
 
     @property
     def json_spoiled(self) -> int:
@@ -297,6 +285,16 @@ class Sandbox:
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
         return f"<Sandbox {where}>"
+
+
+def _checked(check: Callable[[float], float], value: float) -> float:
+    """``check(value)``; its ValueError becomes a ConfigError raised outside the ``except``, so no
+    chained exception rides along."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        problem = str(exc)
+    raise ConfigError(problem)
 
 
 def start_sandbox(**kwargs: Any) -> Sandbox:
