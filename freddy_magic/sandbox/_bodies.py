@@ -54,7 +54,20 @@ def read_json(request, *, required=True, cap=MAX_BODY_BYTES):
         raise invalid(None, "Request body is not valid JSON", "VALIDATION_ERROR", kind="json_invalid")
     if not isinstance(body, dict):
         raise invalid(None, "Request body must be a JSON object", "VALIDATION_ERROR", kind="model_type")
+    if b"\\u" in data and not _is_unicode(body):
+        problem = "Request body holds a lone UTF-16 surrogate, which is not text"
+        raise invalid(None, problem, "VALIDATION_ERROR", kind="string_unicode")
     return body
+
+
+def _is_unicode(body):
+    """False when a ``\\ud800``-style escape left half a character in the body. A pydantic-validated
+    API refuses such a string (``string_unicode``) rather than store or answer it."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_large(cap):

@@ -97,3 +97,17 @@ def test_auth_endpoints_never_fail_badly(sandbox_http, body):
 )
 def test_raw_bytes_never_fail_badly(sandbox_http, data, content_type):
     assert_documented(sandbox_http.post("/v1/model/response", data=data, headers={"Content-Type": content_type}))
+
+
+@pytest.mark.parametrize("where", ["content", "instructions", "model"])
+def test_a_lone_surrogate_escape_is_refused_as_invalid_text_not_a_crash(sandbox_http, where):
+    body = {"inputs": [{"role": "user", "content": "hi"}], "model": "gpt-4o"}
+    if where == "content":
+        body["inputs"][0]["content"] = "half an emoji: \ud83d"
+    else:
+        body[where] = "\udc00"
+    response = sandbox_http.post("/v1/model/response", json=body)  # json.dumps escapes it as \ud83d
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["system_message"].endswith("a lone UTF-16 surrogate, which is not text")
+    paired = sandbox_http.respond("a whole emoji: \U0001f600 and an escaped one")
+    assert paired.status_code == 200, paired.text
