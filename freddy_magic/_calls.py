@@ -176,15 +176,7 @@ def _answer(
             **row_args,
         )
     if isinstance(outcome, FreddyError):
-        row = make_row(
-            job.model,
-            job.prompt,
-            status="error",
-            error=describe(outcome),
-            failure=outcome,
-            latency_s=clock() - started,
-            **row_args,
-        )
+        row = _error_row(job, outcome, clock() - started, row_args)
         if retry is not None:
             row["retries"] = retried
         return row
@@ -248,14 +240,22 @@ def _call_streaming(
         row["thread_id"] = thread_id
         return row
     if failure is not None:
-        return make_row(
-            job.model,
-            job.prompt,
-            status="error",
-            error=describe(failure),
-            failure=failure,
-            text=text or None,
-            latency_s=clock() - started,
-            **row_args,
-        )
+        return _error_row(job, failure, clock() - started, row_args, text or None)
     return make_row(job.model, job.prompt, completion=completion, **row_args)
+
+
+def _error_row(
+    job: Job, failure: FreddyError, latency_s: float, row_args: dict[str, Any], text: str | None = None
+) -> Row:
+    """The row of a call that ended in ``failure``: its one-line reason, and its class and code
+    kept beside the columns, so the magic can still add the remedy."""
+    return make_row(
+        job.model,
+        job.prompt,
+        status="error",
+        error=describe(failure),
+        failure=failure,
+        text=text,
+        latency_s=latency_s,
+        **row_args,
+    )
