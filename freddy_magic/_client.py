@@ -103,6 +103,15 @@ class FreddyClient:
         self._credential = credential
 
     @property
+    def timeouts(self) -> Timeouts:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, timeouts: Timeouts | Mapping[str, float | None] | float | None) -> None:
+        """New timeouts for the calls that start from now on (calls in flight keep theirs)."""
+        self._timeouts = self._sender.timeouts = Timeouts.coerce(timeouts)
+
+    @property
     def rate_limit(self) -> RateLimitStatus | None:
         return self._limiter.status
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, default, observe, validate
 
 from ._boundary import guarded, one_line
 from ._payloads import DEFAULT_BASE_URL
@@ -118,6 +118,19 @@ class FreddyMagics(Magics):
     @validate("base_url")
     def _validate_base_url(self, proposal: Any) -> str:
         return _without_userinfo(str(proposal["value"]))
+
+    @validate("connect_timeout", "read_timeout", "total_timeout")
+    def _validate_seconds(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not 0 < value < float("inf"):
+            raise TraitError(f"FreddyMagics.{proposal['trait'].name} must be a positive number of seconds")
+        return value
+
+    @observe("connect_timeout", "read_timeout", "total_timeout")
+    def _timeouts_changed(self, change: Any) -> None:
+        session = getattr(self, "_session", None)  # config may arrive before __init__ has set it
+        if session is not None:
+            session.apply_timeouts()
 
     @default("model")
     def _default_model(self) -> str:

@@ -54,14 +54,22 @@ class Session:
         from ._client import FreddyClient
 
         s = self.settings
-        timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
         return FreddyClient(
             base_url or _chosen_base_url(s.base_url),
             credential,
             organization_id=s.organization_id or None,
-            timeouts=timeouts,
+            timeouts=self.timeouts(),
             max_retries=s.max_retries,
         )
+
+    def timeouts(self) -> dict[str, float]:
+        s = self.settings
+        return {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
+
+    def apply_timeouts(self) -> None:
+        """``%config FreddyMagics.read_timeout = ...`` reaches the connected client at once."""
+        if self.client is not None:
+            self.client.timeouts = self.timeouts()
 
     def _install(self, client: FreddyClient, source: str) -> Status:
         """Validate ``client`` and make it current; on any failure, Ctrl-C included, forget it and

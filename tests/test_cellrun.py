@@ -263,10 +263,12 @@ def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_t
 
 @pytest.mark.slow
 @pytest.mark.security
-def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox):
+@pytest.mark.parametrize("configured", ["before-loading", "after-connecting"])
+def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox, configured):
     """``FreddyMagics.read_timeout`` is the silence allowed while an answer arrives, streamed or
     not: a stream that goes quiet for 25 s after its first delta fails at the 1 s configured (it
-    used to wait out the 25 s and succeed, because streams kept a 120 s idle timeout of their own)."""
+    used to wait out the 25 s and succeed, because streams kept a 120 s idle timeout of their own).
+    Set by ``%config`` after connecting, it applies to the next call of that same connection."""
     created = json.dumps({"status": "in_progress", "thread_id": "thread_quiet"})
     done = json.dumps({"response": [{"type": "text", "text": "Hello there"}], "thread_id": "thread_quiet"})
     quiet = Reply(
@@ -284,13 +286,24 @@ def test_l4_read_timeout_bounds_the_silence_inside_a_stream(ip, shared_sandbox):
 
     with HostileServer(script) as server:
         ip.config.FreddyMagics.base_url = server.url
-        ip.config.FreddyMagics.read_timeout = 1.0
+        if configured == "before-loading":
+            ip.config.FreddyMagics.read_timeout = 1.0
         ip.run_line_magic("load_ext", "freddy_magic")
         magics = ip.magics_manager.registry["FreddyMagics"]
         magics.session.connect_key(shared_sandbox.api_key, "test")
+        if configured == "after-connecting":
+            ip.run_line_magic("config", "FreddyMagics.read_timeout = 1.0")
         with pytest.raises(UsageError, match="no data arrived for 1 s"):
             ip.run_cell_magic("freddy", "", "Say hello")
     assert magics.session.log[-1]["text"] == "Hello" and magics.session.log[-1]["status"] == "error"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "float('inf')"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused_by_config(magics, value, caplog):
+    """``%config`` reports the refusal in one line (IPython logs a TraitError) and keeps the old value."""
+    magics.shell.run_line_magic("config", f"FreddyMagics.read_timeout = {value}")
+    assert "FreddyMagics.read_timeout must be a positive number of seconds" in caplog.text
+    assert magics.read_timeout == 120.0
 
 
 def _serving(ip, sandbox, path, reply):
