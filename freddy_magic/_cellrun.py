@@ -79,18 +79,22 @@ def check_options(
         raise ConfigError("--concurrency applies to --over or to several models (-m a,b); this cell sends one request")
     if args.chat and (len(models) > 1 or args.over):
         raise ConfigError("--chat continues one conversation: use it with one model and without --over")
+    if args.over and args.format != "markdown":
+        raise ConfigError("--format sets how an answer is shown in the cell; --over shows its rows as a table")
     if args.only_failed:
         rerun.check_options(args)
     if args.retries_invalid is not None:
-        if not (args.json or args.fields is not None):
-            raise ConfigError(
-                "--retries-invalid re-asks answers that are not the JSON asked for: add --json or --fields"
-            )
-        if not 0 <= args.retries_invalid <= MAX_RETRIES_INVALID:
-            raise ConfigError(f"--retries-invalid must be between 0 and {MAX_RETRIES_INVALID}")
-        if args.chat:
-            raise ConfigError("--retries-invalid would ask again inside the --chat conversation: leave out one of them")
+        _check_retries_invalid(args)
     return models
+
+
+def _check_retries_invalid(args: Namespace) -> None:
+    if not (args.json or args.fields is not None):
+        raise ConfigError("--retries-invalid re-asks answers that are not the JSON asked for: add --json or --fields")
+    if not 0 <= args.retries_invalid <= MAX_RETRIES_INVALID:
+        raise ConfigError(f"--retries-invalid must be between 0 and {MAX_RETRIES_INVALID}")
+    if args.chat:
+        raise ConfigError("--retries-invalid would ask again inside the --chat conversation: leave out one of them")
 
 
 MAX_RETRIES_INVALID = 10

@@ -103,6 +103,7 @@ def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
         ("freddy", "--concurrency 0", "hi", "between 1 and"),
         ("freddy", "-m ftg-3.0,,gpt-4o", "hi", "separated by commas"),
         ("freddy", "--chat -m ftg-3.0,gpt-4o", "hi", "--chat"),
+        ("freddy", "--over some_rows --format text", "hi", "--over shows its rows as a table"),
         ("freddy", "--all", "hi", "--all"),
         ("freddy", "models", "hi", "line-magic command"),
         ("freddy", "", "   \n", "cell is empty"),
@@ -118,7 +119,7 @@ def test_config_shows_no_secret(connected, ip, shared_sandbox, capsys):
 def test_bad_options_and_placeholders_are_one_line_usage_errors(
     connected, ip, shared_sandbox, magic, line, cell, expect
 ):
-    ip.user_ns.update(not_rows=42, empty_rows=[])
+    ip.user_ns.update(not_rows=42, empty_rows=[], some_rows=[{"x": 1}])
     before = shared_sandbox.calls("/v1/model/response")
     with pytest.raises(UsageError) as caught:
         if cell is None:
