@@ -218,7 +218,7 @@ def test_replay_needs_a_path(connected):
 
 @pytest.mark.security
 def test_ctrl_c_while_recording_a_batch_leaves_only_whole_lines(make_connected, tmp_path, ctrl_c):
-    magics, sandbox = make_connected(rate_limit=None, latency_per_request=0.01)
+    magics, sandbox = make_connected(rate_limit=None, latency_per_request=0.05)
     ip, path = magics.shell, tmp_path / "cut.jsonl"
     ip.user_ns["terms"] = [{"term": f"t{n}"} for n in range(300)]
     ip.run_line_magic("freddy", f"record {path}")
