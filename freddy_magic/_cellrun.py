@@ -125,7 +125,7 @@ def build_jobs(
         return [Job(model, prompt, dict(fit_params), {}, warning) for model in models]
     jobs: list[Job] = []
     for record in over_records(namespace, args.over):
-        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()})
+        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()}, args.over)
         prompt, fit_params, columns, warning = fit_for_wire(filled, params, record)
         jobs.extend(Job(model, prompt, dict(fit_params), columns, warning) for model in models)
     return jobs

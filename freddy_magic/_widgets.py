@@ -29,6 +29,7 @@ from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
 from ._redaction import Masked, redact, register
+from ._remedies import plain
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -120,18 +121,25 @@ class _Prompt:
 
         display(self.box)
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
+    def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
+        # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others
+        color = "var(--jp-error-color1,#b00020)" if error else "inherit"
+        line = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
+        if details:
+            quiet = "color:var(--jp-ui-font-color2,#616161);font-size:var(--jp-ui-font-size0,11px)"
+            line += f"<br><span style='{quiet}'>details: {html.escape(redact(details))}</span>"
+        self.message.value = line
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
         """Run a callback; ``(True, value)`` or ``(False, None)`` after showing why it failed."""
-        outcome, failure, unexpected, interrupted = None, None, None, False
+        outcome, unexpected, interrupted = None, None, False
+        failure: tuple[str, str] | None = None
         self._busy = True
         try:
             outcome = callback(*args)
         except FreddyError as exc:
-            failure = str(exc)
+            lead, fix, details = plain(exc, in_prompt=True)
+            failure = (f"{lead}: {fix}" if fix else lead, details)
         except KeyboardInterrupt:  # the stop button while the callback waited on the network
             interrupted = True
         except Exception:  # a bug in a callback must be seen in the cell, not lost in the kernel log
@@ -147,7 +155,7 @@ class _Prompt:
             self._say("Unexpected error (details below); please try again or report it.", error=True)
             return False, None
         if failure is not None:
-            self._say(failure.splitlines()[0] if failure else "Failed.", error=True)
+            self._say(failure[0], error=True, details=failure[1])
             return False, None
         return True, outcome
 

@@ -456,3 +456,29 @@ def test_k2_a_profile_of_the_wrong_shape_still_connects_without_naming_an_organi
         ip.run_line_magic("load_ext", "freddy_magic")
         status = ip.run_line_magic("freddy_auth", "--env")
     assert status["title"] == "Connected" and "chosen by the server" in status["organization"]
+
+
+def test_a_wrong_key_in_the_widget_says_so_plainly_with_the_details_on_a_second_quiet_line(
+    magics, ip, shared_sandbox, shown
+):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = "fdy_sk_" + "0" * 40
+    lead, _, details = box.children[1].value.partition("<br>")
+    assert "Invalid API key: verify the key is correct and not expired" in lead and "jp-error-color1" in lead
+    assert "%freddy" not in box.children[1].value and "server said" not in box.children[1].value
+    assert "details: " in details and "HTTP 401 INVALID_API_KEY" in details and "trace_id=" in details
+
+
+def test_a_wrong_login_code_says_wrong_code_and_what_to_do(magics, ip, shared_sandbox, shown):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "--login")
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = shared_sandbox.email
+    box.children[1].children[0].value = shared_sandbox.password
+    right = shared_sandbox.outbox()[-1]["code"]
+    box.children[2].children[0].value = f"{(right + 1) % 10000:04d}"
+    lead = box.children[3].value.partition("<br>")[0]
+    assert "Wrong code: type the 4-digit code from the email again" in lead
+    assert "invalid or expired" not in box.children[3].value and magics.session.client is None

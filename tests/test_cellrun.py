@@ -504,3 +504,12 @@ def test_a4_magic_results_hold_no_credential_or_transport_reference(connected, i
     held = [type(o).__name__ for o in reached if isinstance(o, kinds) or type(o).__name__ == "FreddyClient"]
     assert held == [], f"results reach {held}"
     assert not any(isinstance(o, str) and shared_sandbox.api_key in o for o in reached)
+
+
+def test_over_with_a_missing_column_names_the_columns_there_are(connected, ip):
+    ip.user_ns["questions"] = [{"term": "owls", "audience": "kids"}]
+    with pytest.raises(UsageError) as failed:
+        ip.run_cell_magic("freddy", "--over questions", "Explain {missing} to {audience}")
+    assert str(failed.value) == "--over: no column 'missing' in questions (columns: term, audience)"
+    with pytest.raises(UsageError, match="NameError: name 'nowhere' is not defined"):
+        ip.run_cell_magic("freddy", "", "Explain {nowhere}")
