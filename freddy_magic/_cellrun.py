@@ -189,14 +189,20 @@ def run_single(
     fails the cell after that.
     """
     session = magics.session
-    view = AnswerView(terminal=magics.terminal, fmt=args.format)
+    view = AnswerView(terminal=magics.terminal, fmt=args.format, model=job.model)
+    view.open()
+    session.on_wait, session.retries_before_call = view.waiting, _retries(client)
     try:
         row = call(client, job, stream=stream, on_delta=view.delta)
     except Exception as exc:
+        view.abandon()
         session.log.append(make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra))
         raise
+    finally:
+        session.on_wait = None
     session.log.append(row)
     if row["status"] == "error" and not row.get("text"):
+        view.abandon()
         raise _failure(row, row["error"])
     view.finish(row)
     if args.chat and row.get("thread_id"):
@@ -208,6 +214,12 @@ def run_single(
             return row, f"the partial answer ({len(row['text'])} characters) is shown above and"
         return row, "before the answer began; the cancelled call is"
     return row.mark_shown(row.summary() if magics.terminal else None), None
+
+
+def _retries(client: AnswerSource) -> int:
+    """The client's retries so far (a replayed recording has none)."""
+    stats = getattr(client, "stats", None)
+    return stats.get("retries", 0) if isinstance(stats, dict) else 0
 
 
 def _failure(row: Row, message: str) -> FreddyError:
@@ -238,7 +250,7 @@ def run_many(
     over = args.over is not None
     presenter: _Progress | _Answers
     presenter = (
-        _Progress(len(jobs), magics.terminal, magics.show)
+        _Progress(len(jobs), magics.terminal, magics.show, lambda: getattr(magics.session.client, "rate_limit", None))
         if over
         else _Answers(jobs, magics.terminal, args.format, stream)
     )
@@ -266,8 +278,10 @@ class _Progress:
     """``--over``: one progress bar for all rows; the rows themselves are shown as a table (by
     the cell's result, or right away when Ctrl-C stopped the batch, since the cell then fails)."""
 
-    def __init__(self, total: int, terminal: bool, show: Callable[[object], None]) -> None:
-        self.view = ProgressView(total, terminal=terminal)
+    def __init__(
+        self, total: int, terminal: bool, show: Callable[[object], None], rate_limit: Callable[[], object]
+    ) -> None:
+        self.view = ProgressView(total, terminal=terminal, rate_limit=rate_limit)
         self.show = show
 
     def hooks(self) -> dict[str, Callable[..., object]]:

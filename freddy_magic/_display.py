@@ -68,19 +68,37 @@ class AnswerView:
         live: bool = True,
         clock: Callable[[], float] = time.monotonic,
         out: IO[str] | None = None,
+        model: str | None = None,
     ) -> None:
         self.terminal, self.fmt, self.title, self.live = terminal, fmt, title, live
         self.clock, self.out = clock, out or sys.stdout
+        self.model = title or model or "the answer"
         self.parts: list[str] = []
         self.handle: DisplayHandle | None = None
         self.first_shown_at: float | None = None
         self._last, self._dirty = 0.0, False
 
     def open(self) -> None:
-        """Reserve this answer's place now, so several answers appear in the order asked."""
+        """Say what the cell waits for from the moment it runs; this also reserves the answer's
+        place, so several answers appear in the order asked."""
         if not self.terminal and self.live and self.handle is None:
-            waiting = f"{self.title}: waiting for the first token…"
-            self.handle = _display({"text/markdown": f"*{waiting}*", "text/plain": waiting}, display_id=True)
+            self.handle = _display(_waiting_bundle(f"waiting for {self.model}…"), display_id=True)
+
+    def waiting(self, seconds: float, why: str) -> None:
+        """A pause before the request is (re)sent: say why and for how long, on the waiting line."""
+        if self.first_shown_at is not None or self.terminal or not self.live:
+            return
+        when = f"{seconds:.0f} s" if seconds >= 0.95 else f"{seconds:.1f} s"
+        bundle = _waiting_bundle(f"waiting for {self.model}… {why} in {when}")
+        if self.handle is None:
+            self.handle = _display(bundle, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+    def abandon(self) -> None:
+        """The call failed before any text: the waiting line goes (the cell's error says why)."""
+        if self.handle is not None and self.first_shown_at is None:
+            self.handle.update({"text/plain": ""}, raw=True)
 
     def delta(self, piece: str) -> None:
         self.parts.append(piece)
@@ -138,13 +156,24 @@ class AnswerView:
             self.handle.update(bundle, raw=True)
 
 
+def _waiting_bundle(text: str) -> Bundle:
+    return {"text/markdown": f"*{text}*", "text/plain": text}
+
+
 class ProgressView:
     """``k/n`` rows done, errors counted, as an HTML progress bar (or a ``\\r`` line in a terminal)."""
 
     def __init__(
-        self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None
+        self,
+        total: int,
+        *,
+        terminal: bool,
+        clock: Callable[[], float] = time.monotonic,
+        out: IO[str] | None = None,
+        rate_limit: Callable[[], Any] = lambda: None,
     ) -> None:
         self.total, self.terminal, self.clock = total, terminal, clock
+        self.rate_limit = rate_limit  # the client's last X-RateLimit-* values (limit, remaining), or None
         self.out = out or sys.stdout
         self.done = self.errors = 0
         self.started, self._last = clock(), 0.0
@@ -152,9 +181,18 @@ class ProgressView:
 
     def _bundle(self, note: str = "") -> Bundle:
         elapsed = self.clock() - self.started
-        text = f"{self.done}/{self.total} rows · {self.errors} errors · {elapsed:.1f} s{note}"
+        text = f"{self.done}/{self.total} rows · {self.errors} errors · {elapsed:.1f} s{self._paced()}{note}"
         bar = f"<progress value='{self.done}' max='{self.total}' style='width:20em'></progress>"
         return {"text/html": f"{bar} {text}", "text/plain": text}
+
+    def _paced(self) -> str:
+        """Why a batch slows down: the API's rate limit is (nearly) used up, so requests wait for
+        it; said while it lasts, with the limit the server announced."""
+        status = self.rate_limit()
+        limit, remaining = getattr(status, "limit", None), getattr(status, "remaining", None)
+        if self.done >= self.total or not limit or remaining is None or remaining > max(2, limit // 20):
+            return ""
+        return f" · paced by the API's rate limit ({limit} requests per window)"
 
     def step(self, row: Mapping[str, Any]) -> None:
         """One more row done; shown at most every ``PROGRESS_THROTTLE_S`` (and always the last)."""

@@ -9,7 +9,10 @@ mistyped key must not disconnect a working session.
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._boundary import Interrupted
@@ -39,6 +42,9 @@ class Session:
         self.source: str | None = None
         self.thread_id: str | None = None
         self.log = Rows()
+        # The cell's waiting line, told of each pause of the call it shows (see ``_sleep``).
+        self.on_wait: Callable[[float, str], object] | None = None
+        self.retries_before_call = 0
         self.organization: str | None = None
         self.replay: Recording | None = None  # answers come from this recording (see connect_replay)
         self.recorder: Recorder | None = None  # answered calls are appended here (see start_recording)
@@ -53,13 +59,30 @@ class Session:
 
         s = self.settings
         timeouts = {"connect": s.connect_timeout, "read": s.read_timeout, "total": s.total_timeout}
-        return FreddyClient(
+        made: list[FreddyClient] = []
+        client = FreddyClient(
             base_url or s.base_url,
             credential,
             organization_id=s.organization_id or None,
             timeouts=timeouts,
             max_retries=s.max_retries,
+            sleep=lambda seconds: self._sleep(seconds, made[0] if made else None),
         )
+        made.append(client)
+        return client
+
+    def _sleep(self, seconds: float, client: FreddyClient | None) -> None:
+        """Every pause of a client (a request slot, a retry after a 429 or a passing failure): said in
+        the cell when one is waiting on the main thread (a batch's workers are summed up by its
+        progress line instead), then slept."""
+        notify = self.on_wait
+        if notify is not None and client is not None and threading.current_thread() is threading.main_thread():
+            # The client sleeps in two places: its rate limiter (a request slot, or the wait a 429
+            # asked for) and its retry policy (after a passing failure); frame 0 is this method,
+            # 1 the lambda handed to the client, 2 the sleeper.
+            limiter = sys._getframe(2).f_code.co_name == "acquire"
+            notify(seconds, _why_waiting(client, self.retries_before_call, limiter))
+        time.sleep(seconds)
 
     def _install(self, client: FreddyClient, source: str) -> Status:
         """Validate ``client`` and make it current; on any failure, Ctrl-C included, forget it and
@@ -344,3 +367,12 @@ def _rate_limit_text(limit: RateLimitStatus | None) -> str:
     reset = getattr(limit, "reset_at", None)
     when = f", full again at {time.strftime('%H:%M:%S', time.localtime(reset))}" if reset else ""
     return f"{limit.remaining}/{limit.limit} remaining{when}"
+
+
+def _why_waiting(client: FreddyClient, retries_before: int, limiter: bool) -> str:
+    """Why a call pauses: refused for the rate (a 429) and retried, paced to the rate limit before
+    its first send, or retried after a passing failure."""
+    retried = client.stats.get("retries", 0) > retries_before
+    if limiter:
+        return "rate limited, retrying" if retried else "rate limit reached, sending"
+    return "the last attempt failed, retrying"
