@@ -24,7 +24,7 @@ from . import _rerun as rerun
 from ._batch import run_jobs
 from ._boundary import Interrupted
 from ._calls import Job, call, describe, fill_placeholders
-from ._display import AnswerView, ProgressView
+from ._display import AnswerView, NotSent, ProgressView
 from ._errors import ConfigError, FreddyError
 from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
 from ._results import Rows, make_row
@@ -173,7 +173,9 @@ def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[P
     temporary = session.client is None
     client = session.new_client(None) if session.client is None else session.client
     try:
-        previews = [client.request_preview(job.prompt, stream=stream, model=job.model, **job.params) for job in jobs]
+        previews: list[Preview] = [
+            NotSent(client.request_preview(job.prompt, stream=stream, model=job.model, **job.params)) for job in jobs
+        ]
     finally:
         if temporary:
             client.close()

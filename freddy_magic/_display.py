@@ -53,7 +53,12 @@ def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> 
     heading = f"**{title}**\n\n" if title else ""
     if fmt == "text":
         return {"text/plain": (f"{title}\n" if title else "") + text}
-    return {"text/markdown": heading + text, "text/plain": (f"{title}\n" if title else "") + text}
+    from ._footer import footer_markdown
+
+    return {
+        "text/markdown": heading + text + footer_markdown(row),
+        "text/plain": (f"{title}\n" if title else "") + text,
+    }
 
 
 class AnswerView:
@@ -214,3 +219,22 @@ class ProgressView:
 
     def finish(self, note: str = "") -> None:
         self._show(note or " · done")
+
+
+class NotSent(dict):
+    """A ``--dry-run`` request: the plain dict the client built, labelled so nobody mistakes it
+    for an answer: "Not sent", the method and URL, then the body and headers as JSON."""
+
+    def label(self) -> str:
+        return f"Not sent (--dry-run): {self.get('method', '')} {self.get('url', '')}".rstrip()
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
+        body = json.dumps(dict(self), indent=2, default=str, ensure_ascii=False)
+        fence = "````" if "```" in body else "```"
+        return {
+            "text/markdown": f"**{self.label()}**\n\n{fence}json\n{body}\n{fence}",
+            "text/plain": f"{self.label()}\n{body}",
+        }
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self._repr_mimebundle_()["text/plain"])

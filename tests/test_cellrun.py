@@ -22,7 +22,16 @@ RESPONSE = "/v1/model/response"
 
 def final_messages(shown, text):
     """Display messages whose Markdown is exactly the finished answer (no streaming cursor)."""
-    return [m for m in shown.messages if m.get("data", {}).get("text/markdown") == text]
+    return [m for m in shown.messages if answer_of(m.get("data", {}).get("text/markdown")) == text]
+
+
+def answer_of(markdown):
+    """A finished answer's Markdown without its footer (model, time, tokens), which it must have."""
+    if markdown is None or "▍" in markdown or markdown.startswith("*waiting for "):
+        return markdown
+    answer, footer, _ = markdown.partition("\n\n<span class='freddy-footer'")
+    assert footer, f"no footer under the finished answer: {markdown[-200:]!r}"
+    return answer
 
 
 def test_stream_updates_in_place_and_shows_the_answer_once(connected, ip, shared_sandbox, shown):
@@ -34,7 +43,7 @@ def test_stream_updates_in_place_and_shows_the_answer_once(connected, ip, shared
     assert len(display_ids) == 1 and None not in display_ids
     assert shown.messages[0]["update"] is False and all(m["update"] for m in shown.messages[1:])
     assert len(final_messages(shown, row["text"])) == 1
-    assert shown.messages[-1]["data"]["text/markdown"] == row["text"]
+    assert answer_of(shown.messages[-1]["data"]["text/markdown"]) == row["text"]
     assert row["ttft_s"] is not None and row["output_tokens"] > 0
     pd.DataFrame([row])
 
@@ -56,7 +65,7 @@ def test_terminal_gets_plain_text_on_stdout(connected, ip, capsys, shown):
 
 @pytest.mark.parametrize("fmt,mime", [("text", "text/plain"), ("json", "application/json")])
 def test_formats(connected, ip, shown, fmt, mime):
-    row = ip.run_cell_magic("freddy", f"--no-stream --format {fmt}", "Say hello")
+    row = ip.run_cell_magic("freddy", f"--no-stream -m ftg-3.0 --format {fmt}", "Say hello")
     waiting, final = shown.messages
     assert waiting["data"]["text/plain"] == "waiting for ftg-3.0…" and final["update"]
     data = final["data"]
@@ -68,7 +77,7 @@ def test_no_stream_shows_once(connected, ip, shown):
     row = ip.run_cell_magic("freddy", "--no-stream -t 0.2 --max-tokens 50 -s 'Be brief'", "Say hello")
     waiting, final = shown.messages  # the waiting line, then the answer in its place: shown once
     assert row["ttft_s"] is None and final["update"] and not waiting["update"]
-    assert final["data"]["text/markdown"] == row["text"]
+    assert answer_of(final["data"]["text/markdown"]) == row["text"]
 
 
 def test_parameters_reach_the_request(connected, ip, shared_sandbox):
@@ -444,7 +453,7 @@ def test_several_answers_appear_in_the_order_asked(make_connected, ip, shown):
     ]
     by_id = {}
     for m in shown.messages:
-        by_id[m["transient"]["display_id"]] = m["data"]["text/markdown"]
+        by_id[m["transient"]["display_id"]] = answer_of(m["data"]["text/markdown"])
     assert list(by_id.values()) == [f"**{r['model']}**\n\n{r['text']}" for r in rows]
 
 
@@ -534,18 +543,18 @@ def test_a_429_wait_is_said_on_the_waiting_line_then_the_answer_takes_its_place(
     connected, ip, shown, shared_sandbox, stream
 ):
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=429, retry_after=1))
-    row = ip.run_cell_magic("freddy", "" if stream else "--no-stream", "Say hello")
+    row = ip.run_cell_magic("freddy", "-m ftg-3.0" + ("" if stream else " --no-stream"), "Say hello")
     lines = [m["data"].get("text/plain", "") for m in shown.messages]
     assert lines[0] == "waiting for ftg-3.0…"
     assert re.fullmatch(r"waiting for ftg-3\.0… rate limited, retrying in (1 s|0\.\d s)", lines[1]), lines[1]
     assert row["status"] == "ok" and row["retries"] == 1
-    assert shown.messages[-1]["data"]["text/markdown"] == row["text"]
+    assert answer_of(shown.messages[-1]["data"]["text/markdown"]) == row["text"]
 
 
 def test_a_call_that_fails_before_any_text_takes_its_waiting_line_away(connected, ip, shown, shared_sandbox):
     shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, code="BAD"))
     with pytest.raises(UsageError):
-        ip.run_cell_magic("freddy", "--no-stream", "Say hello")
+        ip.run_cell_magic("freddy", "--no-stream -m ftg-3.0", "Say hello")
     assert shown.messages[0]["data"]["text/plain"] == "waiting for ftg-3.0…"
     assert shown.messages[-1]["data"] == {"text/plain": ""} and shown.messages[-1]["update"]
 
