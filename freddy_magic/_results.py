@@ -11,7 +11,6 @@ displayhook does not print the same answer a second time; the value still lands 
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -237,36 +236,22 @@ class Rows(_ShowOnce, list):
 
 
 class Status(dict):
-    """Where the kernel is connected: plain data (fingerprints only) with a one-line display."""
+    """Where the kernel is connected: plain data (fingerprints only), shown as a compact card."""
 
     def line(self) -> str:
-        parts = [
-            f"{key}: {value}"
-            for key, value in self.items()
-            if value is not None and key not in ("title", "sandbox", "replay", "notice")
-        ]
-        text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
-        if self.get("replay"):
-            text += f" · REPLAY: {self['replay']}"
-        if self.get("sandbox"):
-            text += " · SANDBOX: answers are fake, produced locally by the built-in sandbox"
-        if self.get("notice"):
-            text += f"\n{self['notice']}"
-        return text
+        from ._statuscard import card_text
+
+        return card_text(self)
 
     def _repr_markdown_(self) -> str:
-        head, _, notice = self.line().partition("\n")
-        if self.get("sandbox"):
-            head = head.replace("SANDBOX: answers are fake", "**SANDBOX: answers are fake**")
-        return head + (f"\n\n*{notice}*" if notice else "")
+        from ._statuscard import card_markdown
+
+        return card_markdown(self)
 
     def _repr_html_(self) -> str:
-        head, _, notice = self.line().partition("\n")
-        head = html.escape(head)
-        if self.get("sandbox"):
-            loud = html.escape("SANDBOX: answers are fake")
-            head = head.replace(loud, f"<strong style='color:var(--jp-error-color1,#b00020)'>{loud}</strong>")
-        return head + (f"<br><em>{html.escape(notice)}</em>" if notice else "")
+        from ._statuscard import card_html
+
+        return card_html(self)
 
     def _repr_pretty_(self, printer: RepresentationPrinter, cycle: bool) -> None:
         printer.text(self.line())

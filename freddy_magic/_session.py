@@ -20,6 +20,7 @@ from ._errors import ConfigError, FreddyError, NotAuthenticated
 from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
+from ._statuscard import human_duration
 
 if TYPE_CHECKING:
     from ._auth import Credential
@@ -121,8 +122,9 @@ class Session:
             raise
         return self._install(client, source)
 
-    def connect_sandbox(self) -> Status:
-        """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
+    def connect_sandbox(self, started_by: str = "%freddy_auth --sandbox") -> Status:
+        """Start (or reuse) the in-kernel sandbox and connect to it with its demo key;
+        ``started_by`` is what the status says asked for it."""
         from ._auth import Credential
 
         pace = self.settings.sandbox_pace
@@ -133,11 +135,8 @@ class Session:
         else:
             self.sandbox.pace = pace
         client = self.new_client(Credential.api_key(self.sandbox.api_key), base_url=self.sandbox.url)
-        status = self._install(client, "the in-kernel sandbox (started by %freddy_auth --sandbox)")
-        status["notice"] = (
-            "Answers come from the local sandbox: they are FAKE, made up by a stand-in "
-            "for testing and teaching. Connect a real key for real model output."
-        )
+        status = self._install(client, f"the in-kernel sandbox (started by {started_by})")
+        status["notice"] = "For testing and teaching: connect a real key for real model output."
         return status
 
     def connect_replay(self, path: str, fallback: bool) -> Status:
@@ -260,9 +259,10 @@ class Session:
         if self.client is None:
             return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
+        in_kernel = self.sandbox is not None and _same_url(client.base_url, self.sandbox.url)
         status = Status(
             title="Connected" if brief else "Freddy status",
-            method=getattr(cred, "method", None),
+            method="the sandbox's demo key" if in_kernel else getattr(cred, "method", None),
             key=getattr(cred, "fingerprint", None),
             base_url=client.base_url,
             organization=self._organization(),
@@ -274,7 +274,7 @@ class Session:
         if brief:
             return status
         expires = cred.expires_in() if cred is not None else None
-        status["token_expires"] = "never (API key)" if expires is None else f"in {expires:.0f} s"
+        status["token_expires"] = "never (API key)" if expires is None else f"in {human_duration(expires)}"
         status["refreshes"] = getattr(cred, "refreshes", 0)
         limit = getattr(client, "rate_limit", None)
         status["rate_limit"] = _rate_limit_text(limit)

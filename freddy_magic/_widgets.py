@@ -103,6 +103,16 @@ def _status_html(result: object) -> str:
     return render() if callable(render) else html.escape(str(result))
 
 
+def _status_bundle(result: object) -> dict[str, str]:
+    """A callback's success value as a plain mimebundle (its own rich reprs when it has them)."""
+    bundle = {"text/plain": str(getattr(result, "line", lambda: result)())}
+    for mime, name in (("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_")):
+        render = getattr(result, name, None)
+        if callable(render):
+            bundle[mime] = render()
+    return bundle
+
+
 class _Prompt:
     """Shared plumbing: a message line, an error ``Output``, busy guard, finish and cancel."""
 
@@ -119,7 +129,8 @@ class _Prompt:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.box)
+        # With a display id, the outcome can replace the prompt's output by plain output later.
+        self._handle = display(self.box, display_id=True)
 
     def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
         # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others
@@ -179,7 +190,16 @@ class _Prompt:
         keep = [self.errors] if self.errors.outputs else []
         if not keep:
             self.errors.close()
-        self.box.children = [HTML(_status_html(status)), *keep]
+        outcome = HTML(_status_html(status))
+        self.box.children = [outcome, *keep]
+        handle = getattr(self, "_handle", None)
+        if handle is not None and not keep:
+            # The prompt's output becomes the outcome as plain HTML/Markdown/text: it survives
+            # saving and renders on GitHub and nbviewer, where a widget shows "Error displaying
+            # widget" or its repr. (An unexpected error keeps the widget: its Output shows it.)
+            handle.update(_status_bundle(status), raw=True)
+            outcome.close()
+            self.box.close()
 
 
 class KeyPrompt(_Prompt):

@@ -154,8 +154,10 @@ def test_sandbox_mode_is_loud_and_stopped_on_unload(ip, monkeypatch, how, shown)
     ip.run_line_magic("load_ext", "freddy_magic")
     magics = ip.magics_manager.registry["FreddyMagics"]
     status = ip.run_line_magic("freddy_auth", "--sandbox" if how == "--sandbox" else "")
-    assert status["sandbox"] and "FAKE" in status["notice"]
-    assert "SANDBOX: answers are fake" in status.line()
+    how = "%freddy_auth --sandbox" if how == "--sandbox" else how
+    assert status["sandbox"] and status["source"] == f"the in-kernel sandbox (started by {how})"
+    assert status["method"] == "the sandbox's demo key"
+    assert status.line().count("SANDBOX: answers are fake") == 1 and "FAKE" not in status.line()
     row = ip.run_cell_magic("freddy", "--no-stream", "Say hi")
     assert row["status"] == "ok" and row["text"].startswith("[sandbox")
     again = ip.run_line_magic("freddy_auth", "--sandbox")
@@ -372,6 +374,7 @@ def test_sandbox_on_binder_gets_no_key_notice(ip, shown, monkeypatch, how):
         monkeypatch.setenv("FREDDY_SANDBOX", "1")
     ip.run_line_magic("load_ext", "freddy_magic")
     status = ip.run_line_magic("freddy_auth", "--sandbox" if how == "--sandbox" else "")
+    how = "%freddy_auth --sandbox" if how == "--sandbox" else how
     assert status["sandbox"] and notices(shown) == []
 
 
@@ -482,3 +485,16 @@ def test_a_wrong_login_code_says_wrong_code_and_what_to_do(magics, ip, shared_sa
     lead = box.children[3].value.partition("<br>")[0]
     assert "Wrong code: type the 4-digit code from the email again" in lead
     assert "invalid or expired" not in box.children[3].value and magics.session.client is None
+
+
+def test_after_connecting_the_prompt_output_becomes_a_plain_status_card(magics, ip, shared_sandbox, shown):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    prompt_output = shown.messages[-1]
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = shared_sandbox.api_key
+    card = shown.messages[-1]
+    assert card["update"] and card["transient"]["display_id"] == prompt_output["transient"]["display_id"]
+    assert "application/vnd.jupyter.widget-view+json" not in card["data"]
+    assert "class='freddy-status'" in card["data"]["text/html"] and card["data"]["text/plain"].startswith("Connected")
+    assert box.comm is None, "the prompt's widgets are closed, none is left in the saved widget state"

@@ -1,4 +1,5 @@
-"""Result tables in a real JupyterLab at 1024 px, light and dark: compact, bounded, readable.
+"""What a cell shows, in a real JupyterLab at 1024 px, light and dark: result tables, the status
+card, the waiting line and the answer's footer.
 
 A 6-row and a 60-row ``--over`` batch, ``%freddy log`` and ``%freddy models`` are shown in the
 browser; the test measures each table's rendered height (written to ``table-heights.json`` beside
@@ -9,11 +10,14 @@ SANDBOX notice, in both themes.
 """
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from .lab import KERNEL_STATUS_JS
+from freddy_magic.sandbox import Fault
+
+from .lab import DIRTY_JS, KERNEL_STATUS_JS
 from .test_browser import _run, _shotter, _wait_done, in_the_browser
 
 # WCAG 2.x contrast of an element's text colour against the first opaque background behind it.
@@ -135,3 +139,74 @@ def _light_again(page):
     yield
     if page.url.startswith("http") and page.evaluate("() => !!window.jupyterapp"):
         _set_theme(page, "light")
+
+
+ANSWER_CELLS = {
+    "auth": "%load_ext freddy_magic\n%freddy_auth",
+    "ask": "%%freddy -m ftg-3.0\nTell me a long story about the sea.",
+    "cut": "%%freddy -m ftg-3.0 --max-tokens 5\nTell me a long story about the sea.",
+}
+
+
+@in_the_browser
+def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, shared_sandbox, screenshots):
+    """Connect in the key widget: the prompt becomes a plain status card. An answer first says what
+    it waits for, then ends with its footer; a cut-off one says so. Saved and reopened, the card
+    and the footers are still there (no widget is needed to show them)."""
+    import nbformat
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in ANSWER_CELLS.items()]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder = lab.root / "card"
+    folder.mkdir()
+    nbformat.write(nb, folder / "card.ipynb")
+    path = "card/card.ipynb"
+    shot = _shotter(page, screenshots, "card")
+
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    _set_theme(page, "light")
+    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    cell = {ident: cells.nth(i) for i, ident in enumerate(ANSWER_CELLS)}
+    _run(page, cell["auth"])
+    field = cell["auth"].locator(".jupyter-widgets input[type=password]")
+    expect(field).to_be_visible()
+    _wait_done(cell["auth"])
+    field.press_sequentially(shared_sandbox.api_key)
+    cell["auth"].locator("button.widget-button", has_text="Connect").click()
+    card = cell["auth"].locator(".freddy-status")
+    expect(card).to_contain_text("Connected")
+    expect(cell["auth"].locator(".jupyter-widgets")).to_have_count(0)
+
+    answer = cell["ask"].locator(".jp-Cell-outputArea")
+    shared_sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="slow", delay=2.0, times=1))
+    _run(page, cell["ask"])
+    expect(answer).to_have_text("waiting for ftg-3.0…")  # while the server holds the answer back
+    shot("light-waiting")
+    _wait_done(cell["ask"])
+    expect(answer).not_to_contain_text("waiting for")
+    expect(cell["ask"].locator(".freddy-footer")).to_contain_text(
+        re.compile(r"^ftg-3\.0 · [\d.]+ s · \d+ → \d+ tokens$")
+    )
+    _run(page, cell["cut"])
+    _wait_done(cell["cut"])
+    expect(cell["cut"].locator(".freddy-footer")).to_contain_text("stopped: max tokens")
+    shot("light-answered")
+    _set_theme(page, "dark")
+    footer = cell["cut"].locator(".freddy-footer").evaluate(CONTRAST_JS)
+    assert footer["ratio"] >= 4.5, footer
+    shot("dark-answered")
+
+    page.keyboard.press("Control+s")
+    page.wait_for_function(DIRTY_JS, arg=[path, False])
+    lab.shutdown_kernels()
+    saved = (folder / "card.ipynb").read_text()
+    assert "widget-view+json" not in saved and "freddy-status" in saved
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    expect(cells.nth(0).locator(".freddy-status")).to_contain_text("Connected")
+    expect(cells.nth(2).locator(".freddy-footer")).to_contain_text("stopped: max tokens")
+    expect(page.locator(".jp-NotebookPanel:visible")).not_to_contain_text("Error displaying widget")
+    shot("dark-reopened")
