@@ -34,6 +34,7 @@ BENCHES = [
     "over_transient",
     "teaching",
     "replay",
+    "stream_display",
 ]
 TIME_LIMIT_S = 240
 

@@ -1,9 +1,10 @@
 """What the cell shows while answers arrive: live Markdown in a notebook, plain text in a terminal.
 
-A notebook gets one display per answer, created at the first delta and then updated in place
-through its display handle. Updates are throttled (``THROTTLE_S``) so a fast stream does not
-flood the front end with thousands of messages, but the first delta is shown at once: the time
-to first token is what the user feels. While streaming, the Markdown ends in a
+A notebook gets one display per answer, created when the cell runs (saying what it waits for)
+and then updated in place through its display handle. Updates are throttled (``THROTTLE_S``)
+and held to a byte budget (``BUDGET_FACTOR``), so neither a fast stream nor a long one floods
+the front end, but the first delta is shown at once: the time to first token is what the user
+feels. While streaming, the Markdown ends in a
 cursor glyph, so every partial update differs from the final one and the final answer is sent
 exactly once. A terminal gets the deltas written straight to stdout.
 
@@ -27,6 +28,15 @@ Bundle = dict[str, Any]  # a mimebundle: MIME type -> data
 THROTTLE_S = 0.05
 PROGRESS_THROTTLE_S = 0.1
 CURSOR = " ▍"
+# Each update resends the whole answer so far, so updates at a fixed rate cost quadratic bytes on
+# IOPub (and a re-render of everything in the browser). Updates are held to a budget instead:
+# all streamed updates together may be at most BUDGET_FACTOR times the text shown so far, plus
+# BUDGET_FREE characters, which short answers spend on an update every THROTTLE_S. A long answer
+# then updates each time it has grown by about 1/(2 * BUDGET_FACTOR): still many times a second
+# at first, and the total stays linear in its length.
+BUDGET_FACTOR = 5
+BUDGET_FREE = 24_000
+PLAIN_TAIL = 300  # a partial answer's text/plain is its end only; the final one is whole
 
 
 def _display(bundle: Bundle, **kwargs: Any) -> DisplayHandle | None:
@@ -79,6 +89,8 @@ class AnswerView:
         self.clock, self.out = clock, out or sys.stdout
         self.model = title or model or "the answer"
         self.parts: list[str] = []
+        self.size = 0  # characters received so far
+        self.sent = 0  # characters sent in streamed updates so far (the budget's spending)
         self.handle: DisplayHandle | None = None
         self.first_shown_at: float | None = None
         self._last, self._dirty = 0.0, False
@@ -107,16 +119,21 @@ class AnswerView:
 
     def delta(self, piece: str) -> None:
         self.parts.append(piece)
+        self.size += len(piece)
         if not self.live:
             return
         if self.terminal:
             self._write(piece if self.first_shown_at else (f"{self.title}\n" if self.title else "") + piece)
             return
         now = self.clock()
-        if self.first_shown_at is None or now - self._last >= THROTTLE_S:
+        if self.first_shown_at is None or self._due(now):
             self._render(now)
         else:
             self._dirty = True
+
+    def _due(self, now: float) -> bool:
+        """Time for an update: the throttle has passed and the byte budget allows it."""
+        return now - self._last >= THROTTLE_S and self.sent + self.size <= BUDGET_FACTOR * self.size + BUDGET_FREE
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -126,8 +143,11 @@ class AnswerView:
 
     def _render(self, now: float) -> None:
         text = "".join(self.parts)
+        self.parts = [text]  # joined once: the next update joins two pieces, not thousands
         heading = f"**{self.title}**\n\n" if self.title else ""
-        bundle = {"text/markdown": heading + text + CURSOR, "text/plain": text}
+        tail = text if len(text) <= PLAIN_TAIL else "…" + text[-PLAIN_TAIL:]
+        bundle = {"text/markdown": heading + text + CURSOR, "text/plain": tail}
+        self.sent += len(text) + len(tail)
         if self.handle is None:
             self.handle = _display(bundle, display_id=True)
         else:
@@ -138,7 +158,7 @@ class AnswerView:
 
     def flush(self) -> None:
         """Show a pending throttled update (the batch loop calls this when its queue is idle)."""
-        if self._dirty and self.clock() - self._last >= THROTTLE_S:
+        if self._dirty and self._due(self.clock()):
             self._render(self.clock())
 
     def finish(self, row: Mapping[str, Any]) -> None:
