@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
+from ipywidgets import HTML, Button, HBox, Layout, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
@@ -131,6 +131,8 @@ class _Prompt:
 
         # With a display id, the outcome can replace the prompt's output by plain output later.
         self._handle = display(self.box, display_id=True)
+        if self._inputs:
+            self._inputs[0].focus()  # typing goes to the first field at once, no click needed
 
     def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
         # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others
@@ -209,11 +211,15 @@ class KeyPrompt(_Prompt):
         self, on_key: Callable[[str], object], *, placeholder: str = "Paste your Freddy API key, then press Enter"
     ) -> None:
         self.on_key = on_key
-        self.field = SecretField(description="API key", placeholder=placeholder)
+        # wide enough for a whole key and the placeholder, which a default-width field cuts off
+        self.field = SecretField(
+            description="API key", placeholder=placeholder, layout=Layout(width="34em", flex="0 0 auto")
+        )
         self.connect = Button(description="Connect", button_style="primary")
         super().__init__([])
         self._inputs = [self.field, self.connect]
-        self._rows = [HBox([self.field, self.connect, self.cancel])]
+        # the buttons wrap below a narrow output area rather than squeezing the field
+        self._rows = [HBox([self.field, self.connect, self.cancel], layout=Layout(flex_flow="row wrap"))]
         self.box.children = self._rows + list(self.box.children)
         self.field.observe(self._on_value, "value")
         self.connect.on_click(lambda _button: self._submit(self.field.value, clicked=True))
@@ -250,10 +256,13 @@ class LoginPrompt(_Prompt):
         on_cancel: Callable[[], object] | None = None,
     ) -> None:
         self.on_login, self.on_verify, self.on_cancel = on_login, on_verify, on_cancel
-        self.user = Text(description="Email/user", placeholder="email or username", continuous_update=False)
-        self.password = SecretField(description="Password", placeholder="then press Enter")
+        wide = Layout(width="26em")
+        self.user = Text(
+            description="Email/user", placeholder="email or username", continuous_update=False, layout=wide
+        )
+        self.password = SecretField(description="Password", placeholder="then press Enter", layout=wide)
         self.send = Button(description="Send code", button_style="primary")
-        self.code = SecretField(description="Code", placeholder="4-digit code from the email")
+        self.code = SecretField(description="Code", placeholder="4-digit code from the email", layout=wide)
         self.verify = Button(description="Verify", button_style="primary")
         self.code_row = HBox([self.code, self.verify])
         self.code_row.layout.display = "none"

@@ -141,6 +141,20 @@ def _light_again(page):
         _set_theme(page, "light")
 
 
+# The placeholder's rendered width (in the field's own font) fits inside the field.
+PLACEHOLDER_FITS_JS = """(el) => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  const style = getComputedStyle(el);
+  ctx.font = `${style.fontSize} ${style.fontFamily}`;
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  return ctx.measureText(el.placeholder).width + padding <= el.clientWidth;
+}"""
+
+PLACEHOLDER_WIDTHS_JS = PLACEHOLDER_FITS_JS.replace(
+    "return ctx.measureText(el.placeholder).width + padding <= el.clientWidth;",
+    "return [ctx.measureText(el.placeholder).width, padding, el.clientWidth, ctx.font];",
+)
+
 ANSWER_CELLS = {
     "auth": "%load_ext freddy_magic\n%freddy_auth",
     "ask": "%%freddy -m ftg-3.0\nTell me a long story about the sea.",
@@ -174,6 +188,8 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     field = cell["auth"].locator(".jupyter-widgets input[type=password]")
     expect(field).to_be_visible()
     _wait_done(cell["auth"])
+    shot("light-key-widget")
+    assert field.evaluate(PLACEHOLDER_FITS_JS), field.evaluate(PLACEHOLDER_WIDTHS_JS)
     field.press_sequentially(shared_sandbox.api_key)
     cell["auth"].locator("button.widget-button", has_text="Connect").click()
     card = cell["auth"].locator(".freddy-status")
