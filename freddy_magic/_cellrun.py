@@ -206,7 +206,7 @@ def run_single(
     if row["status"] == "error" and not row.get("text"):
         view.abandon()
         raise _failure(row, row["error"])
-    view.finish(row)
+    view.finish(row, error_below=row["status"] == "error")
     if args.chat and row.get("thread_id"):
         session.thread_id = row["thread_id"]
     if row["status"] == "error":

@@ -14,6 +14,7 @@ a queue, because output published from other threads can land in the wrong cell.
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 import time
@@ -51,23 +52,27 @@ def show(obj_bundle: Bundle) -> None:
     _display(obj_bundle)
 
 
-def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> Bundle:
-    """The finished answer in the requested format: ``markdown``, ``text`` or ``json``."""
+def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None, error_below: bool = False) -> Bundle:
+    """The finished answer in the requested format: ``markdown``, ``text`` or ``json``.
+
+    A failed answer ends with its error in the theme's error colour; ``error_below``: the cell
+    fails with that error right under it, so the answer only says it stopped (shown once)."""
     if fmt == "json":
         return {"application/json": dict(row), "text/plain": json.dumps(row, indent=2, default=str)}
     text = row.get("text") or ""
+    note = ""
     if row.get("status") != "ok":
-        text += (
-            f"\n\n[{row.get('status')}: {row.get('error')}]" if text else f"[{row.get('status')}: {row.get('error')}]"
-        )
+        note = "stopped by the error below" if error_below else f"{row.get('status')}: {row.get('error')}"
+    plain = text + (f"\n\n[{note}]" if text and note else f"[{note}]" if note else "")
     heading = f"**{title}**\n\n" if title else ""
     if fmt == "text":
-        return {"text/plain": (f"{title}\n" if title else "") + text}
+        return {"text/plain": (f"{title}\n" if title else "") + plain}
     from ._footer import footer_markdown
 
+    styled = f"\n\n<span style='color:var(--jp-error-color1,#b00020)'>{html.escape(note)}</span>" if note else ""
     return {
-        "text/markdown": heading + text + footer_markdown(row),
-        "text/plain": (f"{title}\n" if title else "") + text,
+        "text/markdown": heading + text + styled + footer_markdown(row),
+        "text/plain": (f"{title}\n" if title else "") + plain,
     }
 
 
@@ -161,7 +166,7 @@ class AnswerView:
         if self._dirty and self._due(self.clock()):
             self._render(self.clock())
 
-    def finish(self, row: Mapping[str, Any]) -> None:
+    def finish(self, row: Mapping[str, Any], error_below: bool = False) -> None:
         """The final answer, once: it replaces the streamed one in place (a terminal ends the line).
 
         A throttled update still pending is dropped: flushed after this, it would put the
@@ -174,7 +179,7 @@ class AnswerView:
             else:
                 self._write(final_bundle(row, self.fmt, self.title)["text/plain"] + "\n")
             return
-        bundle = final_bundle(row, self.fmt, self.title)
+        bundle = final_bundle(row, self.fmt, self.title, error_below)
         if self.handle is None:
             _display(bundle)
         else:

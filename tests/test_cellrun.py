@@ -268,7 +268,7 @@ def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_t
             finals[message["transient"].get("display_id")] = message["data"].get("text/markdown", "")
     for row in rows:
         shown_text = [t for t in finals.values() if t.startswith(f"**{row['model']}**")]
-        assert shown_text and row["text"] in shown_text[0] and "[cancelled:" in shown_text[0]
+        assert shown_text and row["text"] in shown_text[0] and "error-color1,#b00020)'>cancelled:" in shown_text[0]
 
 
 @pytest.mark.slow
@@ -568,3 +568,15 @@ def test_a_batch_paced_by_the_rate_limit_says_so_on_its_progress_line(make_conne
     lines = [m["data"].get("text/plain", "") for m in shown.messages]
     paced = [line for line in lines if "paced by the API's rate limit (10 requests per window)" in line]
     assert paced and lines[-1].startswith("25/25 rows") and "paced" not in lines[-1]
+
+
+def test_a_stream_that_fails_midway_says_its_error_once_styled_below_the_partial_answer(
+    connected, ip, shown, shared_sandbox
+):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=500, after_deltas=3))
+    with pytest.raises(UsageError) as failed:
+        ip.run_cell_magic("freddy", "-m ftg-3.0", "Tell me a long story about the sea.")
+    row = connected.session.log[-1]
+    final = shown.messages[-1]["data"]["text/markdown"]
+    assert final.startswith(row["text"]) and "error-color1,#b00020)'>stopped by the error below</span>" in final
+    assert row["error"] not in final and row["error"] in str(failed.value)
