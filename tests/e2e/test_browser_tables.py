@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from freddy_magic.sandbox import Fault
 
 from .lab import DIRTY_JS, KERNEL_STATUS_JS
-from .test_browser import _run, _shotter, _wait_done, in_the_browser
+from .test_browser import RECORD_JS, _run, _shotter, _wait_done, in_the_browser
 
 # WCAG 2.x contrast of an element's text colour against the first opaque background behind it.
 CONTRAST_JS = """(el) => {
@@ -226,3 +226,61 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     expect(cells.nth(2).locator(".freddy-footer")).to_contain_text("stopped: max tokens")
     expect(page.locator(".jp-NotebookPanel:visible")).not_to_contain_text("Error displaying widget")
     shot("dark-reopened")
+
+
+NB7_CELLS = {
+    "auth": "%load_ext freddy_magic\n%freddy_auth",
+    "ask": "%%freddy -m ftg-3.0\nTell me a long story about the sea.",
+    "data": "rows = [{'term': t} for t in ('owls', 'tides', 'snow')]",
+    "batch": "%%freddy --over rows -m ftg-3.0\nExplain {term} in one sentence.",
+}
+
+
+@in_the_browser
+def test_notebook_7_key_widget_streamed_answer_and_batch_table(page, notebook7, shared_sandbox, screenshots):
+    """The same in Jupyter Notebook 7: the key widget connects, an answer streams in (seen half
+    written) and ends with its footer, and a batch shows the compact table."""
+    import nbformat
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in NB7_CELLS.items()]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebook7.root / "nb7.ipynb")
+    shot = _shotter(page, screenshots, "notebook7")
+
+    page.goto(f"{notebook7.url}/notebooks/nb7.ipynb?token={notebook7.token}")
+    page.wait_for_function(KERNEL_STATUS_JS, arg=["nb7.ipynb", "idle"], timeout=60_000)
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(len(NB7_CELLS))
+    cell = {ident: cells.nth(i) for i, ident in enumerate(NB7_CELLS)}
+    _run(page, cell["auth"])
+    field = cell["auth"].locator(".jupyter-widgets input[type=password]")
+    expect(field).to_be_visible()
+    _wait_done(cell["auth"])
+    assert field.evaluate(PLACEHOLDER_FITS_JS), field.evaluate(PLACEHOLDER_WIDTHS_JS)
+    shot("1-key-widget")
+    field.press_sequentially(shared_sandbox.api_key)
+    cell["auth"].locator("button.widget-button", has_text="Connect").click()
+    expect(cell["auth"].locator(".freddy-status")).to_contain_text("Connected")
+
+    answer = cell["ask"].locator(".jp-Cell-outputArea")
+    answer.evaluate(RECORD_JS)
+    shared_sandbox.set_latency(per_delta=0.05, per_request=0.0)  # written over a second or two
+    _run(page, cell["ask"])
+    _wait_done(cell["ask"])
+    final = answer.inner_text()
+    partial = [text for _, text in page.evaluate("window.__snapshots") if "▍" in text and "[sandbox" in text]
+    assert partial and all(len(text) < len(final) for text in partial), "no half-written answer was seen"
+    expect(cell["ask"].locator(".freddy-footer")).to_contain_text("ftg-3.0 · ")
+    shot("2-streamed")
+
+    for ident in ("data", "batch"):
+        _run(page, cell[ident])
+        _wait_done(cell[ident])
+    table = cell["batch"].locator(".freddy-rows")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table.locator("thead")).to_contain_text("answer")
+    cell["batch"].scroll_into_view_if_needed()
+    shot("3-batch-table")
+    notebook7.shutdown_kernels()
