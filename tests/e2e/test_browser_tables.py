@@ -57,6 +57,7 @@ CELLS = {
     ),
     "log": "%config FreddyMagics.display_limit = 30\n%freddy log",
     "models": "%freddy models",
+    "error": "%%freddy -m no-such-model\nhi",
 }
 
 
@@ -108,6 +109,7 @@ def test_batch_tables_are_compact_bounded_and_readable_in_light_and_dark(page, l
             "note": cell["sixty"].locator(".freddy-note"),
             "failed row's error": cell["failed"].locator("tr.freddy-failed td.freddy-excerpt"),
             "SANDBOX notice": cell["auth"].locator(".jp-OutputArea-output strong", has_text="SANDBOX"),
+            "a cell's error": cell["error"].locator("[data-mime-type='application/vnd.jupyter.stderr'] pre"),
         }
         for label, element in checks.items():
             contrast[f"{theme}: {label}"] = element.evaluate(CONTRAST_JS)
@@ -130,6 +132,9 @@ def test_batch_tables_are_compact_bounded_and_readable_in_light_and_dark(page, l
     assert log_box.evaluate("(el) => el.scrollHeight > el.clientHeight + 20"), "30 rows scroll inside the box"
     expect(cell["models"].locator(".freddy-rows thead")).to_contain_text("provider")
     expect(cell["models"].locator(".freddy-rows")).not_to_contain_text("mdl_")
+    expect(cell["error"].locator(".jp-Cell-outputArea")).to_contain_text(
+        "UsageError: Unknown model 'no-such-model': see %freddy models (details: "
+    )
     lab.shutdown_kernels()
 
 
