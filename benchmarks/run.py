@@ -35,6 +35,7 @@ BENCHES = [
     "teaching",
     "replay",
     "structured",
+    "stream_display",
 ]
 TIME_LIMIT_S = 240
 

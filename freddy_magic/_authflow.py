@@ -88,7 +88,7 @@ def _from_environment(magics: FreddyMagics, args: Namespace) -> Status | None:
     if replay and not args.env:
         return session.connect_replay(_recording_path(replay, REPLAY_NAME), fallback=sandbox_requested())
     if sandbox_requested():
-        return session.connect_sandbox()
+        return session.connect_sandbox(started_by="FREDDY_SANDBOX=1")
     if args.env:
         why = f" ({source})" if source else ""
         what = name if name == KEY_NAME else "variable of the name given to --env"  # a line's word is never echoed

@@ -52,7 +52,9 @@ class Job:
     shape: Shape | None = None
 
 
-def fill_placeholders(template: str, namespace: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> str:
+def fill_placeholders(
+    template: str, namespace: Mapping[str, Any], columns: Mapping[str, Any] | None = None, over: str | None = None
+) -> str:
     """Replace each ``{expr}`` with its value evaluated in ``namespace`` (``{{``/``}}`` escape).
 
     ``columns`` (an ``--over`` row, keyed by the text of each column name) wins when a
@@ -69,7 +71,12 @@ def fill_placeholders(template: str, namespace: Mapping[str, Any], columns: Mapp
     if problem is None:
         try:
             return _Template(columns or {}).fill(template, namespace)
-        except Exception as exc:  # noqa: BLE001 - NameError, SyntaxError, ValueError...: the user's expression failed
+        except NameError as exc:
+            problem = f"A {{placeholder}} in the cell failed: NameError: {exc}; {_BRACES_HINT}"
+            if over is not None and columns:  # most likely a misspelt column: name them all
+                listed = ", ".join(columns)
+                problem = f"--over: no column '{exc.name}' in {over} (columns: {listed})"
+        except Exception as exc:  # noqa: BLE001 - SyntaxError, ValueError...: the user's expression failed
             problem = f"A {{placeholder}} in the cell failed: {type(exc).__name__}: {exc}; {_BRACES_HINT}"
     raise ConfigError(redact(problem))
 

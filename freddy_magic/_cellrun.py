@@ -27,7 +27,7 @@ from . import _structured as structured
 from ._batch import run_jobs
 from ._boundary import Interrupted
 from ._calls import Job, call, describe, fill_placeholders
-from ._display import AnswerView, ProgressView
+from ._display import AnswerView, NotSent, ProgressView
 from ._errors import ConfigError, FreddyError
 from ._inputs import check_columns, fit_for_wire, refuse_ipython_name
 from ._payloads import MAX_INSTRUCTIONS
@@ -183,7 +183,7 @@ def build_jobs(
         return [Job(model, prompt, dict(fit_params), {}, warning) for model in models]
     jobs: list[Job] = []
     for record in over_records(namespace, args.over):
-        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()})
+        filled = fill_placeholders(template, namespace, {str(key): item for key, item in record.items()}, args.over)
         prompt, fit_params, columns, warning = fit_for_wire(filled, params, record)
         jobs.extend(Job(model, prompt, dict(fit_params), columns, warning) for model in models)
     return jobs
@@ -236,7 +236,9 @@ def dry_run(session: Session, jobs: list[Job], stream: bool) -> Preview | list[P
     temporary = session.client is None
     client = session.new_client(None) if session.client is None else session.client
     try:
-        previews = [client.request_preview(job.prompt, stream=stream, model=job.model, **job.params) for job in jobs]
+        previews: list[Preview] = [
+            NotSent(client.request_preview(job.prompt, stream=stream, model=job.model, **job.params)) for job in jobs
+        ]
     finally:
         if temporary:
             client.close()
@@ -252,16 +254,22 @@ def run_single(
     fails the cell after that.
     """
     session = magics.session
-    view = AnswerView(terminal=magics.terminal, fmt=args.format)
+    view = AnswerView(terminal=magics.terminal, fmt=args.format, model=job.model)
+    view.open()
+    session.on_wait, session.retries_before_call = view.waiting, _retries(client)
     try:
         row = call(client, job, stream=stream, on_delta=view.delta)
     except Exception as exc:
+        view.abandon()
         session.log.append(make_row(job.model, job.prompt, status="error", error=describe(exc), extra=job.extra))
         raise
+    finally:
+        session.on_wait = None
     session.log.append(row)
     if row["status"] == "error" and not row.get("text"):
+        view.abandon()
         raise _failure(row, row["error"])
-    view.finish(row)
+    view.finish(row, error_below=row["status"] == "error")
     if args.chat and row.get("thread_id"):
         session.thread_id = row["thread_id"]
     if row["status"] == "error":
@@ -271,6 +279,12 @@ def run_single(
             return row, f"the partial answer ({len(row['text'])} characters) is shown above and"
         return row, "before the answer began; the cancelled call is"
     return row.mark_shown(row.summary() if magics.terminal else None), None
+
+
+def _retries(client: AnswerSource) -> int:
+    """The client's retries so far (a replayed recording has none)."""
+    stats = getattr(client, "stats", None)
+    return stats.get("retries", 0) if isinstance(stats, dict) else 0
 
 
 def _failure(row: Row, message: str) -> FreddyError:
@@ -301,7 +315,7 @@ def run_many(
     over = args.over is not None
     presenter: _Progress | _Answers
     presenter = (
-        _Progress(len(jobs), magics.terminal, magics.show)
+        _Progress(len(jobs), magics.terminal, magics.show, lambda: getattr(magics.session.client, "rate_limit", None))
         if over
         else _Answers(jobs, magics.terminal, args.format, stream)
     )
@@ -329,8 +343,10 @@ class _Progress:
     """``--over``: one progress bar for all rows; the rows themselves are shown as a table (by
     the cell's result, or right away when Ctrl-C stopped the batch, since the cell then fails)."""
 
-    def __init__(self, total: int, terminal: bool, show: Callable[[object], None]) -> None:
-        self.view = ProgressView(total, terminal=terminal)
+    def __init__(
+        self, total: int, terminal: bool, show: Callable[[object], None], rate_limit: Callable[[], object]
+    ) -> None:
+        self.view = ProgressView(total, terminal=terminal, rate_limit=rate_limit)
         self.show = show
 
     def hooks(self) -> dict[str, Callable[..., object]]:

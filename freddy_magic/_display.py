@@ -1,9 +1,10 @@
 """What the cell shows while answers arrive: live Markdown in a notebook, plain text in a terminal.
 
-A notebook gets one display per answer, created at the first delta and then updated in place
-through its display handle. Updates are throttled (``THROTTLE_S``) so a fast stream does not
-flood the front end with thousands of messages, but the first delta is shown at once: the time
-to first token is what the user feels. While streaming, the Markdown ends in a
+A notebook gets one display per answer, created when the cell runs (saying what it waits for)
+and then updated in place through its display handle. Updates are throttled (``THROTTLE_S``)
+and held to a byte budget (``BUDGET_FACTOR``), so neither a fast stream nor a long one floods
+the front end, but the first delta is shown at once: the time to first token is what the user
+feels. While streaming, the Markdown ends in a
 cursor glyph, so every partial update differs from the final one and the final answer is sent
 exactly once. A terminal gets the deltas written straight to stdout.
 
@@ -13,6 +14,7 @@ a queue, because output published from other threads can land in the wrong cell.
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 import time
@@ -27,6 +29,15 @@ Bundle = dict[str, Any]  # a mimebundle: MIME type -> data
 THROTTLE_S = 0.05
 PROGRESS_THROTTLE_S = 0.1
 CURSOR = " ▍"
+# Each update resends the whole answer so far, so updates at a fixed rate cost quadratic bytes on
+# IOPub (and a re-render of everything in the browser). Updates are held to a budget instead:
+# all streamed updates together may be at most BUDGET_FACTOR times the text shown so far, plus
+# BUDGET_FREE characters, which short answers spend on an update every THROTTLE_S. A long answer
+# then updates each time it has grown by about 1/(2 * BUDGET_FACTOR): still many times a second
+# at first, and the total stays linear in its length.
+BUDGET_FACTOR = 5
+BUDGET_FREE = 24_000
+PLAIN_TAIL = 300  # a partial answer's text/plain is its end only; the final one is whole
 
 
 def _display(bundle: Bundle, **kwargs: Any) -> DisplayHandle | None:
@@ -41,19 +52,28 @@ def show(obj_bundle: Bundle) -> None:
     _display(obj_bundle)
 
 
-def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None) -> Bundle:
-    """The finished answer in the requested format: ``markdown``, ``text`` or ``json``."""
+def final_bundle(row: Mapping[str, Any], fmt: str, title: str | None = None, error_below: bool = False) -> Bundle:
+    """The finished answer in the requested format: ``markdown``, ``text`` or ``json``.
+
+    A failed answer ends with its error in the theme's error colour; ``error_below``: the cell
+    fails with that error right under it, so the answer only says it stopped (shown once)."""
     if fmt == "json":
         return {"application/json": dict(row), "text/plain": json.dumps(row, indent=2, default=str)}
     text = row.get("text") or ""
+    note = ""
     if row.get("status") != "ok":
-        text += (
-            f"\n\n[{row.get('status')}: {row.get('error')}]" if text else f"[{row.get('status')}: {row.get('error')}]"
-        )
+        note = "stopped by the error below" if error_below else f"{row.get('status')}: {row.get('error')}"
+    plain = text + (f"\n\n[{note}]" if text and note else f"[{note}]" if note else "")
     heading = f"**{title}**\n\n" if title else ""
     if fmt == "text":
-        return {"text/plain": (f"{title}\n" if title else "") + text}
-    return {"text/markdown": heading + text, "text/plain": (f"{title}\n" if title else "") + text}
+        return {"text/plain": (f"{title}\n" if title else "") + plain}
+    from ._footer import footer_markdown
+
+    styled = f"\n\n<span style='color:var(--jp-error-color1,#b00020)'>{html.escape(note)}</span>" if note else ""
+    return {
+        "text/markdown": heading + text + styled + footer_markdown(row),
+        "text/plain": (f"{title}\n" if title else "") + plain,
+    }
 
 
 class AnswerView:
@@ -68,32 +88,57 @@ class AnswerView:
         live: bool = True,
         clock: Callable[[], float] = time.monotonic,
         out: IO[str] | None = None,
+        model: str | None = None,
     ) -> None:
         self.terminal, self.fmt, self.title, self.live = terminal, fmt, title, live
         self.clock, self.out = clock, out or sys.stdout
+        self.model = title or model or "the answer"
         self.parts: list[str] = []
+        self.size = 0  # characters received so far
+        self.sent = 0  # characters sent in streamed updates so far (the budget's spending)
         self.handle: DisplayHandle | None = None
         self.first_shown_at: float | None = None
         self._last, self._dirty = 0.0, False
 
     def open(self) -> None:
-        """Reserve this answer's place now, so several answers appear in the order asked."""
+        """Say what the cell waits for from the moment it runs; this also reserves the answer's
+        place, so several answers appear in the order asked."""
         if not self.terminal and self.live and self.handle is None:
-            waiting = f"{self.title}: waiting for the first token…"
-            self.handle = _display({"text/markdown": f"*{waiting}*", "text/plain": waiting}, display_id=True)
+            self.handle = _display(_waiting_bundle(f"waiting for {self.model}…"), display_id=True)
+
+    def waiting(self, seconds: float, why: str) -> None:
+        """A pause before the request is (re)sent: say why and for how long, on the waiting line."""
+        if self.first_shown_at is not None or self.terminal or not self.live:
+            return
+        when = f"{seconds:.0f} s" if seconds >= 0.95 else f"{seconds:.1f} s"
+        bundle = _waiting_bundle(f"waiting for {self.model}… {why} in {when}")
+        if self.handle is None:
+            self.handle = _display(bundle, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+    def abandon(self) -> None:
+        """The call failed before any text: the waiting line goes (the cell's error says why)."""
+        if self.handle is not None and self.first_shown_at is None:
+            self.handle.update({"text/plain": ""}, raw=True)
 
     def delta(self, piece: str) -> None:
         self.parts.append(piece)
+        self.size += len(piece)
         if not self.live:
             return
         if self.terminal:
             self._write(piece if self.first_shown_at else (f"{self.title}\n" if self.title else "") + piece)
             return
         now = self.clock()
-        if self.first_shown_at is None or now - self._last >= THROTTLE_S:
+        if self.first_shown_at is None or self._due(now):
             self._render(now)
         else:
             self._dirty = True
+
+    def _due(self, now: float) -> bool:
+        """Time for an update: the throttle has passed and the byte budget allows it."""
+        return now - self._last >= THROTTLE_S and self.sent + self.size <= BUDGET_FACTOR * self.size + BUDGET_FREE
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -103,8 +148,11 @@ class AnswerView:
 
     def _render(self, now: float) -> None:
         text = "".join(self.parts)
+        self.parts = [text]  # joined once: the next update joins two pieces, not thousands
         heading = f"**{self.title}**\n\n" if self.title else ""
-        bundle = {"text/markdown": heading + text + CURSOR, "text/plain": text}
+        tail = text if len(text) <= PLAIN_TAIL else "…" + text[-PLAIN_TAIL:]
+        bundle = {"text/markdown": heading + text + CURSOR, "text/plain": tail}
+        self.sent += len(text) + len(tail)
         if self.handle is None:
             self.handle = _display(bundle, display_id=True)
         else:
@@ -115,10 +163,10 @@ class AnswerView:
 
     def flush(self) -> None:
         """Show a pending throttled update (the batch loop calls this when its queue is idle)."""
-        if self._dirty and self.clock() - self._last >= THROTTLE_S:
+        if self._dirty and self._due(self.clock()):
             self._render(self.clock())
 
-    def finish(self, row: Mapping[str, Any]) -> None:
+    def finish(self, row: Mapping[str, Any], error_below: bool = False) -> None:
         """The final answer, once: it replaces the streamed one in place (a terminal ends the line).
 
         A throttled update still pending is dropped: flushed after this, it would put the
@@ -131,11 +179,15 @@ class AnswerView:
             else:
                 self._write(final_bundle(row, self.fmt, self.title)["text/plain"] + "\n")
             return
-        bundle = final_bundle(row, self.fmt, self.title)
+        bundle = final_bundle(row, self.fmt, self.title, error_below)
         if self.handle is None:
             _display(bundle)
         else:
             self.handle.update(bundle, raw=True)
+
+
+def _waiting_bundle(text: str) -> Bundle:
+    return {"text/markdown": f"*{text}*", "text/plain": text}
 
 
 class ProgressView:
@@ -143,9 +195,16 @@ class ProgressView:
     progress bar (or a ``\\r`` line in a terminal)."""
 
     def __init__(
-        self, total: int, *, terminal: bool, clock: Callable[[], float] = time.monotonic, out: IO[str] | None = None
+        self,
+        total: int,
+        *,
+        terminal: bool,
+        clock: Callable[[], float] = time.monotonic,
+        out: IO[str] | None = None,
+        rate_limit: Callable[[], Any] = lambda: None,
     ) -> None:
         self.total, self.terminal, self.clock = total, terminal, clock
+        self.rate_limit = rate_limit  # the client's last X-RateLimit-* values (limit, remaining), or None
         self.out = out or sys.stdout
         self.done = self.errors = self.invalid = 0
         self.started, self._last = clock(), 0.0
@@ -154,9 +213,18 @@ class ProgressView:
     def _bundle(self, note: str = "") -> Bundle:
         elapsed = self.clock() - self.started
         invalid = f" · {self.invalid} invalid" if self.invalid else ""
-        text = f"{self.done}/{self.total} rows · {self.errors} errors{invalid} · {elapsed:.1f} s{note}"
+        text = f"{self.done}/{self.total} rows · {self.errors} errors{invalid} · {elapsed:.1f} s{self._paced()}{note}"
         bar = f"<progress value='{self.done}' max='{self.total}' style='width:20em'></progress>"
         return {"text/html": f"{bar} {text}", "text/plain": text}
+
+    def _paced(self) -> str:
+        """Why a batch slows down: the API's rate limit is (nearly) used up, so requests wait for
+        it; said while it lasts, with the limit the server announced."""
+        status = self.rate_limit()
+        limit, remaining = getattr(status, "limit", None), getattr(status, "remaining", None)
+        if self.done >= self.total or not limit or remaining is None or remaining > max(2, limit // 20):
+            return ""
+        return f" · paced by the API's rate limit ({limit} requests per window)"
 
     def step(self, row: Mapping[str, Any]) -> None:
         """One more row done; shown at most every ``PROGRESS_THROTTLE_S`` (and always the last)."""
@@ -179,3 +247,22 @@ class ProgressView:
 
     def finish(self, note: str = "") -> None:
         self._show(note or " · done")
+
+
+class NotSent(dict):
+    """A ``--dry-run`` request: the plain dict the client built, labelled so nobody mistakes it
+    for an answer: "Not sent", the method and URL, then the body and headers as JSON."""
+
+    def label(self) -> str:
+        return f"Not sent (--dry-run): {self.get('method', '')} {self.get('url', '')}".rstrip()
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
+        body = json.dumps(dict(self), indent=2, default=str, ensure_ascii=False)
+        fence = "````" if "```" in body else "```"
+        return {
+            "text/markdown": f"**{self.label()}**\n\n{fence}json\n{body}\n{fence}",
+            "text/plain": f"{self.label()}\n{body}",
+        }
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self._repr_mimebundle_()["text/plain"])

@@ -86,9 +86,9 @@ class FreddyMagics(Magics):
     concurrency = Int(
         4, min=1, max=64, help="Requests in flight at once for %%freddy --over (--concurrency overrides)."
     ).tag(config=True)
-    display_limit = Int(50, min=1, help="Rows shown in a result table; the value always holds every row.").tag(
-        config=True
-    )
+    display_limit = Int(
+        10, min=0, help="Rows shown in a result table (0 turns the table off); the value always holds every row."
+    ).tag(config=True)
     stream = Bool(True, help="Stream answers into the cell as they arrive (--no-stream turns it off per cell).").tag(
         config=True
     )

@@ -15,6 +15,8 @@ whose remedy is ``None`` means "the message already says everything".
 
 from __future__ import annotations
 
+import re
+
 from ._apierrors import SUSPENDED_CODES
 from ._errors import AuthError, FreddyError, NotAuthenticated, NotRecorded, PermissionDenied
 
@@ -76,9 +78,52 @@ def remedy(kind: type[FreddyError], code: str | None = None) -> str | None:
     return None
 
 
-def explain(error: FreddyError) -> str:
-    """The error's first line, followed by what to do about it in this notebook (when known)."""
+# The library's error line is "<what happened>[ — server said: <text>][ [HTTP 401 CODE, trace_id=…]]";
+# a person reads the first part, support needs the rest.
+_PARTS = re.compile(r"^(?P<lead>.*?)(?: — server said: (?P<server>.*?))?(?: \[(?P<tag>[^\[\]]*)\])?$")
+_UNKNOWN_MODEL = re.compile(r"\bmodel '([^']{1,100})' (?:is not available|not found|does not exist|is unknown)", re.I)
+# Errors whose plain words differ from the server's: (class, code) -> (what happened, how to fix
+# it in a cell, how to fix it in the sign-in prompt, where the code field is ready for another try)
+_NEW_CODE = "run %freddy_auth --login for a new one"
+_PLAIN: dict[tuple[type[FreddyError], str], tuple[str, str, str]] = {
+    (AuthError, "INVALID_VERIFICATION_CODE"): (
+        "Wrong code",
+        "type the 4-digit code from the email again",
+        "type the 4-digit code from the email again",
+    ),
+    (AuthError, "VERIFICATION_CODE_EXPIRED"): ("The code has expired", _NEW_CODE, "press Cancel and sign in again"),
+    (FreddyError, "VERIFICATION_CODE_ALREADY_USED"): (
+        "This code was already used",
+        _NEW_CODE,
+        "press Cancel and sign in again",
+    ),
+}
+
+
+def plain(error: FreddyError, *, in_prompt: bool = False) -> tuple[str, str | None, str]:
+    """``(what happened, how to fix it or None, technical details)`` in the user's words.
+
+    The details (what the server said, the HTTP status, code and trace id) are for a bug report;
+    they come last, so the first thing read is what to do. ``in_prompt``: for the key and
+    sign-in widgets, where the field ready for another try is the remedy, so no magic is named.
+    """
     lines = str(error).strip().splitlines()
-    message = lines[0] if lines else type(error).__name__
-    fix = remedy(type(error), error.code)
-    return f"{message.rstrip('.')}. To fix: {fix}" if fix else message
+    parts = _PARTS.match(lines[0] if lines else "")
+    lead = (parts.group("lead") if parts else "").strip().rstrip(".") or type(error).__name__
+    server, tag = (parts.group("server"), parts.group("tag")) if parts else (None, None)
+    details = "; ".join(part for part in (server, tag) if part)
+    unknown = _UNKNOWN_MODEL.search(lines[0] if lines else "")
+    if unknown:
+        return f"Unknown model '{unknown.group(1)}'", "see %freddy models", details
+    for cls in type(error).__mro__:
+        if (cls, error.code) in _PLAIN:
+            lead, fix, prompt_fix = _PLAIN[(cls, error.code)]  # type: ignore[index]
+            return lead, prompt_fix if in_prompt else fix, details
+    return lead, None if in_prompt else remedy(type(error), error.code), details
+
+
+def explain(error: FreddyError) -> str:
+    """One line for the cell: what happened, what to do about it in this notebook, then the details."""
+    lead, fix, details = plain(error)
+    line = f"{lead}. To fix: {fix}" if fix and not fix.startswith("see ") else f"{lead}: {fix}" if fix else lead
+    return f"{line} (details: {details})" if details else line

@@ -11,7 +11,6 @@ displayhook does not print the same answer a second time; the value still lands 
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -61,7 +60,6 @@ _COMPLETION_FIELDS = (
 )
 #: The ``model`` of a row whose request named none and whose answer did not say which answered.
 SERVER_DEFAULT = "server default"
-_CELL_CHARS = 240  # longer cells are shortened in the HTML table only; the data keeps every character
 
 
 def now_iso() -> str:
@@ -192,89 +190,74 @@ class Row(_ShowOnce, dict):
 
 
 class Rows(_ShowOnce, list):
-    """Several rows, in input order; shown as an HTML table cut at ``display_limit`` rows."""
+    """Several rows, in input order; shown as a compact HTML table of the first ``display_limit``.
+
+    ``display_limit=0`` turns the table off: the display is then one line saying how many rows
+    there are. Whatever is shown, the value holds every row and every column.
+    """
 
     __slots__ = ("_shown", "display_limit")
 
-    def __init__(self, rows: Iterable[Row] = (), display_limit: int = 50) -> None:
+    def __init__(self, rows: Iterable[Row] = (), display_limit: int = 10) -> None:
         super().__init__(rows)
         self.display_limit = display_limit
 
-    def _columns(self) -> list[str]:
-        """Every column of every row, in first-seen order: rows of a batch may differ."""
-        columns = {}
-        for row in self:
-            columns.update(dict.fromkeys(row))
-        return list(columns)
-
     def _truncation_note(self) -> str:
-        if len(self) <= self.display_limit:
+        if len(self) <= self.display_limit or not self.display_limit:
             return ""
         return (
             f"Showing the first {self.display_limit} of {len(self)} rows "
             f"(FreddyMagics.display_limit); the value holds all of them."
         )
 
-    def _repr_html_(self) -> str:
-        columns = self._columns()
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-        body = []
-        for row in self[: self.display_limit]:
-            cells = "".join(f"<td>{_cell(row.get(c), unknown=_unknown_tokens(row, c))}</td>" for c in columns)
-            body.append(f"<tr>{cells}</tr>")
-        note = self._truncation_note()
-        caption = f"<p><em>{html.escape(note)}</em></p>" if note else ""
-        return (
-            f"<table class='freddy-rows'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{caption}"
-        )
+    def _repr_html_(self) -> str | None:
+        if not self.display_limit:
+            return None
+        from ._tables import table_html
+
+        return table_html(self, self.display_limit)
 
     def _repr_text(self) -> str:
         if not self:
             return "(no rows)"
+        from ._tables import summary_line
+
+        if not self.display_limit:
+            return f"{summary_line(self)} (table off: FreddyMagics.display_limit = 0)"
         lines = []
         for index, row in enumerate(self[: self.display_limit]):
             label = row.get("model") or row.get("key") or ""
             status = row.get("status") or ""
             text = str(row.get("text") if "text" in row else row.get("name", ""))
+            if status not in ("ok", "") and row.get("error"):
+                text = str(row["error"])
             lines.append(f"[{index}] {label} {status}: {_one_line(text, 100)}".replace("  ", " "))
         note = self._truncation_note()
         return "\n".join(lines + ([note] if note else []))
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Bundle:
-        return {"text/html": self._repr_html_(), "text/plain": self._repr_text()}
+        table = self._repr_html_()
+        text = {"text/plain": self._repr_text()}
+        return {"text/html": table, **text} if table is not None else text
 
 
 class Status(dict):
-    """Where the kernel is connected: plain data (fingerprints only) with a one-line display."""
+    """Where the kernel is connected: plain data (fingerprints only), shown as a compact card."""
 
     def line(self) -> str:
-        parts = [
-            f"{key}: {value}"
-            for key, value in self.items()
-            if value is not None and key not in ("title", "sandbox", "replay", "notice")
-        ]
-        text = f"{self.get('title', 'Freddy')}: " + " · ".join(parts)
-        if self.get("replay"):
-            text += f" · REPLAY: {self['replay']}"
-        if self.get("sandbox"):
-            text += " · SANDBOX: answers are fake, produced locally by the built-in sandbox"
-        if self.get("notice"):
-            text += f"\n{self['notice']}"
-        return text
+        from ._statuscard import card_text
+
+        return card_text(self)
 
     def _repr_markdown_(self) -> str:
-        head, _, notice = self.line().partition("\n")
-        if self.get("sandbox"):
-            head = head.replace("SANDBOX: answers are fake", "**SANDBOX: answers are fake**")
-        return head + (f"\n\n*{notice}*" if notice else "")
+        from ._statuscard import card_markdown
+
+        return card_markdown(self)
 
     def _repr_html_(self) -> str:
-        head, _, notice = self.line().partition("\n")
-        head = html.escape(head)
-        if self.get("sandbox"):
-            loud = html.escape("SANDBOX: answers are fake")
-            head = head.replace(loud, f"<strong style='color:#b00020'>{loud}</strong>")
-        return head + (f"<br><em>{html.escape(notice)}</em>" if notice else "")
+        from ._statuscard import card_html
+
+        return card_html(self)
 
     def _repr_pretty_(self, printer: RepresentationPrinter, cycle: bool) -> None:
         printer.text(self.line())
@@ -287,14 +270,3 @@ def _count(value: object) -> str:
 def _one_line(text: object, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _unknown_tokens(row: Mapping[str, Any], column: str) -> bool:
-    """A token count an answered call lacks: the API sent no usage, so the table says unknown."""
-    return column in ("input_tokens", "output_tokens") and row.get("status") == "ok" and row.get(column) is None
-
-
-def _cell(value: object, unknown: bool = False) -> str:
-    if value is None:
-        return "<em>unknown</em>" if unknown else ""
-    return html.escape(_one_line(value, _CELL_CHARS))

@@ -10,7 +10,10 @@ mistyped key must not disconnect a working session.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._boundary import Interrupted
@@ -19,6 +22,7 @@ from ._interrupts import shielded
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
 from ._sources import REFRESH_NAME
+from ._statuscard import human_duration
 
 if TYPE_CHECKING:
     from ._auth import Credential
@@ -41,6 +45,9 @@ class Session:
         self.source: str | None = None
         self.thread_id: str | None = None
         self.log = Rows()
+        # The cell's waiting line, told of each pause of the call it shows (see ``_sleep``).
+        self.on_wait: Callable[[float, str], object] | None = None
+        self.retries_before_call = 0
         self.organization: str | None = None
         self.replay: Recording | None = None  # answers come from this recording (see connect_replay)
         self.recorder: Recorder | None = None  # answered calls are appended here (see start_recording)
@@ -54,13 +61,30 @@ class Session:
         from ._client import FreddyClient
 
         s = self.settings
-        return FreddyClient(
+        made: list[FreddyClient] = []
+        client = FreddyClient(
             base_url or _chosen_base_url(s.base_url),
             credential,
             organization_id=s.organization_id or None,
             timeouts=self.timeouts(),
             max_retries=s.max_retries,
+            sleep=lambda seconds: self._sleep(seconds, made[0] if made else None),
         )
+        made.append(client)
+        return client
+
+    def _sleep(self, seconds: float, client: FreddyClient | None) -> None:
+        """Every pause of a client (a request slot, a retry after a 429 or a passing failure): said in
+        the cell when one is waiting on the main thread (a batch's workers are summed up by its
+        progress line instead), then slept."""
+        notify = self.on_wait
+        if notify is not None and client is not None and threading.current_thread() is threading.main_thread():
+            # The client sleeps in two places: its rate limiter (a request slot, or the wait a 429
+            # asked for) and its retry policy (after a passing failure); frame 0 is this method,
+            # 1 the lambda handed to the client, 2 the sleeper.
+            limiter = sys._getframe(2).f_code.co_name == "acquire"
+            notify(seconds, _why_waiting(client, self.retries_before_call, limiter))
+        time.sleep(seconds)
 
     def timeouts(self) -> dict[str, float]:
         s = self.settings
@@ -125,7 +149,7 @@ class Session:
         left = credential.expires_in()
         if left is not None:
             status["notice"] = (
-                f"This token expires in {_duration(left)} and cannot be renewed: set {REFRESH_NAME} "
+                f"This token expires in {human_duration(left)} and cannot be renewed: set {REFRESH_NAME} "
                 "for a session that renews itself, or sign in with %freddy_auth --login."
             )
         return status
@@ -140,8 +164,9 @@ class Session:
             raise
         return self._install(client, f"{source} (bearer tokens from a refresh token, refreshed automatically)")
 
-    def connect_sandbox(self) -> Status:
-        """Start (or reuse) the in-kernel sandbox and connect to it with its demo key."""
+    def connect_sandbox(self, started_by: str = "%freddy_auth --sandbox") -> Status:
+        """Start (or reuse) the in-kernel sandbox and connect to it with its demo key;
+        ``started_by`` is what the status says asked for it."""
         from ._auth import Credential
 
         pace = self.settings.sandbox_pace
@@ -152,11 +177,8 @@ class Session:
         else:
             self.sandbox.pace = pace
         client = self.new_client(Credential.api_key(self.sandbox.api_key), base_url=self.sandbox.url)
-        status = self._install(client, "the in-kernel sandbox (started by %freddy_auth --sandbox)")
-        status["notice"] = (
-            "Answers come from the local sandbox: they are FAKE, made up by a stand-in "
-            "for testing and teaching. Connect a real key for real model output."
-        )
+        status = self._install(client, f"the in-kernel sandbox (started by {started_by})")
+        status["notice"] = "For testing and teaching: connect a real key for real model output."
         return status
 
     def connect_replay(self, path: str, fallback: bool) -> Status:
@@ -279,9 +301,10 @@ class Session:
         if self.client is None:
             return Status(title="Freddy", state="not connected", how=CONNECT)
         client, cred = self.client, self.client.credential
+        in_kernel = self.sandbox is not None and _same_url(client.base_url, self.sandbox.url)
         status = Status(
             title="Connected" if brief else "Freddy status",
-            method=getattr(cred, "method", None),
+            method="the sandbox's demo key" if in_kernel else getattr(cred, "method", None),
             key=getattr(cred, "fingerprint", None),
             base_url=client.base_url,
             organization=self._organization(),
@@ -293,7 +316,7 @@ class Session:
         if brief:
             return status
         expires = cred.expires_in() if cred is not None else None
-        status["token_expires"] = "never (API key)" if expires is None else f"in {expires:.0f} s"
+        status["token_expires"] = "never (API key)" if expires is None else f"in {human_duration(expires)}"
         status["refreshes"] = getattr(cred, "refreshes", 0)
         limit = getattr(client, "rate_limit", None)
         status["rate_limit"] = _rate_limit_text(limit)
@@ -391,17 +414,18 @@ def _discard(client: FreddyClient) -> None:
     client.close()
 
 
-def _duration(seconds: float) -> str:
-    """Seconds as the largest unit that reads well: 45 s, 12 min, 5 h, 3 days."""
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{max(seconds, 0):.0f} s"
-
-
 def _rate_limit_text(limit: RateLimitStatus | None) -> str:
     if limit is None:
         return "not reported yet (no request made, or the server sends no X-RateLimit-* headers)"
     reset = getattr(limit, "reset_at", None)
     when = f", full again at {time.strftime('%H:%M:%S', time.localtime(reset))}" if reset else ""
     return f"{limit.remaining}/{limit.limit} remaining{when}"
+
+
+def _why_waiting(client: FreddyClient, retries_before: int, limiter: bool) -> str:
+    """Why a call pauses: refused for the rate (a 429) and retried, paced to the rate limit before
+    its first send, or retried after a passing failure."""
+    retried = client.stats.get("retries", 0) > retries_before
+    if limiter:
+        return "rate limited, retrying" if retried else "rate limit reached, sending"
+    return "the last attempt failed, retrying"

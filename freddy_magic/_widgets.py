@@ -24,11 +24,12 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ipywidgets import HTML, Button, HBox, Output, Password, Text, VBox
+from ipywidgets import HTML, Button, HBox, Layout, Output, Password, Text, VBox
 from traitlets import Bool, Unicode
 
 from ._errors import FreddyError
 from ._redaction import Masked, redact, register
+from ._remedies import plain
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -102,6 +103,16 @@ def _status_html(result: object) -> str:
     return render() if callable(render) else html.escape(str(result))
 
 
+def _status_bundle(result: object) -> dict[str, str]:
+    """A callback's success value as a plain mimebundle (its own rich reprs when it has them)."""
+    bundle = {"text/plain": str(getattr(result, "line", lambda: result)())}
+    for mime, name in (("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_")):
+        render = getattr(result, name, None)
+        if callable(render):
+            bundle[mime] = render()
+    return bundle
+
+
 class _Prompt:
     """Shared plumbing: a message line, an error ``Output``, busy guard, finish and cancel."""
 
@@ -118,20 +129,30 @@ class _Prompt:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.box)
+        # With a display id, the outcome can replace the prompt's output by plain output later.
+        self._handle = display(self.box, display_id=True)
+        if self._inputs:
+            self._inputs[0].focus()  # typing goes to the first field at once, no click needed
 
-    def _say(self, text: str, *, error: bool = False) -> None:
-        color = "#b00020" if error else "inherit"
-        self.message.value = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
+    def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
+        # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others
+        color = "var(--jp-error-color1,#b00020)" if error else "inherit"
+        line = f"<span style='color:{color}'>{html.escape(redact(text))}</span>"
+        if details:
+            quiet = "color:var(--jp-ui-font-color2,#616161);font-size:var(--jp-ui-font-size0,11px)"
+            line += f"<br><span style='{quiet}'>details: {html.escape(redact(details))}</span>"
+        self.message.value = line
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
         """Run a callback; ``(True, value)`` or ``(False, None)`` after showing why it failed."""
-        outcome, failure, unexpected, interrupted = None, None, None, False
+        outcome, unexpected, interrupted = None, None, False
+        failure: tuple[str, str] | None = None
         self._busy = True
         try:
             outcome = callback(*args)
         except FreddyError as exc:
-            failure = str(exc)
+            lead, fix, details = plain(exc, in_prompt=True)
+            failure = (f"{lead}: {fix}" if fix else lead, details)
         except KeyboardInterrupt:  # the stop button while the callback waited on the network
             interrupted = True
         except Exception:  # a bug in a callback must be seen in the cell, not lost in the kernel log
@@ -147,7 +168,7 @@ class _Prompt:
             self._say("Unexpected error (details below); please try again or report it.", error=True)
             return False, None
         if failure is not None:
-            self._say(failure.splitlines()[0] if failure else "Failed.", error=True)
+            self._say(failure[0], error=True, details=failure[1])
             return False, None
         return True, outcome
 
@@ -171,7 +192,16 @@ class _Prompt:
         keep = [self.errors] if self.errors.outputs else []
         if not keep:
             self.errors.close()
-        self.box.children = [HTML(_status_html(status)), *keep]
+        outcome = HTML(_status_html(status))
+        self.box.children = [outcome, *keep]
+        handle = getattr(self, "_handle", None)
+        if handle is not None and not keep:
+            # The prompt's output becomes the outcome as plain HTML/Markdown/text: it survives
+            # saving and renders on GitHub and nbviewer, where a widget shows "Error displaying
+            # widget" or its repr. (An unexpected error keeps the widget: its Output shows it.)
+            handle.update(_status_bundle(status), raw=True)
+            outcome.close()
+            self.box.close()
 
 
 class KeyPrompt(_Prompt):
@@ -181,11 +211,15 @@ class KeyPrompt(_Prompt):
         self, on_key: Callable[[str], object], *, placeholder: str = "Paste your Freddy API key, then press Enter"
     ) -> None:
         self.on_key = on_key
-        self.field = SecretField(description="API key", placeholder=placeholder)
+        # wide enough for a whole key and the placeholder, which a default-width field cuts off
+        self.field = SecretField(
+            description="API key", placeholder=placeholder, layout=Layout(width="34em", flex="0 0 auto")
+        )
         self.connect = Button(description="Connect", button_style="primary")
         super().__init__([])
         self._inputs = [self.field, self.connect]
-        self._rows = [HBox([self.field, self.connect, self.cancel])]
+        # the buttons wrap below a narrow output area rather than squeezing the field
+        self._rows = [HBox([self.field, self.connect, self.cancel], layout=Layout(flex_flow="row wrap"))]
         self.box.children = self._rows + list(self.box.children)
         self.field.observe(self._on_value, "value")
         self.connect.on_click(lambda _button: self._submit(self.field.value, clicked=True))
@@ -222,10 +256,13 @@ class LoginPrompt(_Prompt):
         on_cancel: Callable[[], object] | None = None,
     ) -> None:
         self.on_login, self.on_verify, self.on_cancel = on_login, on_verify, on_cancel
-        self.user = Text(description="Email/user", placeholder="email or username", continuous_update=False)
-        self.password = SecretField(description="Password", placeholder="then press Enter")
+        wide = Layout(width="26em")
+        self.user = Text(
+            description="Email/user", placeholder="email or username", continuous_update=False, layout=wide
+        )
+        self.password = SecretField(description="Password", placeholder="then press Enter", layout=wide)
         self.send = Button(description="Send code", button_style="primary")
-        self.code = SecretField(description="Code", placeholder="4-digit code from the email")
+        self.code = SecretField(description="Code", placeholder="4-digit code from the email", layout=wide)
         self.verify = Button(description="Verify", button_style="primary")
         self.code_row = HBox([self.code, self.verify])
         self.code_row.layout.display = "none"

@@ -161,8 +161,10 @@ def test_sandbox_mode_is_loud_and_stopped_on_unload(ip, monkeypatch, how, shown)
     ip.run_line_magic("load_ext", "freddy_magic")
     magics = ip.magics_manager.registry["FreddyMagics"]
     status = ip.run_line_magic("freddy_auth", "--sandbox" if how == "--sandbox" else "")
-    assert status["sandbox"] and "FAKE" in status["notice"]
-    assert "SANDBOX: answers are fake" in status.line()
+    how = "%freddy_auth --sandbox" if how == "--sandbox" else how
+    assert status["sandbox"] and status["source"] == f"the in-kernel sandbox (started by {how})"
+    assert status["method"] == "the sandbox's demo key"
+    assert status.line().count("SANDBOX: answers are fake") == 1 and "FAKE" not in status.line()
     row = ip.run_cell_magic("freddy", "--no-stream", "Say hi")
     assert row["status"] == "ok" and row["text"].startswith("[sandbox")
     again = ip.run_line_magic("freddy_auth", "--sandbox")
@@ -379,6 +381,7 @@ def test_sandbox_on_binder_gets_no_key_notice(ip, shown, monkeypatch, how):
         monkeypatch.setenv("FREDDY_SANDBOX", "1")
     ip.run_line_magic("load_ext", "freddy_magic")
     status = ip.run_line_magic("freddy_auth", "--sandbox" if how == "--sandbox" else "")
+    how = "%freddy_auth --sandbox" if how == "--sandbox" else how
     assert status["sandbox"] and notices(shown) == []
 
 
@@ -549,3 +552,42 @@ def test_a_refresh_token_the_server_refuses_is_one_redacted_line(magics, ip, mon
     assert "\n" not in str(caught.value)
     canary.assert_absent(str(caught.value), repr(caught.value))
     assert magics.session.client is None
+
+
+def test_a_wrong_key_in_the_widget_says_so_plainly_with_the_details_on_a_second_quiet_line(
+    magics, ip, shared_sandbox, shown
+):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = "fdy_sk_" + "0" * 40
+    lead, _, details = box.children[1].value.partition("<br>")
+    assert "Invalid API key: verify the key is correct and not expired" in lead and "jp-error-color1" in lead
+    assert "%freddy" not in box.children[1].value and "server said" not in box.children[1].value
+    assert "details: " in details and "HTTP 401 INVALID_API_KEY" in details and "trace_id=" in details
+
+
+def test_a_wrong_login_code_says_wrong_code_and_what_to_do(magics, ip, shared_sandbox, shown):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "--login")
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = shared_sandbox.email
+    box.children[1].children[0].value = shared_sandbox.password
+    right = shared_sandbox.outbox()[-1]["code"]
+    box.children[2].children[0].value = f"{(right + 1) % 10000:04d}"
+    lead = box.children[3].value.partition("<br>")[0]
+    assert "Wrong code: type the 4-digit code from the email again" in lead
+    assert "invalid or expired" not in box.children[3].value and magics.session.client is None
+
+
+def test_after_connecting_the_prompt_output_becomes_a_plain_status_card(magics, ip, shared_sandbox, shown):
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    prompt_output = shown.messages[-1]
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = shared_sandbox.api_key
+    card = shown.messages[-1]
+    assert card["update"] and card["transient"]["display_id"] == prompt_output["transient"]["display_id"]
+    assert "application/vnd.jupyter.widget-view+json" not in card["data"]
+    assert "class='freddy-status'" in card["data"]["text/html"] and card["data"]["text/plain"].startswith("Connected")
+    assert box.comm is None, "the prompt's widgets are closed, none is left in the saved widget state"

@@ -178,7 +178,7 @@ def test_cancel_a_second_ctrl_c_during_the_server_side_cancel_keeps_the_row(
     cancel = f"{RESPONSE}/{first['thread_id']}/cancel"
     own.faults.add(Fault(method="POST", path=cancel, kind="slow", delay=60.0, times=1))
     old = {id(m) for m in shown.messages}
-    streamed = lambda m: id(m) not in old and m["data"].get("text/markdown", "").strip(" ▍")
+    streamed = lambda m: id(m) not in old and "▍" in m["data"].get("text/markdown", "")
     pressed = ctrl_c(lambda: shown.wait_for(streamed), lambda: own.wait_for_calls(cancel, 1, "POST"))
     capsys.readouterr()
 

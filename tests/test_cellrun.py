@@ -2,6 +2,7 @@
 
 import gc
 import json
+import re
 import threading
 import time
 
@@ -21,7 +22,16 @@ RESPONSE = "/v1/model/response"
 
 def final_messages(shown, text):
     """Display messages whose Markdown is exactly the finished answer (no streaming cursor)."""
-    return [m for m in shown.messages if m.get("data", {}).get("text/markdown") == text]
+    return [m for m in shown.messages if answer_of(m.get("data", {}).get("text/markdown")) == text]
+
+
+def answer_of(markdown):
+    """A finished answer's Markdown without its footer (model, time, tokens), which it must have."""
+    if markdown is None or "▍" in markdown or markdown.startswith("*waiting for "):
+        return markdown
+    answer, footer, _ = markdown.partition("\n\n<span class='freddy-footer'")
+    assert footer, f"no footer under the finished answer: {markdown[-200:]!r}"
+    return answer
 
 
 def test_stream_updates_in_place_and_shows_the_answer_once(connected, ip, shared_sandbox, shown, dialect):
@@ -33,7 +43,7 @@ def test_stream_updates_in_place_and_shows_the_answer_once(connected, ip, shared
     assert len(display_ids) == 1 and None not in display_ids
     assert shown.messages[0]["update"] is False and all(m["update"] for m in shown.messages[1:])
     assert len(final_messages(shown, row["text"])) == 1
-    assert shown.messages[-1]["data"]["text/markdown"] == row["text"]
+    assert answer_of(shown.messages[-1]["data"]["text/markdown"]) == row["text"]
     assert row["ttft_s"] is not None
     # The current dialect sends no usage, as real answers were seen doing: None, never a made-up 0.
     assert row["output_tokens"] > 0 if dialect == "classic" else row["output_tokens"] is None
@@ -57,17 +67,19 @@ def test_terminal_gets_plain_text_on_stdout(connected, ip, capsys, shown):
 
 @pytest.mark.parametrize("fmt,mime", [("text", "text/plain"), ("json", "application/json")])
 def test_formats(connected, ip, shown, fmt, mime):
-    row = ip.run_cell_magic("freddy", f"--no-stream --format {fmt}", "Say hello")
-    assert len(shown.messages) == 1
-    data = shown.messages[0]["data"]
+    row = ip.run_cell_magic("freddy", f"--no-stream -m gpt-4o-mini --format {fmt}", "Say hello")
+    waiting, final = shown.messages
+    assert waiting["data"]["text/plain"] == "waiting for gpt-4o-mini…" and final["update"]
+    data = final["data"]
     assert "text/markdown" not in data and mime in data
     assert (data[mime] == row["text"]) if fmt == "text" else (data[mime]["response_id"] == row["response_id"])
 
 
 def test_no_stream_shows_once(connected, ip, shown):
     row = ip.run_cell_magic("freddy", "--no-stream -t 0.2 --max-tokens 50 -s 'Be brief'", "Say hello")
-    assert row["ttft_s"] is None and len(shown.messages) == 1
-    assert shown.messages[0]["data"]["text/markdown"] == row["text"]
+    waiting, final = shown.messages  # the waiting line, then the answer in its place: shown once
+    assert row["ttft_s"] is None and final["update"] and not waiting["update"]
+    assert answer_of(final["data"]["text/markdown"]) == row["text"]
 
 
 def test_parameters_reach_the_request(connected, ip, shared_sandbox):
@@ -222,7 +234,7 @@ def test_ctrl_c_during_over_keeps_finished_rows_then_fails_the_cell(ip, shown, s
 @pytest.mark.security
 def test_ctrl_c_during_a_stream_cancels_it_server_side_and_keeps_the_text(make_connected, ip, shown, ctrl_c):
     magics, own = make_connected(latency_per_delta=0.2)
-    ctrl_c(lambda: shown.wait_for(lambda m: m["data"].get("text/markdown", "").strip(" ▍")))  # some text is shown
+    ctrl_c(lambda: shown.wait_for(streamed_text))  # some text is shown
     with pytest.raises(UsageError, match=r"^Interrupted: the partial answer \(\d+ characters\) is shown above"):
         ip.run_cell_magic("freddy", "", "Tell me a long story about the sea.")
     row = magics.session.log[-1]
@@ -258,7 +270,7 @@ def test_ctrl_c_with_several_models_keeps_each_partial_answer_on_screen_and_in_t
             finals[message["transient"].get("display_id")] = message["data"].get("text/markdown", "")
     for row in rows:
         shown_text = [t for t in finals.values() if t.startswith(f"**{row['model']}**")]
-        assert shown_text and row["text"] in shown_text[0] and "[cancelled:" in shown_text[0]
+        assert shown_text and row["text"] in shown_text[0] and "error-color1,#b00020)'>cancelled:" in shown_text[0]
 
 
 @pytest.mark.slow
@@ -449,10 +461,14 @@ def test_several_answers_appear_in_the_order_asked(make_connected, ip, shown):
     make_connected(latency_per_delta=0.01)
     rows = ip.run_cell_magic("freddy", "-m gpt-4o,gpt-4o-mini,claude-3-5-sonnet", "Name a colour")
     created = [m for m in shown.messages if not m["update"]]
-    assert [m["data"]["text/plain"].split(":")[0] for m in created] == ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"]
+    assert [m["data"]["text/plain"] for m in created] == [
+        "waiting for gpt-4o…",
+        "waiting for gpt-4o-mini…",
+        "waiting for claude-3-5-sonnet…",
+    ]
     by_id = {}
     for m in shown.messages:
-        by_id[m["transient"]["display_id"]] = m["data"]["text/markdown"]
+        by_id[m["transient"]["display_id"]] = answer_of(m["data"]["text/markdown"])
     assert list(by_id.values()) == [f"**{r['model']}**\n\n{r['text']}" for r in rows]
 
 
@@ -536,3 +552,63 @@ def test_without_a_model_none_is_sent_and_the_row_says_the_server_default_answer
         assert row["text"].startswith(f"[sandbox {pick(dialect).default_model}]")
     log = ip.run_line_magic("freddy", "log")
     assert log[-1]["model"] == "server default"
+
+
+def test_over_with_a_missing_column_names_the_columns_there_are(connected, ip):
+    ip.user_ns["questions"] = [{"term": "owls", "audience": "kids"}]
+    with pytest.raises(UsageError) as failed:
+        ip.run_cell_magic("freddy", "--over questions", "Explain {missing} to {audience}")
+    assert str(failed.value) == "--over: no column 'missing' in questions (columns: term, audience)"
+    with pytest.raises(UsageError, match="NameError: name 'nowhere' is not defined"):
+        ip.run_cell_magic("freddy", "", "Explain {nowhere}")
+
+
+def streamed_text(message):
+    """A partial answer on screen: text before the streaming cursor (not the waiting line)."""
+    markdown = message["data"].get("text/markdown", "")
+    return "▍" in markdown and markdown.strip(" ▍")
+
+
+@pytest.mark.slow  # Retry-After is whole seconds: the call really waits 1 s
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not streamed"])
+def test_a_429_wait_is_said_on_the_waiting_line_then_the_answer_takes_its_place(
+    connected, ip, shown, shared_sandbox, stream
+):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=429, retry_after=1))
+    row = ip.run_cell_magic("freddy", "-m ftg-3.0" + ("" if stream else " --no-stream"), "Say hello")
+    lines = [m["data"].get("text/plain", "") for m in shown.messages]
+    assert lines[0] == "waiting for ftg-3.0…"
+    assert re.fullmatch(r"waiting for ftg-3\.0… rate limited, retrying in (1 s|0\.\d s)", lines[1]), lines[1]
+    assert row["status"] == "ok" and row["retries"] == 1
+    assert answer_of(shown.messages[-1]["data"]["text/markdown"]) == row["text"]
+
+
+def test_a_call_that_fails_before_any_text_takes_its_waiting_line_away(connected, ip, shown, shared_sandbox):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=400, code="BAD"))
+    with pytest.raises(UsageError):
+        ip.run_cell_magic("freddy", "--no-stream -m ftg-3.0", "Say hello")
+    assert shown.messages[0]["data"]["text/plain"] == "waiting for ftg-3.0…"
+    assert shown.messages[-1]["data"] == {"text/plain": ""} and shown.messages[-1]["update"]
+
+
+@pytest.mark.slow  # the batch is paced for about a second
+def test_a_batch_paced_by_the_rate_limit_says_so_on_its_progress_line(make_connected, ip, shown):
+    make_connected(rate_limit="10/1s")
+    ip.user_ns["many"] = [{"n": i} for i in range(25)]
+    rows = ip.run_cell_magic("freddy", "--over many", "Say {n}")
+    assert all(row["status"] == "ok" for row in rows)
+    lines = [m["data"].get("text/plain", "") for m in shown.messages]
+    paced = [line for line in lines if "paced by the API's rate limit (10 requests per window)" in line]
+    assert paced and lines[-1].startswith("25/25 rows") and "paced" not in lines[-1]
+
+
+def test_a_stream_that_fails_midway_says_its_error_once_styled_below_the_partial_answer(
+    connected, ip, shown, shared_sandbox
+):
+    shared_sandbox.faults.add(Fault(method="POST", path=RESPONSE, kind="status", status=500, after_deltas=3))
+    with pytest.raises(UsageError) as failed:
+        ip.run_cell_magic("freddy", "-m gpt-4o-mini", "Tell me a long story about the sea.")
+    row = connected.session.log[-1]
+    final = shown.messages[-1]["data"]["text/markdown"]
+    assert final.startswith(row["text"]) and "error-color1,#b00020)'>stopped by the error below</span>" in final
+    assert row["error"] not in final and row["error"] in str(failed.value)

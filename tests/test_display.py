@@ -16,7 +16,7 @@ def test_a_pending_throttled_update_never_covers_the_finished_answer(ip, shown):
     clock.advance(1.0)
     view.flush()  # a batch's idle loop keeps flushing the views of answers already finished
     last = shown.messages[-1]["data"]["text/markdown"]
-    assert last == "**gpt-4o**\n\nHello world" and not last.endswith(CURSOR)
+    assert last.startswith("**gpt-4o**\n\nHello world\n\n<span class='freddy-footer'") and CURSOR not in last
 
 
 def test_a_throttled_update_is_shown_by_the_next_flush_while_streaming(ip, shown):
@@ -29,3 +29,27 @@ def test_a_throttled_update_is_shown_by_the_next_flush_while_streaming(ip, shown
     clock.advance(1.0)
     view.flush()
     assert shown.texts()[-1] == "Hello world" + CURSOR
+
+
+def test_a_long_stream_costs_bytes_linear_in_its_length_and_the_first_piece_shows_at_once(ip, shown):
+    clock = FakeClock()
+    view = AnswerView(terminal=False, clock=clock, model="m")
+    view.open()
+    view.delta("word")
+    assert shown.messages[-1]["data"]["text/markdown"] == "word" + CURSOR  # no throttle, no budget
+    for _ in range(9_999):  # 40,000 characters over 60 s
+        clock.advance(0.006)
+        view.delta("word")
+    view.finish({"text": "word" * 10_000, "status": "ok", "model": "m"})
+    sent = sum(len(m["data"].get("text/markdown", "")) + len(m["data"]["text/plain"]) for m in shown.messages)
+    assert sent <= 10 * 40_000 and len(shown.messages) > 30
+
+
+def test_a_short_stream_updates_at_every_throttle_step(ip, shown):
+    clock = FakeClock()
+    view = AnswerView(terminal=False, clock=clock)
+    for _ in range(40):  # 400 characters, one piece every 51 ms
+        view.delta("ten chars.")
+        clock.advance(0.051)
+    assert len(shown.messages) == 40
+    assert shown.messages[-1]["data"]["text/markdown"].endswith("ten chars." + CURSOR)

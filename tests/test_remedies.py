@@ -220,7 +220,7 @@ def test_a_rejected_key_reads_neutral_in_the_library_and_gets_new_key_in_the_not
         FreddyClient(shared_sandbox.url, Credential.api_key(shared_sandbox.extra_keys[key_name])).validate()
     assert library_words in neutral(str(library.value))
     message = usage_error(lambda: magics.shell.run_line_magic("freddy_auth", "--env"))
-    assert library_words in message and message.endswith(f"To fix: {NEW_KEY}")
+    assert library_words in message and f"To fix: {NEW_KEY} (details: " in message
     assert shared_sandbox.extra_keys[key_name] not in message
 
 
@@ -236,7 +236,7 @@ def test_a_rejected_key_reads_neutral_in_the_library_and_gets_new_key_in_the_not
 def test_a_failed_cell_keeps_the_error_kind_so_the_remedy_follows(connected, shared_sandbox, line, code, status, fix):
     shared_sandbox.faults.add(Fault(method="POST", path=RESP, kind="status", status=status, code=code, times=1))
     message = usage_error(lambda: connected.shell.run_cell_magic("freddy", line, "hi"))
-    assert code in message and message.endswith(f"To fix: {fix}")
+    assert code in message and f"To fix: {fix} (details: " in message
     assert connected.session.log[-1]["status"] == "error"
 
 
@@ -245,7 +245,7 @@ def test_a_batch_where_every_row_failed_carries_the_first_rows_remedy(connected,
         Fault(method="POST", path=RESP, kind="status", status=401, code="API_KEY_EXPIRED", times=2)
     )
     message = usage_error(lambda: connected.shell.run_cell_magic("freddy", "-m a,b --no-stream", "hi"))
-    assert message.startswith("All 2 requests failed") and message.endswith(f"To fix: {NEW_KEY}")
+    assert message.startswith("All 2 requests failed") and f"To fix: {NEW_KEY} (details: " in message
 
 
 def test_headless_auth_gets_the_headless_remedy_and_a_cancel_gets_none(magics, monkeypatch):
@@ -272,3 +272,28 @@ def test_the_key_widget_shows_the_neutral_reason_without_a_magic_to_run(magics, 
 
 def _json(value):
     return json.dumps(value).encode()
+
+
+def test_an_unknown_model_points_at_freddy_models_with_the_details_after(connected):
+    message = usage_error(lambda: connected.shell.run_cell_magic("freddy", "--no-stream -m no-such-model", "hi"))
+    fix, _, details = message.partition(" (details: ")
+    assert fix == "Unknown model 'no-such-model': see %freddy models"
+    assert "HTTP 422" in details and "trace_id=" in details
+
+
+def test_plain_words_keep_the_fix_first_and_the_server_and_tag_as_details():
+    error = AuthError(
+        "Invalid API key: verify the key is correct and not expired — server said: nope [HTTP 401 INVALID_API_KEY]",
+        code="INVALID_API_KEY",
+    )
+    assert _remedies.plain(error) == (
+        "Invalid API key: verify the key is correct and not expired",
+        NEW_KEY,
+        "nope; HTTP 401 INVALID_API_KEY",
+    )
+    assert _remedies.plain(error, in_prompt=True)[1] is None
+    expired = AuthError("Authentication failed [HTTP 401 VERIFICATION_CODE_EXPIRED]", code="VERIFICATION_CODE_EXPIRED")
+    assert explain(expired) == (
+        "The code has expired. To fix: run %freddy_auth --login for a new one "
+        "(details: HTTP 401 VERIFICATION_CODE_EXPIRED)"
+    )

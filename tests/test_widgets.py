@@ -284,3 +284,11 @@ def test_b2_a_debug_kernel_logs_no_message_sent_to_a_secret_field(ip, recording_
     assert find_canary(records.records, canary.value) == []
     assert any("ada" in r["message"] for r in records.records), "control: other widgets' traffic is still logged"
     assert sum("MESSAGE TYPE" in r["message"] for r in records.records) == 2
+
+
+def test_the_key_field_is_wide_and_asked_to_take_the_focus_when_shown(recording_comms, ip, shown):
+    prompt = _widgets.KeyPrompt(lambda key: "ok")
+    prompt._ipython_display_()
+    focus = [m for m in recording_comms if m["comm_id"] == prompt.field.comm.comm_id and m["msg_type"] == "comm_msg"]
+    assert {"method": "custom", "content": {"do": "focus"}} in [m["data"] for m in focus]
+    assert prompt.field.layout.width == "34em" and prompt.field.layout.flex == "0 0 auto"

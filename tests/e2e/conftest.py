@@ -50,7 +50,18 @@ def lab(tmp_path_factory, shared_sandbox):
     """JupyterLab whose kernels answer from the session's shared sandbox (``FREDDY_BASE_URL``), and
     whose server and kernels both log at DEBUG into server.log, which the browser tests search with
     every other file of the tree: neither log may ever hold the key."""
-    tmp = tmp_path_factory.mktemp("lab")
+    yield from _jupyter(tmp_path_factory.mktemp("lab"), shared_sandbox, "jupyterlab", "LabApp")
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory, shared_sandbox):
+    """Jupyter Notebook 7, the other front end most users run, set up like ``lab``; its notebooks
+    open at ``/notebooks/<path>``."""
+    yield from _jupyter(tmp_path_factory.mktemp("notebook7"), shared_sandbox, "notebook", "JupyterNotebookApp")
+
+
+def _jupyter(tmp, shared_sandbox, module, app):
+    """A Jupyter server (``python -m <module>``) in its own tree, until the session ends."""
     root, settings, ipython_dir = tmp / "root", tmp / "settings", tmp / "ipython"
     for path in (root, settings, ipython_dir):
         path.mkdir()
@@ -78,7 +89,7 @@ def lab(tmp_path_factory, shared_sandbox):
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            module,
             "--debug",
             "--no-browser",
             "--allow-root",
@@ -87,9 +98,12 @@ def lab(tmp_path_factory, shared_sandbox):
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--{app}.expose_app_in_browser=True",
+            *(
+                ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+                if app == "LabApp"
+                else []  # Notebook 7 has neither setting, and refuses to start on an unknown one
+            ),
         ],
         env=env,
         cwd=root,

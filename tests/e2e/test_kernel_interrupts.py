@@ -95,7 +95,7 @@ def _shown_by(k, started, predicate):
 
 def _streamed_text(message):
     text = message["content"].get("data", {}).get("text/plain", "")
-    return bool(text.strip()) and "waiting for the first token" not in text
+    return bool(text.strip()) and not text.startswith("waiting for ")
 
 
 def _assert_nothing_anywhere(k, notebook, secrets, ignore_files=()):
