@@ -56,20 +56,24 @@ class FreddyClient:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float, str], object] | None = None,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
         ca_bundle: str | None = None,
         max_body: int = MAX_BODY,
     ) -> None:
         self._base = check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
-        self._policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after, sleep=sleep)
+        self._sleep, self._on_wait = sleep, on_wait
+        self._policy = RetryPolicy(
+            max_retries=max_retries, max_retry_after=max_retry_after, sleep=lambda s: self._pause(s, "retry")
+        )
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
         self.organization_id = None if organization_id is None else check_id(organization_id, "organization_id")
         self._timeouts = Timeouts.coerce(timeouts)
         self._clock = clock
         self._session = make_session(session)
-        self._limiter = RateLimiter(clock=clock, sleep=sleep)
+        self._limiter = RateLimiter(clock=clock, sleep=lambda s: self._pause(s, "rate limit"))
         # TLS verification is always on; a CA bundle path only changes which roots are trusted.
         self._sender = Sender(
             self._base, self._session, self._limiter, self._timeouts, clock, self._policy, ca_bundle or True, max_body
@@ -80,6 +84,14 @@ class FreddyClient:
         self._sandbox: bool | None = None
         self.credential = credential
         _redaction.install_log_filters()
+
+    def _pause(self, seconds: float, why: str) -> None:
+        """Every wait of a call goes through here: ``why`` is ``"rate limit"`` (a request slot, or
+        the wait a 429 asked for) or ``"retry"`` (after a passing failure); ``on_wait`` hears of it
+        first, so a notebook can say what it waits for."""
+        if self._on_wait is not None:
+            self._on_wait(seconds, why)
+        self._sleep(seconds)
 
     def __repr__(self) -> str:
         return f"<FreddyClient {self._base} {self._credential!r}>"

@@ -10,7 +10,6 @@ mistyped key must not disconnect a working session.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ class Session:
         self.source: str | None = None
         self.thread_id: str | None = None
         self.log = Rows()
-        # The cell's waiting line, told of each pause of the call it shows (see ``_sleep``).
+        # The cell's waiting line, told of each pause of the call it shows (see ``_waiting``).
         self.on_wait: Callable[[float, str], object] | None = None
         self.retries_before_call = 0
         self.organization: str | None = None
@@ -68,23 +67,18 @@ class Session:
             organization_id=s.organization_id or None,
             timeouts=self.timeouts(),
             max_retries=s.max_retries,
-            sleep=lambda seconds: self._sleep(seconds, made[0] if made else None),
+            on_wait=lambda seconds, why: self._waiting(seconds, why, made[0] if made else None),
         )
         made.append(client)
         return client
 
-    def _sleep(self, seconds: float, client: FreddyClient | None) -> None:
-        """Every pause of a client (a request slot, a retry after a 429 or a passing failure): said in
-        the cell when one is waiting on the main thread (a batch's workers are summed up by its
-        progress line instead), then slept."""
+    def _waiting(self, seconds: float, why: str, client: FreddyClient | None) -> None:
+        """A pause of a client (a request slot, a retry after a 429 or a passing failure), said in
+        the cell when the call waiting is on the main thread (a batch's workers are summed up by
+        its progress line instead)."""
         notify = self.on_wait
         if notify is not None and client is not None and threading.current_thread() is threading.main_thread():
-            # The client sleeps in two places: its rate limiter (a request slot, or the wait a 429
-            # asked for) and its retry policy (after a passing failure); frame 0 is this method,
-            # 1 the lambda handed to the client, 2 the sleeper.
-            limiter = sys._getframe(2).f_code.co_name == "acquire"
-            notify(seconds, _why_waiting(client, self.retries_before_call, limiter))
-        time.sleep(seconds)
+            notify(seconds, _why_waiting(client, self.retries_before_call, why == "rate limit"))
 
     def timeouts(self) -> dict[str, float]:
         s = self.settings

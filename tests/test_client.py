@@ -274,6 +274,22 @@ def test_debug_log_has_method_path_status_but_no_headers_or_bodies(scripted, clo
     assert KEY not in text and "secret prompt" not in text and "hello" not in text
 
 
+def test_on_wait_hears_every_pause_with_its_reason_before_it_is_slept(scripted, clock, sleeper):
+    heard = []
+    client = key_client(clock, sleeper, on_wait=lambda seconds, why: heard.append((seconds, why, len(sleeper.calls))))
+    scripted.post(RESP, status=429, headers={"Retry-After": "2"})
+    scripted.post(RESP, json=OK)
+    client.create_response("hello")
+    scripted.get(BASE + "/v1/models", status=503)
+    scripted.get(BASE + "/v1/models", json={"models": [], "total_count": 0})
+    client.models()
+    reasons = [why for _, why, _ in heard]
+    assert reasons[0] == "rate limit" and heard[0][0] == pytest.approx(2, abs=0.01), heard  # the 429's Retry-After
+    assert reasons.count("retry") == 1, heard  # the 503, repeated once after a jittered backoff
+    assert [slept for _, _, slept in heard] == list(range(len(heard))), "each pause is heard before it is slept"
+    assert [seconds for seconds, _, _ in heard] == sleeper.calls
+
+
 def test_creating_a_client_attaches_the_redacting_filter_to_transport_loggers():
     FreddyClient(BASE)
     for name in ("freddy_magic", "urllib3", "urllib3.connectionpool"):
