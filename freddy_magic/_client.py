@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import requests
@@ -65,7 +66,7 @@ class FreddyClient:
         self._base = check_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
         self._sleep, self._on_wait = sleep, on_wait
         self._policy = RetryPolicy(
-            max_retries=max_retries, max_retry_after=max_retry_after, sleep=lambda s: self._pause(s, "retry")
+            max_retries=max_retries, max_retry_after=max_retry_after, sleep=partial(self._pause, why="retry")
         )
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise ConfigError("ca_bundle must be the path of a CA bundle file (verification stays on)")
@@ -73,7 +74,7 @@ class FreddyClient:
         self._timeouts = Timeouts.coerce(timeouts)
         self._clock = clock
         self._session = make_session(session)
-        self._limiter = RateLimiter(clock=clock, sleep=lambda s: self._pause(s, "rate limit"))
+        self._limiter = RateLimiter(clock=clock, sleep=partial(self._pause, why="rate limit"))
         # TLS verification is always on; a CA bundle path only changes which roots are trusted.
         self._sender = Sender(
             self._base, self._session, self._limiter, self._timeouts, clock, self._policy, ca_bundle or True, max_body
