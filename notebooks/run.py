@@ -103,6 +103,18 @@ def clean(path):
     nbformat.write(nb, path)
 
 
+def kernel_manager(folder):
+    """A manager for one python3 kernel that talks over Unix sockets in ``folder`` where the
+    platform has them. Over TCP, jupyter_client picks free ports and the kernel binds them a moment
+    later; on a busy machine another process can take one in between, and the kernel dies with
+    "Address already in use". Windows has no Unix sockets here, so it keeps TCP."""
+    from jupyter_client import KernelManager
+
+    if os.name != "posix":
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "kernel"))
+
+
 def execute(path, out_dir, *, timeout=120, client_class=None, resources_path=None):
     """Run ``path`` with nbclient in its own folder; write the executed copy; return (copy, error).
 
@@ -114,19 +126,21 @@ def execute(path, out_dir, *, timeout=120, client_class=None, resources_path=Non
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = (client_class or NotebookClient)(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(resources_path or Path(path).parent)}},
-        shutdown_kernel="immediate",
-        store_widget_state=False,  # nothing a widget held is worth a file that might be shared
-    )
     error = None
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        error = exc
+    with tempfile.TemporaryDirectory(prefix="fm-kernel-") as sockets:  # a short path: sockets have a length limit
+        client = (client_class or NotebookClient)(
+            nb,
+            km=kernel_manager(sockets),
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(resources_path or Path(path).parent)}},
+            shutdown_kernel="immediate",
+            store_widget_state=False,  # nothing a widget held is worth a file that might be shared
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            error = exc
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = out_dir / Path(path).name
     nbformat.write(nb, copy)

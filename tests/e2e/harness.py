@@ -20,10 +20,13 @@ output here.
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .demo import run_py as demo
 
 TIMEOUT = 60.0
 
@@ -175,10 +178,11 @@ class KernelSweep:
 
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self):
-        from jupyter_client import KernelManager
-
         self.before = snapshot(self.tree)
-        self.km = KernelManager(kernel_name="python3")
+        # Unix sockets, outside the tree the sweep searches (a socket is no file to read): see
+        # notebooks/run.py kernel_manager for why not TCP.
+        self._sockets = tempfile.mkdtemp(prefix="fm-sweep-")
+        self.km = demo.kernel_manager(self._sockets)
         self.km.connection_file = str(self.capture / "kernel-connection.json")
         self._out = open(self.capture / "kernel-stdout.txt", "wb")
         self._err = open(self.capture / "kernel-stderr.txt", "wb")
@@ -208,6 +212,7 @@ class KernelSweep:
             self.km.shutdown_kernel(now=True)
             self._out.close()
             self._err.close()
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
     def _collect(self):
         """Every IOPub message, in order; waiters are woken by each one."""

@@ -9,6 +9,8 @@ import ast
 
 import pytest
 
+from .demo import run_py
+
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 
@@ -23,6 +25,7 @@ def run(cells, tmp_path, monkeypatch, allow_errors=False):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     client = NotebookClient(
         nb,
+        km=run_py.kernel_manager(str(tmp_path)),
         timeout=60,
         kernel_name="python3",
         allow_errors=allow_errors,

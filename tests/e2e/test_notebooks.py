@@ -9,7 +9,6 @@ checks read the files as JSON; nbformat (whose schema validator takes seconds to
 loaded only by the slow tests that need it.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -22,23 +21,13 @@ import pytest
 
 from freddy_magic._display import CURSOR
 
+from .demo import RUN_PY, run_py
 from .lab import Server, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
-RUN_PY = NOTEBOOKS_DIR / "run.py"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 EXPECTED = {"quickstart.ipynb", "compare-models.ipynb", "batch-over-dataframe.ipynb", "teaching-demo.ipynb"}
-
-
-def _load_run_py():
-    spec = importlib.util.spec_from_file_location("notebooks_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_py = _load_run_py()
 
 
 @pytest.fixture
