@@ -4,7 +4,8 @@ Method: one sandbox in its own process (unlimited rate, no artificial latency), 
 timed is the client-side cost plus a real loopback round trip, and the server's threads do not
 share this interpreter's GIL. The baseline is what a careful user writes by hand: a
 keep-alive ``requests.Session`` posting the very body the client would send (taken from
-``client.request_preview``), with the same non-secret headers plus the ``api-key`` header,
+``client.request_preview``), with the same non-secret headers plus the key in both headers it travels in
+(``X-API-Key`` and ``api-key``),
 then ``raise_for_status()`` and ``.json()``. The client's session has ``trust_env`` off (no
 proxy variables, no .netrc), which alone saves a default Session ~0.2 ms of
 environment and .netrc lookups per request; so the target is judged against a raw Session
@@ -92,7 +93,7 @@ def run(quick=False):
         client = FreddyClient(base_url=url, credential=Credential.api_key(key))
         preview = client.request_preview(PROMPT)
         headers = {k: v for k, v in preview["headers"].items() if k.lower() not in SECRET_HEADERS}
-        headers["api-key"] = key
+        headers.update({"X-API-Key": key, "api-key": key})  # the key in both headers, as the client sends it
         default = requests.Session()
         tuned = requests.Session()
         tuned.trust_env = False  # as the client's own session: no proxy or .netrc lookups
@@ -103,7 +104,9 @@ def run(quick=False):
             return r.json()
 
         def raw_models(session):
-            r = session.get(url + "/v1/models", params=MODELS_QUERY, headers={"api-key": key}, timeout=30)
+            r = session.get(
+                url + "/v1/models", params=MODELS_QUERY, headers={"X-API-Key": key, "api-key": key}, timeout=30
+            )
             r.raise_for_status()
             return r.json()
 

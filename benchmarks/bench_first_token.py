@@ -74,8 +74,9 @@ def run(quick=False):
         url, key = info["url"], info["api_key"]
         client = FreddyClient(base_url=url, credential=Credential.api_key(key))
         preview = client.request_preview(PROMPT, stream=True)
-        headers = {k: v for k, v in preview["headers"].items() if k.lower() not in {"api-key", "authorization"}}
-        headers["api-key"] = key
+        # The headers the client sends: the preview's, with the key in both headers it travels in.
+        headers = {k: v for k, v in preview["headers"].items() if k.lower() not in {"api-key", "x-api-key"}}
+        headers.update({"X-API-Key": key, "api-key": key})
         session = requests.Session()
         session.trust_env = False  # as the client's session: the baseline skips no work the client skips
         shell = harness.magic_shell(url, key)
