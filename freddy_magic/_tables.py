@@ -16,31 +16,11 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._results import ROW_COLUMNS
+
 # Columns of a call row that the table does not show as their own column: ids, the prompt (the
 # input columns say what was asked), fields folded into another cell (error, tokens) and details.
-_CALL_HIDDEN = frozenset(
-    {
-        "prompt",
-        "text",
-        "response_id",
-        "thread_id",
-        "stop_reason",
-        "status",
-        "error",
-        "warning",
-        "latency_s",
-        "ttft_s",
-        "input_tokens",
-        "output_tokens",
-        "retries",
-        "created_at",
-        "source",
-        "recorded_at",
-        "model",
-        "blocks",
-        "data",
-    }
-)
+_CALL_HIDDEN = frozenset({*ROW_COLUMNS, "data"})
 # What `%freddy models` shows first; other catalog fields stay in the value.
 _CATALOG_COLUMNS = ("key", "name", "provider", "capabilities", "availability_status", "context_window")
 MAX_INPUT_COLUMNS = 6

@@ -6,6 +6,8 @@ An object is met through ``repr`` (the last expression of a cell), ``str`` (``pr
 modules themselves are skipped: a test holds the canary on purpose.
 """
 
+import pytest
+from IPython.core.error import UsageError
 from IPython.core.ultratb import VerboseTB
 
 
@@ -56,3 +58,12 @@ def frame_locals(exc, depth=2):
                     seen.extend(repr(v)[:2000] for v in value.values())
         tb = tb.tb_next
     return seen
+
+
+def usage_error(run):
+    """The one line ``run()`` fails with: a UsageError with no newline and nothing chained."""
+    with pytest.raises(UsageError) as caught:
+        run()
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.__context__ is None
+    return message

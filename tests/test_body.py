@@ -178,20 +178,26 @@ FAILURES = [
 ]
 
 
+def _stream(response, deadline=None, **kw):
+    """A stream over ``response`` with the reader's usual limits (a 5 s idle timeout, 4 KB lines)."""
+    return ResponseStream(
+        response,
+        model="m",
+        started=0.0,
+        clock=Clock(),
+        deadline=deadline,
+        idle_timeout=5,
+        retries=0,
+        max_line=4096,
+        **kw,
+    )
+
+
 @pytest.mark.parametrize("fail, kind, words", FAILURES, ids=lambda v: getattr(v, "__name__", None))
 def test_plain_and_streamed_reads_classify_a_failure_alike(fail, kind, words):
     with pytest.raises(kind, match=words):
         read_body(Response(Raw([b'{"a": '], fail)), 1 << 20, None, Clock(), idle_timeout=5)
-    stream = ResponseStream(
-        Response(Raw([DELTA], fail)),
-        model="m",
-        started=0.0,
-        clock=Clock(),
-        deadline=None,
-        idle_timeout=5,
-        retries=0,
-        max_line=4096,
-    )
+    stream = _stream(Response(Raw([DELTA], fail)))
     shown = []
     with pytest.raises(StreamInterrupted, match=words) as info:
         shown.extend(stream.text_deltas())
@@ -201,30 +207,11 @@ def test_plain_and_streamed_reads_classify_a_failure_alike(fail, kind, words):
 
 def test_a_stream_over_its_cap_or_deadline_keeps_what_arrived():
     pieces = [DELTA] * 10
-    capped = ResponseStream(
-        Response(Raw(pieces)),
-        model="m",
-        started=0.0,
-        clock=Clock(),
-        deadline=None,
-        idle_timeout=5,
-        retries=0,
-        max_line=4096,
-        max_stream=len(DELTA) * 3,
-    )
+    capped = _stream(Response(Raw(pieces)), max_stream=len(DELTA) * 3)
     with pytest.raises(StreamInterrupted, match="exceeded the size limit") as info:
         list(capped.text_deltas())
     assert info.value.partial_text == "par" * 3
-    late = ResponseStream(
-        Response(Raw(pieces)),
-        model="m",
-        started=0.0,
-        clock=Clock(),
-        deadline=4.5,
-        idle_timeout=5,
-        retries=0,
-        max_line=4096,
-    )
+    late = _stream(Response(Raw(pieces)), deadline=4.5)
     with pytest.raises(StreamInterrupted, match="overall deadline") as info:
         list(late.text_deltas())
     assert info.value.partial_text.startswith("par")
@@ -232,9 +219,7 @@ def test_a_stream_over_its_cap_or_deadline_keeps_what_arrived():
 
 def test_an_event_iterator_dropped_early_closes_the_connection():
     response = Response(Raw([DELTA] * 3))
-    stream = ResponseStream(
-        response, model="m", started=0.0, clock=Clock(), deadline=None, idle_timeout=5, retries=0, max_line=4096
-    )
+    stream = _stream(response)
     assert next(stream).delta == "par" and not response.closed
     stream._events.close()  # what garbage collection does to an abandoned iterator
     assert response.closed and stream.text == "par"
@@ -243,16 +228,7 @@ def test_an_event_iterator_dropped_early_closes_the_connection():
 def test_bad_json_in_a_stream_event_is_a_format_error_without_the_data_attached():
     secret = "ak_secret_0123456789abcdef"
     piece = f"event: response.content_delta\ndata: {{{secret}\n\n".encode()
-    stream = ResponseStream(
-        Response(Raw([piece])),
-        model="m",
-        started=0.0,
-        clock=Clock(),
-        deadline=None,
-        idle_timeout=5,
-        retries=0,
-        max_line=4096,
-    )
+    stream = _stream(Response(Raw([piece])))
     with pytest.raises(ResponseFormatError) as info:
         list(stream)
     assert info.value.__context__ is None and secret not in str(info.value)

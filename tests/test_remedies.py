@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import responses
-from IPython.core.error import UsageError
 from ipywidgets.widgets import widget as widget_module
 
 import freddy_magic
@@ -38,6 +37,8 @@ from freddy_magic._remedies import (
 from freddy_magic._results import ROW_COLUMNS, make_row
 from freddy_magic.sandbox import Fault
 
+from .shown import usage_error
+
 MAGIC_WORDS = re.compile(r"%freddy|%config|FreddyMagics|FREDDY_API_KEY|FREDDY_ORGANIZATION_ID|--sandbox|--login|--env")
 API_LAYER = [
     "_apierrors",
@@ -66,14 +67,6 @@ def no_ambient_key(monkeypatch, tmp_path):
 
 def neutral(message):
     assert not MAGIC_WORDS.search(message), message
-    return message
-
-
-def usage_error(run):
-    with pytest.raises(UsageError) as caught:
-        run()
-    message = str(caught.value)
-    assert "\n" not in message and caught.value.__context__ is None
     return message
 
 

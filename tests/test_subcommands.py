@@ -1,18 +1,11 @@
 """The ``%freddy COMMAND`` table: it alone drives the help, the checks and the dispatch."""
 
 import pytest
-from IPython.core.error import UsageError
 
 from freddy_magic import _subcommands
 from freddy_magic._subcommands import SUBCOMMANDS, Subcommand, given_options
 
-
-def usage_error(run):
-    with pytest.raises(UsageError) as caught:
-        run()
-    message = str(caught.value)
-    assert "\n" not in message and caught.value.__context__ is None
-    return message
+from .shown import usage_error
 
 
 def test_help_lists_every_command_with_its_help_and_options(magics):
