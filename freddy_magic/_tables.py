@@ -23,13 +23,22 @@ from ._results import ROW_COLUMNS
 _CALL_HIDDEN = frozenset({*ROW_COLUMNS, "data"})
 # What `%freddy models` shows first; other catalog fields stay in the value.
 _CATALOG_COLUMNS = ("key", "name", "provider", "capabilities", "availability_status", "context_window")
-MAX_INPUT_COLUMNS = 6
+MAX_INPUT_COLUMNS = 4
+# The input columns share one width budget, so the answer keeps most of the row however many
+# there are: the inputs are the user's own data, the answer is what they came to read.
+_INPUT_EM = {1: 14, 2: 10, 3: 8, 4: 7}  # the most each of n input columns takes, in em
+_NARROW_EM = {1: 8, 2: 6, 3: 4, 4: 4}  # the same in a notebook narrower than 760 px
 _CHARS = 160  # a cell never carries more text than this into the page (CSS cuts it to the width)
+
+
+def _input_widths(ems: Mapping[int, int]) -> str:
+    return "\n".join(f".freddy-table table.freddy-in{n} .freddy-input{{max-width:{em}em}}" for n, em in ems.items())
+
 
 # Scoped to the table's wrapper; two classes beat JupyterLab's `.jp-RenderedHTMLCommon td`
 # (right-aligned, padded) so the layout is the same in every front end.
 _STYLE = """<style>
-.freddy-table{max-height:22em;overflow:auto;max-width:100%;margin:0}
+.freddy-table{max-height:22em;overflow:auto;max-width:100%;margin:0;container-type:inline-size}
 .freddy-table table.freddy-rows{border-collapse:collapse;table-layout:auto;width:100%;margin:0;
  font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,inherit)}
 .freddy-table table.freddy-rows th,.freddy-table table.freddy-rows td{text-align:left;padding:2px 8px 2px 0;
@@ -45,29 +54,38 @@ _STYLE = """<style>
 .freddy-table table.freddy-rows tr.freddy-failed td.freddy-error{color:var(--jp-error-color1,#b00020)}
 /* no zebra stripes: one-line rows read well with rules, and a stripe would lower the error's contrast */
 .freddy-table table.freddy-rows tbody tr,.freddy-table table.freddy-rows tbody tr:hover{background:transparent}
+%INPUT_WIDTHS%
+/* a narrow notebook (a side panel open on a small screen) keeps the answer in view: the inputs
+   narrow further and the numbers give way; the value and each answer's footer still hold them */
+@container (max-width: 760px){%NARROW_WIDTHS%
+ .freddy-table table.freddy-rows .freddy-num{display:none}}
 .freddy-note{margin:4px 0 0;font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color2,#616161)}
 </style>"""
+_STYLE = _STYLE.replace("%INPUT_WIDTHS%", _input_widths(_INPUT_EM)).replace(
+    "%NARROW_WIDTHS%", _input_widths(_NARROW_EM)
+)
 
 
 def table_html(rows: Sequence[Mapping[str, Any]], limit: int) -> str:
     """The first ``limit`` rows as a compact table, then a line saying how many there are."""
     shown = rows[:limit]
     calls = any("prompt" in row for row in rows)
-    columns = _call_columns(rows) if calls else _other_columns(rows)
+    inputs, left_out = _input_columns(rows) if calls else ([], [])
+    columns = _call_columns(rows, inputs) if calls else _other_columns(rows)
     numeric = {"latency", "tokens", "context_window"}
-    head = "<th></th>" + "".join(
-        f"<th class='freddy-num'>{html.escape(c)}</th>" if c in numeric else f"<th>{html.escape(c)}</th>"
-        for c in columns
-    )
+    head = "<th></th>" + "".join(f"<th{_classes(c, numeric, inputs)}>{html.escape(c)}</th>" for c in columns)
     body = []
     for index, row in enumerate(shown):
         failed = calls and row.get("status") not in ("ok", None)
-        cells = "".join(_td(column, row, numeric) for column in columns)
+        cells = "".join(_td(column, row, numeric, inputs) for column in columns)
         attrs = " class='freddy-failed'" if failed else ""
         body.append(f"<tr{attrs}><td class='freddy-index'>{index}</td>{cells}</tr>")
     summary = _summary(rows, calls, limit)
+    if left_out:
+        summary += f" · not shown: {', '.join(left_out)}"
     return (
-        f"{_STYLE}<div class='freddy-table'><table class='freddy-rows'><thead><tr>{head}</tr></thead>"
+        f"{_STYLE}<div class='freddy-table'><table class='freddy-rows freddy-in{len(inputs)}'>"
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div><p class='freddy-note'>{html.escape(summary)}</p>"
     )
 
@@ -96,11 +114,16 @@ def _hidden_input(name: str, rows: Sequence[Mapping[str, Any]]) -> bool:
     return all(isinstance(row.get(name), str) and len(row[name]) > 200 for row in rows if row.get(name) is not None)
 
 
-def _call_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def _input_columns(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The input columns shown, and those left out for room (the value still holds them)."""
     seen: dict[str, None] = {}
     for row in rows:
         seen.update(dict.fromkeys(row))
-    inputs = [c for c in seen if c not in _CALL_HIDDEN and not _hidden_input(c, rows)][:MAX_INPUT_COLUMNS]
+    inputs = [c for c in seen if c not in _CALL_HIDDEN and not _hidden_input(c, rows)]
+    return inputs[:MAX_INPUT_COLUMNS], inputs[MAX_INPUT_COLUMNS:]
+
+
+def _call_columns(rows: Sequence[Mapping[str, Any]], inputs: list[str]) -> list[str]:
     columns = [*inputs, "model", "status", "latency", "tokens"]
     if len({row.get("source") for row in rows}) > 1:
         columns.append("source")
@@ -117,7 +140,12 @@ def _other_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [c for c in seen if not _hidden_input(c, rows)][:MAX_INPUT_COLUMNS]
 
 
-def _td(column: str, row: Mapping[str, Any], numeric: set[str]) -> str:
+def _classes(column: str, numeric: set[str], inputs: list[str], extra: Sequence[str] = ()) -> str:
+    css = [*extra, *["freddy-num"] * (column in numeric), *["freddy-input"] * (column in inputs)]
+    return f" class='{' '.join(css)}'" if css else ""
+
+
+def _td(column: str, row: Mapping[str, Any], numeric: set[str], inputs: list[str]) -> str:
     value, title, css = _value(column, row), "", []
     if column == "answer":
         css.append("freddy-excerpt")
@@ -128,9 +156,7 @@ def _td(column: str, row: Mapping[str, Any], numeric: set[str]) -> str:
         title = _one_line(full, _CHARS * 2)
     elif column == "status" and row.get("status") not in ("ok", None):
         css.append("freddy-error")
-    if column in numeric:
-        css.append("freddy-num")
-    attrs = (f" class='{' '.join(css)}'" if css else "") + (f" title='{html.escape(title)}'" if title else "")
+    attrs = _classes(column, numeric, inputs, css) + (f" title='{html.escape(title)}'" if title else "")
     return f"<td{attrs}>{html.escape(value)}</td>"
 
 

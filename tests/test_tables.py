@@ -72,6 +72,19 @@ def test_a_batch_shows_inputs_model_status_excerpt_latency_tokens_and_hides_ids_
     assert rows[1]["essay"] == "x" * 500 and rows[1]["text"].count("word") == 300  # the value keeps all
 
 
+def test_many_input_columns_share_a_width_budget_and_the_left_out_ones_are_named():
+    rows = Rows([make_row("m", "p", text="an answer", extra={f"c{i}": f"v{i}" for i in range(6)})])
+    page = rows._repr_html_()
+    cells = _Cells(page)
+    assert [text for _, _, text in cells.head][1:6] == ["c0", "c1", "c2", "c3", "model"]
+    assert [klass for klass, _, _ in cells.rows[0]["cells"][1:6]] == ["freddy-input"] * 4 + [""]
+    assert "freddy-in4" in page and "not shown: c4, c5" in page
+    wide = re.findall(r"table\.freddy-in(\d) \.freddy-input\{max-width:(\d+)em", page)[:4]
+    widths = {int(n): int(em) for n, em in wide}
+    assert widths[4] * 4 <= 28 and widths[1] > widths[4]  # the inputs share a budget; the answer keeps the rest
+    assert rows[0]["c5"] == "v5"
+
+
 def test_unknown_tokens_are_unknown_never_zero():
     ok = make_row("m", "p", text="hi")
     assert tokens_text(ok) == "unknown"

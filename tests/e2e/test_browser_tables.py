@@ -46,10 +46,14 @@ CELLS = {
         "import pandas as pd\n"
         "terms = ['photosynthesis', 'gravity', 'entropy', 'osmosis', 'inflation', 'recursion']\n"
         "six = pd.DataFrame({'term': terms, 'audience': ['a curious ten-year-old'] * 6})\n"
-        "sixty = pd.DataFrame({'term': [f'{t} {i}' for i in range(10) for t in terms], 'audience': 'adults'})"
+        "sixty = pd.DataFrame({'term': [f'{t} {i}' for i in range(10) for t in terms], 'audience': 'adults'})\n"
+        "wide = pd.DataFrame({'question': [f'What does {t} have to do with everyday life at home?' for t in terms],\n"
+        "    'audience': 'a curious ten-year-old child', 'context': 'science lesson, chapter four',\n"
+        "    'level': 'beginner', 'language': 'English (UK)'})"
     ),
     "six": "%%freddy --over six -o r6\nExplain {term} to {audience} in three sentences.",
     "sixty": "%%freddy --over sixty -o r60\nExplain {term} to {audience} in three sentences.",
+    "wide": "%%freddy --over wide -o rw\nFor {audience} ({level}, {language}, {context}): {question}",
     "failed": (
         "from freddy_magic._results import Rows\n"
         "failed = Rows([dict(r6[0]), dict(r6[1], status='error', text=None, error='RateLimited: slow down')])\n"
@@ -94,7 +98,7 @@ def test_batch_tables_are_compact_bounded_and_readable_in_light_and_dark(page, l
     heights, contrast = {}, {}
     for theme in ("light", "dark"):
         _set_theme(page, theme)
-        for ident in ("six", "sixty"):
+        for ident in ("six", "sixty", "wide"):
             table = cell[ident].locator(".jp-OutputArea-output").last
             table.scroll_into_view_if_needed()
             shot(f"{theme}-{ident}")
@@ -125,6 +129,15 @@ def test_batch_tables_are_compact_bounded_and_readable_in_light_and_dark(page, l
     style = excerpt.evaluate("(el) => [getComputedStyle(el).textAlign, getComputedStyle(el).whiteSpace]")
     assert style == ["left", "nowrap"]
     assert excerpt.evaluate("(el) => el.scrollWidth > el.clientWidth"), "a long answer is cut (ellipsis)"
+    # five long input columns: four are shown, narrowed, so the answer keeps the widest column in view
+    for ident in ("wide", "six", "failed"):
+        box = cell[ident].locator(".freddy-table")
+        widths = box.evaluate(
+            "(box) => [...box.querySelector('tbody tr').children].map((td) => td.getBoundingClientRect().width)"
+        )
+        assert widths[-1] == max(widths), f"{ident}: the answer is not the widest column: {widths}"
+        assert box.evaluate("(box) => box.scrollWidth <= box.clientWidth"), f"{ident}: the table scrolls sideways"
+    expect(cell["wide"].locator(".freddy-note")).to_contain_text("not shown: language")
     expect(cell["sixty"].locator(".freddy-rows tbody tr")).to_have_count(10)
     expect(cell["sixty"].locator(".freddy-note")).to_contain_text("Showing the first 10 of 60 rows")
     log_box = cell["log"].locator(".freddy-table")
