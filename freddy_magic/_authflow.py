@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 CANNOT_ASK = "Cannot ask for a key here: this front end has no stdin and may render no widgets (a headless run?)"
+_TYPED = {"access": "access token", "refresh": "refresh token"}
 _MODES = ("key", "login", "env", "sandbox", "status", "logout")
 REPLAY_NAME = "FREDDY_REPLAY"
 PUBLIC_SESSION = (
@@ -117,12 +118,15 @@ def from_environment(magics: FreddyMagics, name: str, refresh_too: bool) -> tupl
     return None, source
 
 
-def connect_found(magics: FreddyMagics, secret: str, source: str) -> Status:
-    """Connect with what a variable holds: an API key, a JWT access token (sent as a bearer
-    token, never as a key) or a refresh token (exchanged for a session that renews itself)."""
+def connect_found(magics: FreddyMagics, secret: str, source: str, typed: bool = False) -> Status:
+    """Connect with what a variable holds or the user typed: an API key, a JWT access token (sent
+    as a bearer token, never as a key) or a refresh token (exchanged for a session that renews
+    itself). A typed ``source`` says where (``into the widget``) and gains what it was."""
     from ._expiry import jwt_type
 
     kind = jwt_type(secret)
+    if typed:
+        source = f"{_TYPED.get(kind or '', 'key')} typed {source}"
     if kind == "refresh":
         return magics.session.connect_refresh(secret, source)
     if kind == "access":
@@ -165,20 +169,21 @@ def _ask(question: str, *, secret: bool) -> str | None:
 
 def ask_key(magics: FreddyMagics) -> Status | None:
     """Ask for a key the way this front end can; the widget returns at once (None) and connects
-    from its callback, because the kernel must be idle to receive the click."""
-    session, kind = magics.session, prompt_kind(magics)
+    from its callback, because the kernel must be idle to receive the click. A JWT pasted there
+    is sent as what it is, as from a variable."""
+    kind = prompt_kind(magics)
     if kind != "none":
         warn_if_public(magics)
     if kind == "widget":
         from ._widgets import KeyPrompt
 
-        magics.show(KeyPrompt(lambda key: session.connect_key(key, "key typed into the widget")))
+        magics.show(KeyPrompt(lambda key: connect_found(magics, key, "into the widget", typed=True)))
         return None
     if kind == "getpass":
         key = _ask("Freddy API key (input hidden): ", secret=True)
         if not key:
             raise NotAuthenticated("No key entered: nothing changed", code=CANCELLED)
-        return session.connect_key(key, "key typed at the getpass prompt")
+        return connect_found(magics, key, "at the getpass prompt", typed=True)
     raise NotAuthenticated(CANNOT_ASK, code=NO_PROMPT)
 
 

@@ -505,6 +505,39 @@ def test_a_jwt_in_the_named_variable_is_sent_as_a_bearer_token(
     Canary(access).assert_absent(*_everything_shown(ip, shown, full, debug_logs), repr(row))
 
 
+@pytest.mark.security
+def test_a_jwt_pasted_into_the_key_widget_is_sent_as_a_bearer_token(magics, ip, shared_sandbox, shown, debug_logs):
+    access, _ = _sandbox_tokens(shared_sandbox)
+    ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
+    ip.run_line_magic("freddy_auth", "")
+    box = displayed_widget(shown)
+    box.children[0].children[0].value = access
+    cred = magics.session.client.credential
+    assert cred.method == "bearer", "a JWT is never sent as an API key"
+    row = ip.run_cell_magic("freddy", "--no-stream -m gpt-4o", "hello")
+    full = ip.run_line_magic("freddy_auth", "--status")
+    assert row["status"] == "ok" and full["source"].startswith("access token typed into the widget (a bearer token")
+    Canary(access).assert_absent(*_everything_shown(ip, shown, full, debug_logs), repr(row))
+
+
+@pytest.mark.security
+def test_a_refresh_token_typed_at_the_getpass_prompt_gives_a_renewing_session(
+    magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
+):
+    access, refresh = _sandbox_tokens(shared_sandbox)
+    magics.terminal = True
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": refresh)
+    status = ip.run_line_magic("freddy_auth", "")
+    cred = magics.session.client.credential
+    assert cred.method == "bearer" and cred.can_refresh
+    assert status["source"].startswith("refresh token typed at the getpass prompt")
+    row = ip.run_cell_magic("freddy", "--no-stream -m gpt-4o", "hello")
+    assert row["status"] == "ok"
+    full = ip.run_line_magic("freddy_auth", "--status")
+    for secret in (access, refresh):
+        Canary(secret).assert_absent(*_everything_shown(ip, shown, full, debug_logs), repr(row))
+
+
 def test_a_jwt_near_expiry_warns_before_it_expires(ip, make_connected, monkeypatch):
     _, own = make_connected(token_lifetime=600.0)
     access, _ = _sandbox_tokens(own)
