@@ -221,6 +221,18 @@ class Recording:
             index, found.served = found.served, found.served + 1
         return found.entries[min(index, len(found.entries) - 1)]
 
+    def models(self) -> list[dict[str, Any]]:
+        """The models this recording answers for, as catalog-like entries: what ``-m`` can
+        take while replaying, and how many answers each has."""
+        counts: dict[str, int] = {}
+        for answers in self.by_request.values():
+            key = answers.entries[0].request.get("model") or "server default"
+            counts[key] = counts.get(key, 0) + len(answers.entries)
+        return [
+            {"key": key, "availability_status": f"recorded: {n} answer{'s' * (n != 1)}", "answers": n}
+            for key, n in sorted(counts.items())
+        ]
+
     def summary(self) -> dict[str, Any]:
         """What the status line says: how many answers, when, from where, and whether from the sandbox."""
         every = [entry for answers in self.by_request.values() for entry in answers.entries]

@@ -45,8 +45,11 @@ class Subcommand:
 def _models(magics: FreddyMagics, args: Namespace) -> Rows:
     from ._results import model_rows
 
-    client = magics.session.require_client()
-    rows = model_rows(client.models(include_deprecated=args.all, include_legacy=args.all))
+    session = magics.session
+    if session.client is None and session.replay is not None:  # no server: what the recording can answer
+        rows = model_rows(session.replay.models())
+    else:
+        rows = model_rows(session.require_client().models(include_deprecated=args.all, include_legacy=args.all))
     rows.display_limit = magics.display_limit
     return rows
 

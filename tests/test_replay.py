@@ -51,6 +51,12 @@ def test_replay_gives_the_recorded_rows_with_the_sandbox_gone_and_no_connection(
     assert {row["source"] for row in flat(recorded)} == {"sandbox"}
     assert {row["source"] for row in flat(replayed)} == {"replay"}
     assert all(row["recorded_at"] for row in flat(replayed))
+    with connections.watch():
+        catalog = magics.shell.run_line_magic("freddy", "models")
+    assert connections.addresses == []
+    answers = {row["key"]: row["answers"] for row in catalog}
+    assert answers == {"server default": 3, "claude-3-5-sonnet": 1, "gpt-4o": 1, "gpt-4o-mini": 1}
+    assert "recorded: 3 answers" in catalog._repr_html_()
 
 
 def test_a_chat_replays_turn_by_turn(make_connected, tmp_path):
@@ -198,7 +204,7 @@ def test_replaying_and_recording_exclude_each_other(connected, tmp_path):
     with pytest.raises(UsageError, match="nothing live to record"):
         ip.run_line_magic("freddy", f"record {tmp_path / 'other.jsonl'}")
     with pytest.raises(UsageError, match="replays a recording and has no server"):
-        ip.run_line_magic("freddy", "models")
+        ip.run_line_magic("freddy", "check --no-paid")
 
 
 def test_replay_of_a_damaged_recording_names_the_skipped_lines(connected, tmp_path):
