@@ -22,21 +22,34 @@ never depends on a particular model key. Raw answers come through
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._apierrors import one_line
 from ._body import BodyReader, read_body
 from ._errors import FreddyError
+from ._expected import (
+    ANSWER,
+    BODY_CAP,
+    COMPLETED,
+    DELTA,
+    ENVELOPE,
+    FASTAPI_422,
+    MEDIA_TYPE,
+    MODELS,
+    NOT_JSON,
+    NUMBER,
+    RATE_HEADERS,
+    REFRESH,
+    StreamShapes,
+)
 from ._payloads import build_response_body
 from ._redaction import redact
 from ._safe_text import loads
-from ._shapes import Arr, Field, Findings, Obj, Spec, compare, describe, field_name, shape
-from ._sse import SSEDecoder
+from ._shapes import Findings, compare, describe, field_name, shape
 
 if TYPE_CHECKING:
     import requests
@@ -49,104 +62,6 @@ MAX_OUTPUT_TOKENS = 16
 PAID_CALLS = 2
 PROMPT = "Reply with the single word: ok"
 FOLLOW_UP = "Once more, the single word."
-BODY_CAP = 4 * 1024 * 1024
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-DELTA_EVENTS = ("response.content_delta", "response.output_text.delta")
-COMPLETED_EVENTS = ("response.completed",)
-ERROR_EVENTS = ("response.error", "response.failed")
-NEWEST_DOCS_EVENTS = ("response.processing", "heartbeat", "response.heartbeat")
-KNOWN_EVENTS = (
-    "response.created",
-    "response.block",
-    "reasoning.started",
-    "reasoning.content",
-    "reasoning.completed",
-    *DELTA_EVENTS,
-    *COMPLETED_EVENTS,
-)
-_MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]{1,60}")
-_NUMBER = re.compile(r"\s*\d+(\.\d+)?\s*")
-_NOT_JSON = object()
-
-
-def _f(spec: Spec, **kw: Any) -> Field:
-    return Field(spec, **kw)
-
-
-def _optional(spec: Spec) -> Field:
-    return Field(spec, required=False, nullable=True)
-
-
-NO_USAGE = "usage absent (token columns will say unknown)"
-MODEL = Obj(
-    {
-        "id": _f("str"),
-        "key": _f("str"),
-        "name": _f("str"),
-        "is_visible_in_ui": _f("bool"),
-        "is_deprecated": _f("bool"),
-        "availability_status": _f("str"),
-        "description": _optional("str"),
-        "provider": _optional("str"),
-        "capabilities": _optional(Arr("str")),
-        "context_window": _optional("int"),
-    }
-)
-MODELS = Obj({"models": _f(Arr(MODEL)), "total_count": _f("int")})
-USAGE = Obj({"input_tokens": _f("int"), "output_tokens": _f("int"), "total_tokens": _optional("int")})
-BLOCK = Obj({"type": _f("str"), "text": _optional("str")})
-ANSWER = Obj(
-    {
-        "success": _f("bool"),
-        "thread_id": _f("str"),
-        "response_id": _f("str"),
-        "response": _f(Arr(BLOCK)),
-        "stop_reason": _f("str", nullable=True),
-        "is_summarized": _optional("bool"),
-        "response_blocks": _optional(Arr("object")),
-        "usage": _f(USAGE, tolerated=NO_USAGE),
-    }
-)
-DELTA = Obj({"delta": _f("str")})
-COMPLETED = Obj(
-    {
-        "thread_id": _f("str"),
-        "response_id": _f("str"),
-        "status": _optional("str"),
-        "response": _optional(Arr(BLOCK)),
-        "response_blocks": _optional(Arr("object")),
-        "usage": _f(USAGE, tolerated=NO_USAGE),
-    }
-)
-ENVELOPE = Obj(
-    {
-        "success": _f("bool"),
-        "error": _f(
-            Obj(
-                {
-                    "code": _f("str"),
-                    "message": _f("str"),
-                    "type": _f("str"),
-                    "status": _f("int"),
-                    "system_message": _optional("str"),
-                    "details": _optional("any"),
-                    "trace_id": _optional("str"),
-                    "timestamp": _optional("str"),
-                }
-            )
-        ),
-    }
-)
-FASTAPI_422 = Obj({"detail": _f(Arr(Obj({"loc": _f(Arr("any")), "msg": _f("str"), "type": _f("str")})))})
-REFRESH = Obj(
-    {
-        "access_token": _f("str"),
-        "refresh_token": _f("str", tolerated="no refresh_token (the current one is kept)"),
-        "token_type": _optional("str"),
-        "expires_in": _optional("number"),
-        "device_id": _optional("str"),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -302,7 +217,7 @@ class _Run:
         return resp, deadline
 
     def _json(self, method: str, path: str, body: Any = None) -> tuple[int, object, str]:
-        """(status, decoded JSON or _NOT_JSON, "HTTP 200 {shape}") of one plain exchange."""
+        """(status, decoded JSON or NOT_JSON, "HTTP 200 {shape}") of one plain exchange."""
         resp, deadline = self._send(method, path, body)
         return self._decoded(resp, deadline)
 
@@ -314,8 +229,8 @@ class _Run:
         try:
             data = loads(raw) if raw else {}
         except (ValueError, RecursionError):
-            data = _NOT_JSON
-        if data is _NOT_JSON:
+            data = NOT_JSON
+        if data is NOT_JSON:
             return resp.status_code, data, f"HTTP {resp.status_code}, not JSON ({_media_type(resp)})"
         return resp.status_code, data, f"HTTP {resp.status_code} {shape(data)}"
 
@@ -384,7 +299,7 @@ class _Run:
             resp.close()
             found = Findings([f"Content-Type {media}, expected text/event-stream"])
             return judged(step, expectation, f"HTTP 200 {media}", found)
-        reader = _StreamReader()
+        reader = StreamShapes()
         try:
             for chunk in BodyReader(resp, cap=BODY_CAP, deadline=deadline, clock=self.clock):
                 reader.feed(chunk)
@@ -440,7 +355,7 @@ class _Run:
             if not values:
                 kinds.append(f"{short}: absent")
                 continue
-            numeric = all(_NUMBER.fullmatch(value or "") for value in values)
+            numeric = all(NUMBER.fullmatch(value or "") for value in values)
             kinds.append(f"{short}: {'number' if numeric else 'text'} on {len(values)} of {len(self.limits)} answers")
             if not numeric:
                 found.differs.append(f"{name}: not a number")
@@ -490,99 +405,4 @@ def _status(status: int, expected: int) -> Findings | None:
 
 def _media_type(resp: requests.Response) -> str:
     kind = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    return kind if _MEDIA_TYPE.fullmatch(kind) else "no usable content type"
-
-
-class _StreamReader:
-    """Reads a stream's events as shapes: framing, event names in order, and what each carried."""
-
-    def __init__(self) -> None:
-        self.decoder = SSEDecoder()
-        self.framings: list[str] = []
-        self.names: list[str] = []
-        self.threads: list[str] = []
-        self.found = Findings()
-        self.done = False
-        self.completed: object = None
-        self.after_end = False
-
-    def feed(self, chunk: bytes) -> None:
-        for frame_name, data in self.decoder.feed(chunk):
-            self._event(frame_name, data)
-
-    def _event(self, frame_name: str, data: str) -> None:
-        if self.done or self.completed is not None:
-            self.after_end = self.after_end or data.strip() != "[DONE]"
-        if data.strip() == "[DONE]":  # a bare marker: it says nothing about how events are framed
-            self.done = True
-            self.names.append("[DONE]")
-            return
-        framing = "event+data frames" if frame_name != "message" else "data-only frames"
-        if framing not in self.framings:
-            self.framings.append(framing)
-        try:
-            payload = loads(data) if data else {}
-        except (ValueError, RecursionError):
-            payload = _NOT_JSON
-        if payload is _NOT_JSON:
-            self.names.append("(not JSON)")
-            self._add(Findings(["an event's data is not JSON"]))
-            return
-        name = frame_name
-        if name == "message" and isinstance(payload, Mapping):
-            name = str(payload.get("event") or payload.get("type") or name)
-        self.names.append(field_name(name))
-        if isinstance(payload, Mapping) and isinstance(payload.get("thread_id"), str):
-            self.threads.append(payload["thread_id"])
-        self._judge(name, payload)
-
-    def _judge(self, name: str, payload: object) -> None:
-        if name in DELTA_EVENTS:
-            self._add(compare(DELTA, payload, name))
-        elif name in COMPLETED_EVENTS:
-            self.completed = payload
-            self._add(compare(COMPLETED, payload, name))
-        elif name in ERROR_EVENTS:
-            self._add(Findings([f"the stream failed with {name} {shape(payload)}"]))
-        elif name in NEWEST_DOCS_EVENTS:
-            self._tolerate(f"{name} events (newest docs)")
-        elif name not in KNOWN_EVENTS:
-            self._tolerate(f"unknown event {field_name(name)} (ignored)")
-
-    def _add(self, found: Findings) -> None:
-        self.found.differs += [d for d in found.differs if d not in self.found.differs]
-        for note in found.tolerated:
-            self._tolerate(note)
-
-    def _tolerate(self, note: str) -> None:
-        if note not in self.found.tolerated:
-            self.found.tolerated.append(note)
-
-    def findings(self) -> Findings:
-        found = Findings(list(self.found.differs), list(self.found.tolerated))
-        if "data-only frames" in self.framings:
-            found.tolerated.append("data-only frames, the event name inside the JSON (newest docs)")
-        if not any(name in DELTA_EVENTS for name in self.names):
-            found.tolerated.append("no text delta events")
-        if self.completed is None and self.done:
-            found.tolerated.append("ended with [DONE] and no response.completed (newest docs)")
-        elif self.completed is None:
-            found.differs.append("ended without response.completed or [DONE]")
-        elif self.done:
-            found.tolerated.append("[DONE] after response.completed (newest docs)")
-        if self.after_end:
-            found.tolerated.append("events after the end (ignored)")
-        return found
-
-    def observed(self) -> str:
-        runs: list[list[Any]] = []
-        for name in self.names:
-            if runs and runs[-1][0] == name:
-                runs[-1][1] += 1
-            else:
-                runs.append([name, 1])
-        events = ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in runs) or "none"
-        text = f"{' and '.join(self.framings) or 'no frames'}; events: {events}"
-        if self.completed is not None:
-            text += f"; response.completed {shape(self.completed)}"
-        return text
+    return kind if MEDIA_TYPE.fullmatch(kind) else "no usable content type"
