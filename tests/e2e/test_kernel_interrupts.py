@@ -9,7 +9,7 @@ the locals of every frame of every traceback on it are printed; at the end the n
 file written, every IOPub message, every log record and the kernel's stdout/stderr are searched
 too. The sign-in kernel runs with ``--debug``, so its own message log is searched as well.
 
-Sites: the key check (validate, profile, health) by magic and by the key widget, the model
+Sites: the key check (validate, the organization list, health) by magic and by the key widget, the model
 list, a plain and a streamed answer, the server-side cancel (a second Ctrl-C), several models
 and ``--over`` on worker threads, both sign-in steps, a token refresh and the logout.
 """
@@ -115,7 +115,7 @@ def test_ctrl_c_at_every_call_site_of_a_key_session(kernel_sweep, sandbox):
         k.cell("%load_ext freddy_magic")
         k.cell("%xmode Verbose")
 
-        for method, path in (("GET", "/v1/auth/validate"), ("GET", "/v1/user/me"), ("GET", "/v1/health/")):
+        for method, path in (("GET", "/v1/auth/validate"), ("GET", "/v1/organizations"), ("GET", "/v1/health/")):
             message = _one_line(_interrupted_cell(k, sandbox, "%freddy_auth --env", method, path))
             assert message.startswith("Interrupted: %freddy_auth"), message
             assert "not connected" in k.cell("%freddy_auth --status").text, f"half connected after {path}"
