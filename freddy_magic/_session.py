@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ._boundary import Interrupted
 from ._errors import ConfigError, FreddyError, NotAuthenticated
 from ._interrupts import shielded
+from ._organization import Organization, find_organization
 from ._remedies import CONNECT, NO_LOGIN_PENDING
 from ._results import Rows, Status
 from ._sources import REFRESH_NAME
@@ -47,7 +48,8 @@ class Session:
         # The cell's waiting line, told of each pause of the call it shows (see ``_waiting``).
         self.on_wait: Callable[[float, str], object] | None = None
         self.retries_before_call = 0
-        self.organization: str | None = None
+        # Where requests go and its name, found at connect; the id is never recorded (see answers).
+        self.organization = Organization()
         self.replay: Recording | None = None  # answers come from this recording (see connect_replay)
         self.recorder: Recorder | None = None  # answered calls are appended here (see start_recording)
         self.reuse: Recording | None = None  # recording with reuse: what is already there is served
@@ -99,7 +101,7 @@ class Session:
         """
         try:
             client.validate()
-            organization = _current_organization(client)
+            organization = find_organization(client)
             sandbox = client.is_sandbox  # asked (and cached by the client) now, not after the swap
         except BaseException:
             _discard(client)
@@ -228,7 +230,7 @@ class Session:
             sandbox=client is not None and self._on_sandbox(client),
             recording=self.replay or self.reuse,
             recorder=self.recorder,
-            forbidden=(self.organization, self.settings.organization_id),
+            forbidden=(self.organization.id, self.settings.organization_id),
             speed=self.settings.replay_speed,
         )
 
@@ -281,12 +283,15 @@ class Session:
             raise NotAuthenticated("Not authenticated")
         return self.client
 
-    def _organization(self) -> str:
-        return (
-            self.settings.organization_id
-            or self.organization
-            or "chosen by the server (set FreddyMagics.organization_id to pick one)"
-        )
+    def _organization_fields(self, client: FreddyClient) -> dict[str, str]:
+        """The organization requests go to, and the configured one when ``%config`` changed it
+        since connecting: the client keeps the id it was made with, so the new one (whose name
+        was never asked) applies from the next ``%freddy_auth``."""
+        fields = {"organization": self.organization.shown()}
+        configured = self.settings.organization_id or None
+        if configured != client.organization_id:
+            fields["organization_next"] = configured or "chosen by the server"
+        return fields
 
     def status(self, brief: bool = False) -> Status:
         """The connection as data: fingerprint only, never a secret."""
@@ -301,7 +306,7 @@ class Session:
             method="the sandbox's demo key" if in_kernel else getattr(cred, "method", None),
             key=getattr(cred, "fingerprint", None),
             base_url=client.base_url,
-            organization=self._organization(),
+            **self._organization_fields(client),
             source=self.source,
             sandbox=self._on_sandbox(client),
         )
@@ -363,7 +368,8 @@ class Session:
                 _discard(self.client)
             if self._pending_login is not None:
                 _discard(self._pending_login[0])
-            self.client = self._pending_login = self.source = self.thread_id = self.organization = None
+            self.client = self._pending_login = self.source = self.thread_id = None
+            self.organization = Organization()
             self.replay = None
             self._stop_sandbox()
             self.stop_recording()
@@ -372,17 +378,6 @@ class Session:
         sandbox, self.sandbox = self.sandbox, None
         if sandbox is not None:
             sandbox.stop()
-
-
-def _current_organization(client: FreddyClient) -> str | None:
-    """The organization requests are scoped to, for the status line; None when not visible."""
-    if client.organization_id:
-        return client.organization_id
-    try:
-        organization = client.me().get("current_organization_id")
-    except FreddyError:  # a key that may not read its profile still works; the status says so
-        return None
-    return organization if isinstance(organization, str) else None
 
 
 def _chosen_base_url(configured: str) -> str | None:

@@ -1,7 +1,8 @@
 """The status card: where the kernel is connected, as compact labelled fields.
 
 It is plain output (HTML, Markdown and text), not a widget, so it survives saving and renders on
-GitHub and nbviewer. Long ids are shortened on screen (the value keeps them whole); the SANDBOX
+GitHub and nbviewer. Long ids are shortened on screen, also the one after an organization's name
+(the value and the HTML title keep them whole); the SANDBOX
 marker is said once, in the theme's error colour, which keeps AA contrast in light and dark.
 Pure: no IPython.
 """
@@ -9,6 +10,7 @@ Pure: no IPython.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,11 +23,14 @@ _LABELS = {
     "source": "from",
     "token_expires": "token expires",
     "rate_limit": "rate limit",
+    "organization_next": "organization at the next %freddy_auth",
     "recording_to": "recording to",
     "recorded_from": "recorded from",
     "not_recorded": "not recorded",
 }
 _ID_CHARS = 14  # an id longer than this is shown as its start and an ellipsis
+_ID_FIELDS = frozenset({"organization", "organization_next"})
+_NAMED_ID = re.compile(r"(?s)(.* \()(\S+)(\))")  # "Acme Research (org_3f2a…)"
 _QUIET = "color:var(--jp-ui-font-color2,#616161)"
 _LOUD_STYLE = "color:var(--jp-error-color1,#b00020)"
 
@@ -51,11 +56,18 @@ def fields(status: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if value is None or key in _HIDDEN:
             continue
         whole = str(value)
-        shown = whole
-        if key == "organization" and len(whole) > _ID_CHARS and " " not in whole:
-            shown = whole[: _ID_CHARS - 1] + "…"
+        shown = _short_id(whole) if key in _ID_FIELDS else whole
         out.append((_LABELS.get(key, key.replace("_", " ")), shown, whole))
     return out
+
+
+def _short_id(text: str) -> str:
+    """An id alone, or the id in parentheses after a name, cut to its start and an ellipsis."""
+    named = _NAMED_ID.fullmatch(text)
+    head, text, tail = named.groups() if named else ("", text, "")
+    if len(text) > _ID_CHARS and " " not in text:
+        text = text[: _ID_CHARS - 1] + "…"
+    return head + text + tail
 
 
 def card_text(status: Mapping[str, Any]) -> str:

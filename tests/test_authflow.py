@@ -454,18 +454,30 @@ def test_freddy_sandbox_pace_variable_sets_the_default(ip, monkeypatch, raw, exp
 
 
 @pytest.mark.security
-@pytest.mark.parametrize("profile", [[], "me", 5, {"current_organization_id": ["org_a"]}])
-def test_k2_a_profile_of_the_wrong_shape_still_connects_without_naming_an_organization(
-    ip, shared_sandbox, monkeypatch, profile
-):
-    """``/v1/user/me`` only feeds the status line: a key that works connects whatever it answers."""
+@pytest.mark.parametrize(
+    ("listed", "shown"),
+    [
+        ([], "chosen by the server"),
+        ("orgs", "chosen by the server"),
+        (5, "chosen by the server"),
+        ({"organizations": [{"id": ["org_a"], "name": "A"}]}, "chosen by the server"),
+        ({"organizations": [{"id": "org_a", "name": {"n": 1}}]}, "org_a"),
+        ({"organizations": [{"id": "org_a", "name": "A\n\tB " + "x" * 200}]}, "A B xxx"),
+    ],
+)
+def test_k2_an_organization_list_of_the_wrong_shape_still_connects(ip, shared_sandbox, monkeypatch, listed, shown):
+    """``/v1/organizations`` only feeds the status card: a key that works connects whatever it answers."""
     monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
-    reply = Reply(200, body=json.dumps(profile).encode())
-    with HostileServer(lambda seen: reply if seen.path == "/v1/user/me" else forward(seen, shared_sandbox.url)) as api:
+    reply = Reply(200, body=json.dumps(listed).encode())
+    with HostileServer(
+        lambda seen: reply if seen.path == "/v1/organizations" else forward(seen, shared_sandbox.url)
+    ) as api:
         ip.config.FreddyMagics.base_url = api.url
         ip.run_line_magic("load_ext", "freddy_magic")
         status = ip.run_line_magic("freddy_auth", "--env")
-    assert status["title"] == "Connected" and "chosen by the server" in status["organization"]
+        assert api.count("/v1/organizations") == 1
+    assert status["title"] == "Connected" and status["organization"].startswith(shown)
+    assert "\n" not in status["organization"] and len(status["organization"]) < 100, "a name is one short line"
 
 
 # tokens from the environment: a JWT is a bearer token, a refresh token a renewing session -------

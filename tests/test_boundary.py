@@ -78,6 +78,18 @@ def _sign_in(magics, sandbox):
     magics.session.finish_login(str(code))
 
 
+def _access_token(sandbox):
+    """A bearer token signed in elsewhere, as a user would hold one in ``FREDDY_API_KEY``."""
+    from freddy_magic._client import FreddyClient
+
+    client = FreddyClient(sandbox.url)
+    client.verify(client.login(sandbox.email, sandbox.password), str(sandbox.outbox()[-1]["code"]))
+    headers = {}
+    client.credential.authorize(headers)
+    client.close()
+    return headers["Authorization"].split(" ", 1)[1]
+
+
 def _press_when_held(ctrl_c, sandbox, method, path):
     """Arm a slow fault on ``path`` and press Ctrl-C as soon as the sandbox holds the request."""
     before = sandbox.calls(path, method)
@@ -88,7 +100,8 @@ def _press_when_held(ctrl_c, sandbox, method, path):
 # Every network call a magic makes: (how the session is connected first, the cell, the request held).
 SITES = {
     "validate": ("env", "%freddy_auth --env", "GET", "/v1/auth/validate"),
-    "me": ("env", "%freddy_auth --env", "GET", "/v1/user/me"),
+    "organizations": ("env", "%freddy_auth --env", "GET", "/v1/organizations"),
+    "me": ("env-token-unlisted", "%freddy_auth --env", "GET", "/v1/user/me"),  # the list refused: the profile
     "health": ("env", "%freddy_auth --env", "GET", "/v1/health/"),
     "models": ("key", "%freddy models", "GET", "/v1/models"),
     "response": ("key", "%%freddy --no-stream\nhello", "POST", RESPONSE),
@@ -105,8 +118,13 @@ def test_f3_f4_ctrl_c_at_every_call_site_leaves_one_line_and_no_secret(
     loaded, ip, sandbox, ctrl_c, capsys, canary, monkeypatch, site
 ):
     setup, cell, method, path = SITES[site]
+    token = None
     if setup == "env":
         monkeypatch.setenv("FREDDY_API_KEY", sandbox.api_key)
+    elif setup == "env-token-unlisted":
+        token = _access_token(sandbox)
+        monkeypatch.setenv("FREDDY_API_KEY", token)
+        sandbox.faults.add(Fault(method="GET", path="/v1/organizations", kind="status", status=403, code="FORBIDDEN"))
     elif setup == "key":
         loaded.session.connect_key(sandbox.api_key, "test")
     else:
@@ -122,12 +140,12 @@ def test_f3_f4_ctrl_c_at_every_call_site_leaves_one_line_and_no_secret(
 
     assert pressed, f"the {path} request never reached the sandbox"
     assert isinstance(outcome.error_in_exec, UsageError)
-    message = assert_nothing_reachable(ip, capsys, [sandbox.api_key, sandbox.password], canary)
+    message = assert_nothing_reachable(ip, capsys, [sandbox.api_key, sandbox.password, token], canary)
     assert message.startswith("Interrupted"), message
     if site == "logout":
         assert loaded.session.client is None and repr(credential) == "<Credential cleared>"
         assert "forgotten" in message
-    elif setup == "env":
+    elif setup.startswith("env"):
         assert loaded.session.client is None, "an interrupted connect must not leave a half-made connection"
         assert sandbox.api_key not in dict(_redaction._live), "the unchecked key is still registered"
     else:

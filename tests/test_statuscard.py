@@ -1,5 +1,7 @@
 """The status card: compact labelled fields, ids shortened on screen, SANDBOX said once."""
 
+import html
+
 import pytest
 
 from freddy_magic._results import Status
@@ -8,13 +10,13 @@ from freddy_magic._statuscard import card_html, card_markdown, card_text, human_
 ORG = "org_" + "7f3a9c2e" * 5
 
 
-def _status(**extra):
+def _status(organization=ORG, **extra):
     return Status(
         title="Connected",
         method="the sandbox's demo key",
         key="fp=1a2b3c4d",
         base_url="http://127.0.0.1:5000",
-        organization=ORG,
+        organization=organization,
         source="the in-kernel sandbox (started by FREDDY_SANDBOX=1)",
         **extra,
     )
@@ -34,6 +36,15 @@ def test_the_card_has_labelled_fields_and_a_shortened_organization_id():
     assert "org_7f3a9c2e7…" in page and f"title='{ORG}'" in page and status["organization"] == ORG
     assert "- organization: `org_7f3a9c2e7…`" in card_markdown(status)
     assert "widget" not in page.lower()
+
+
+def test_an_organization_is_shown_by_name_with_its_id_shortened_and_whole_in_the_title():
+    status = _status(organization=f"Acme Research (by Ada) ({ORG})")
+    page = card_html(status)
+    assert ">Acme Research (by Ada) (org_7f3a9c2e7…)</td>" in page and f"title='Acme Research (by Ada) ({ORG})'" in page
+    assert "organization: Acme Research (by Ada) (org_7f3a9c2e7…)" in card_text(status)
+    several = 'not chosen: you belong to 2 organizations; pick one with %config FreddyMagics.organization_id = "org_…"'
+    assert f">{html.escape(several)}</td>" in card_html(_status(organization=several)), "words are never cut like an id"
 
 
 def test_the_sandbox_is_said_once_in_the_theme_error_colour():

@@ -13,6 +13,7 @@ import json
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from freddy_magic.sandbox import Fault
@@ -213,6 +214,12 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     card = cell["auth"].locator(".freddy-status")
     expect(card).to_contain_text("Connected")
     expect(cell["auth"].locator(".jupyter-widgets")).to_have_count(0)
+    org = shared_sandbox.organization_id
+    named = requests.get(
+        f"{shared_sandbox.url}/v1/organizations/{org}", headers={"X-API-Key": shared_sandbox.api_key}, timeout=30
+    )
+    organization = card.get_by_title(f"{named.json()['name']} ({org})")
+    expect(organization).to_have_text(f"{named.json()['name']} ({org[:13]}…)")  # by name, the id shortened
 
     answer = cell["ask"].locator(".jp-Cell-outputArea")
     shared_sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="slow", delay=2.0, times=1))
@@ -241,6 +248,7 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
     cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
     expect(cells.nth(0).locator(".freddy-status")).to_contain_text("Connected")
+    expect(cells.nth(0).locator(".freddy-status")).to_contain_text(named.json()["name"])
     expect(cells.nth(2).locator(".freddy-footer")).to_contain_text("stopped: max tokens")
     expect(page.locator(".jp-NotebookPanel:visible")).not_to_contain_text("Error displaying widget")
     shot("dark-reopened")

@@ -9,9 +9,10 @@ the locals of every frame of every traceback on it are printed; at the end the n
 file written, every IOPub message, every log record and the kernel's stdout/stderr are searched
 too. The sign-in kernel runs with ``--debug``, so its own message log is searched as well.
 
-Sites: the key check (validate, profile, health) by magic and by the key widget, the model
-list, a plain and a streamed answer, the server-side cancel (a second Ctrl-C), several models
-and ``--over`` on worker threads, both sign-in steps, a token refresh and the logout.
+Sites: the key check (validate, the organization list, health; a token's profile when the list
+is refused) by magic and by the key widget, the model list, a plain and a streamed answer, the
+server-side cancel (a second Ctrl-C), several models and ``--over`` on worker threads, both
+sign-in steps, a token refresh and the logout.
 """
 
 import re
@@ -115,12 +116,23 @@ def test_ctrl_c_at_every_call_site_of_a_key_session(kernel_sweep, sandbox):
         k.cell("%load_ext freddy_magic")
         k.cell("%xmode Verbose")
 
-        for method, path in (("GET", "/v1/auth/validate"), ("GET", "/v1/user/me"), ("GET", "/v1/health/")):
+        for method, path in (("GET", "/v1/auth/validate"), ("GET", "/v1/organizations"), ("GET", "/v1/health/")):
             message = _one_line(_interrupted_cell(k, sandbox, "%freddy_auth --env", method, path))
             assert message.startswith("Interrupted: %freddy_auth"), message
             assert "not connected" in k.cell("%freddy_auth --status").text, f"half connected after {path}"
             sites.append(path)
             _look_around(k)
+
+        # A signed-in user's profile is asked only when the organization list is refused.
+        token = _access_token(sandbox)
+        dotenv.write_text(f"FREDDY_API_KEY={token}\n")
+        sandbox.faults.add(Fault(method="GET", path="/v1/organizations", kind="status", status=403, code="FORBIDDEN"))
+        message = _one_line(_interrupted_cell(k, sandbox, "%freddy_auth --env", "GET", "/v1/user/me"))
+        assert message.startswith("Interrupted: %freddy_auth"), message
+        assert "not connected" in k.cell("%freddy_auth --status").text, "half connected after /v1/user/me"
+        sites.append("/v1/user/me (a bearer token, the organization list refused)")
+        _look_around(k)
+        dotenv.write_text(f"FREDDY_API_KEY={sandbox.api_key}\n")
 
         assert k.cell("%freddy_auth --env").ok
         assert _one_line(_interrupted_cell(k, sandbox, "%freddy models", "GET", "/v1/models")).startswith("Interrupted")
@@ -178,8 +190,20 @@ def test_ctrl_c_at_every_call_site_of_a_key_session(kernel_sweep, sandbox):
         _look_around(k)
         notebook = k.save_notebook()
     print(f"\n{len(sites)} call sites interrupted in the key session: {sites}")
-    assert len(sites) == 9
-    _assert_nothing_anywhere(k, notebook, [sandbox.api_key], ignore_files=[dotenv])
+    assert len(sites) == 10
+    _assert_nothing_anywhere(k, notebook, [sandbox.api_key, token], ignore_files=[dotenv])
+
+
+def _access_token(sandbox):
+    """A bearer token signed in outside the kernel, as a user would put one in ``.env``."""
+    from freddy_magic._client import FreddyClient
+
+    client = FreddyClient(sandbox.url)
+    client.verify(client.login(sandbox.email, sandbox.password), str(sandbox.outbox()[-1]["code"]))
+    headers = {}
+    client.credential.authorize(headers)
+    client.close()
+    return headers["Authorization"].split(" ", 1)[1]
 
 
 def _comm_said(k, msg_id, words):
