@@ -14,12 +14,13 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -U pip
 
-# A stamp per extra, remade when pyproject.toml changes.
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+# A stamp per extra, remade when pyproject.toml changes, or the built front-end extension, which an
+# install (an editable one too) copies into the venv.
+$(VENV)/.installed-test: pyproject.toml freddy_magic/labextension/package.json | $(VENV)/bin/python
 	$(PIP) install -e '.[test]'
 	touch $@
 
-$(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-demo: pyproject.toml freddy_magic/labextension/package.json | $(VENV)/bin/python
 	$(PIP) install -e '.[demo]'
 	touch $@
 

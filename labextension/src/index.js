@@ -83,7 +83,8 @@ const focus = {
   description: 'Focuses the first field of a freddy_magic prompt once, when it is first shown.',
   autoStart: true,
   activate: () => {
-    // A live collection: checking it on each batch of DOM changes costs next to nothing.
+    // A live collection of elements in the page: checking it on each batch of DOM changes costs
+    // next to nothing.
     const marked = document.getElementsByClassName(FOCUS_CLASS);
     const focused = new WeakSet();
     const focusNew = () => {
@@ -91,7 +92,7 @@ const focus = {
         const field = element.matches('input, textarea')
           ? element
           : element.querySelector('input, textarea');
-        if (field && !focused.has(element) && field.isConnected) {
+        if (field && !focused.has(element)) {
           focused.add(element);
           field.focus();
         }

@@ -115,6 +115,7 @@ def test_freddy_cells_are_highlighted_as_markdown_and_follow_edits(page, request
         _expect_highlight(page, cell["freddy"], "markdown")
         _expect_highlight(page, cell["control"], "python")
         cell["freddy"].scroll_into_view_if_needed()
+        expect(page.locator("#jupyterlab-splash")).to_have_count(0)  # JupyterLab's splash while the theme loads
         shot(f"{theme}-highlighted")
     _set_theme(page, "light")
 
@@ -157,14 +158,16 @@ def test_the_key_field_is_focused_when_shown_and_enter_connects(page, request, s
         {"auth": "%load_ext freddy_magic\n%freddy_auth", "again": "%freddy_auth --key", "other": "1 + 1"},
     )
 
+    shot = _shotter(page, screenshots, f"labext-{front}")
     _run(page, cell["auth"])
     page.wait_for_function(FOCUSED_FIELD_JS, arg=cell["auth"].element_handle(), timeout=30_000)
+    shot("focus-key-field")
     page.keyboard.type(key)  # no click: the focus is where the typing goes
     page.keyboard.press("Enter")
     expect(cell["auth"].locator(".jp-Cell-outputArea")).to_contain_text(fingerprint(key), timeout=30_000)
     expect(cell["auth"].locator(".freddy-status")).to_contain_text("Connected")
     expect(cell["auth"].locator("input[type=password]")).to_have_count(0)
-    _shotter(page, screenshots, f"labext-{front}")("focus-connected")
+    shot("focus-connected")
 
     # A second prompt is focused when it appears, and only then: running another cell, whose
     # output changes the page, leaves the focus in that cell's notebook.
