@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+import freddy_magic
 from freddy_magic import _widgets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ def test_the_built_extension_is_complete_and_installed_under_its_own_name():
     built = json.loads((BUILT / "package.json").read_text())
     source = json.loads((SOURCE / "package.json").read_text())
     assert built["name"] == source["name"]
+    assert source["version"] == built["version"] == freddy_magic.__version__, "one version for both halves"
     assert (BUILT / built["jupyterlab"]["_build"]["load"]).is_file()
     assert json.loads((BUILT / "install.json").read_text())["packageName"] == "freddy_magic"
     mapping = f'"freddy_magic/labextension" = "share/jupyter/labextensions/{source["name"]}"'
