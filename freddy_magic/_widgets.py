@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("freddy_magic")
 
+# The DOM class the front-end extension (labextension/src/index.js) looks for.
+FOCUS_CLASS = "freddy-focus"
+
 
 class _DropSecretFieldTraffic(logging.Filter):
     """Two loggers record inbound comm messages, typed value included, at DEBUG before any handler
@@ -130,9 +133,14 @@ class _Prompt:
         from IPython.display import display
 
         # With a display id, the outcome can replace the prompt's output by plain output later.
+        if self._inputs:
+            # Typing goes to the first field at once, no click needed. The bundled JupyterLab /
+            # Notebook 7 extension focuses the field with this class when its view first appears;
+            # focus() is for other front ends, which drop it when it overtakes the view's render.
+            self._inputs[0].add_class(FOCUS_CLASS)
         self._handle = display(self.box, display_id=True)
         if self._inputs:
-            self._inputs[0].focus()  # typing goes to the first field at once, no click needed
+            self._inputs[0].focus()
 
     def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
         # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others

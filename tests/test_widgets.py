@@ -292,3 +292,13 @@ def test_the_key_field_is_wide_and_asked_to_take_the_focus_when_shown(recording_
     focus = [m for m in recording_comms if m["comm_id"] == prompt.field.comm.comm_id and m["msg_type"] == "comm_msg"]
     assert {"method": "custom", "content": {"do": "focus"}} in [m["data"] for m in focus]
     assert prompt.field.layout.width == "34em" and prompt.field.layout.flex == "0 0 auto"
+    # what the front-end extension focuses; the browser tests see it work
+    assert _widgets.FOCUS_CLASS in prompt.field._dom_classes
+    assert _widgets.FOCUS_CLASS not in prompt.connect._dom_classes
+
+
+def test_the_sign_in_prompt_marks_its_first_field_for_focus(recording_comms, ip, shown):
+    prompt = _widgets.LoginPrompt(lambda user, password: "code sent", lambda code: "ok")
+    prompt._ipython_display_()
+    marked = [w for w in prompt._inputs if _widgets.FOCUS_CLASS in w._dom_classes]
+    assert marked == [prompt.user]

@@ -11,6 +11,8 @@ from .harness import KernelSweep
 from .lab import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    LABEXTENSION,
+    REPO,
     TOKEN,
     Lab,
     Server,
@@ -72,8 +74,15 @@ def _jupyter(tmp, shared_sandbox, module, app):
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
+    # The front-end extension as this checkout built it: an install copies it into the venv
+    # (an editable one too) and may be older; JUPYTER_PATH is searched first.
+    labextensions = tmp / "jupyter-path" / "labextensions"
+    labextensions.mkdir(parents=True)
+    (labextensions / LABEXTENSION).symlink_to(REPO / "freddy_magic" / "labextension", target_is_directory=True)
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER", "IPYTHON"))}
     env.update(
+        JUPYTER_PATH=str(tmp / "jupyter-path"),
         FREDDY_BASE_URL=shared_sandbox.url,
         PYTHON_DOTENV_DISABLED="1",  # no stray .env key may hide the widget
         IPYTHONDIR=str(ipython_dir),

@@ -32,6 +32,7 @@ CHROMIUM_FLAGS = [
 ]
 TOKEN = "e2e-token"
 REPO = Path(__file__).resolve().parents[2]
+LABEXTENSION = json.loads((REPO / "labextension" / "package.json").read_text())["name"]
 
 # True once a kernel of the panel showing `path` exists, is connected and idle. The toolbar's
 # execution indicator reads "idle" before any kernel exists, so ask the app.

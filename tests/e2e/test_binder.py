@@ -8,6 +8,7 @@ with postBuild's history setting in force.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,12 @@ def test_binder_like_venv_runs_quickstart_through_start(tmp_path):
     env = _clean_env(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     env.pop("VIRTUAL_ENV", None)
     subprocess.run([str(BINDER / "postBuild")], cwd=REPO, env=env, check=True, timeout=60)
+    # The front-end extension came with the package: JupyterLab and Notebook 7 there load it.
+    listed = subprocess.run(
+        [str(venv / "bin" / "jupyter"), "labextension", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # it colours "enabled" and "OK"
+    assert re.search(r"freddy-magic v\S+ enabled OK \(python, freddy_magic\)", plain), plain
 
     probe = tmp_path / "probe.ipynb"
     probe.write_text(

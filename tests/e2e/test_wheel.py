@@ -90,3 +90,12 @@ def test_the_wheel_alone_runs_the_sandbox_and_a_first_cell(tmp_path):
     assert result["sandbox"] is True and result["status"] == "ok"
     assert result["text"].startswith("[sandbox ftg-3.0]") and "a ten-year-old" in result["text"]
     assert "Traceback" not in done.stderr and "ModuleNotFoundError" not in done.stderr
+
+    # The front-end extension is installed where JupyterLab and Notebook 7 look, as it was built.
+    built = REPO / "freddy_magic" / "labextension"
+    installed = venv / "share" / "jupyter" / "labextensions" / "freddy-magic"
+    files = sorted(path.relative_to(built) for path in built.rglob("*") if path.is_file())
+    assert (installed / "install.json").is_file() and (installed / "static").is_dir()
+    assert sorted(path.relative_to(installed) for path in installed.rglob("*") if path.is_file()) == files
+    assert all((installed / name).read_bytes() == (built / name).read_bytes() for name in files)
+    assert not (Path(result["freddy_magic"]).parent / "labextension").exists(), "shipped twice: in the package too"
