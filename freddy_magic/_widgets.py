@@ -298,6 +298,9 @@ class LoginPrompt(_Prompt):
                 widget.disabled = True
             self.user.disabled = True
             self.code_row.layout.display = None
+            # The field's view exists by now (rendered hidden), so the front end can take this;
+            # the layout change is sent first, so the field is shown before it is focused.
+            self.code.focus()
             self._say(str(text))
 
     def _submit_code(self, value: str) -> None:

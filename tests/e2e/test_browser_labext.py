@@ -8,8 +8,9 @@ edits that remove and restore ``%%freddy``, and a cell added after opening.
 
 The key prompt's field is focused when it appears: the key is typed and sent with Enter and no
 click, and the connected status proves all of it arrived; a second prompt is focused once and
-then leaves the focus where the user puts it. The servers load the extension as this checkout
-built it (conftest.py).
+then leaves the focus where the user puts it. Signing in is typed from start to end: the first
+field is focused, Tab reaches the password, and the code field is focused when it appears. The
+servers load the extension as this checkout built it (conftest.py).
 """
 
 import pytest
@@ -61,6 +62,12 @@ HIGHLIGHT_JS = (
 FOCUSED_FIELD_JS = """(cell) => {
   const active = document.activeElement;
   return !!active && active.type === 'password' && cell.contains(active);
+}"""
+
+# The focused element is the cell's field whose placeholder starts with the given text.
+FOCUSED_PLACEHOLDER_JS = """([cell, start]) => {
+  const active = document.activeElement;
+  return !!active && cell.contains(active) && (active.placeholder || '').startsWith(start);
 }"""
 
 PLUGINS_JS = """() => ['freddy-magic:highlight', 'freddy-magic:focus']
@@ -182,3 +189,35 @@ def test_the_key_field_is_focused_when_shown_and_enter_connects(page, request, s
 
     server.shutdown_kernels()  # closes history.sqlite, so what the kernel wrote is on disk
     assert_no_canary([server.tmp], key)
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
+@in_the_browser
+@pytest.mark.security
+def test_signing_in_takes_no_click_the_code_field_is_focused_when_it_appears(
+    page, request, shared_sandbox, screenshots, front
+):
+    server = request.getfixturevalue(front)
+    cell = _open(page, server, front, {"login": "%load_ext freddy_magic\n%freddy_auth --login"})
+    shot = _shotter(page, screenshots, f"labext-{front}")
+    handle = cell["login"].element_handle()
+    codes_before = len(shared_sandbox.outbox())
+
+    _run(page, cell["login"])
+    page.wait_for_function(FOCUSED_PLACEHOLDER_JS, arg=[handle, "email or username"], timeout=30_000)
+    page.keyboard.type(shared_sandbox.email)
+    page.keyboard.press("Tab")  # the password field is next
+    page.wait_for_function(FOCUSED_PLACEHOLDER_JS, arg=[handle, "then press Enter"], timeout=10_000)
+    page.keyboard.type(shared_sandbox.password)
+    page.keyboard.press("Enter")
+    page.wait_for_function(FOCUSED_PLACEHOLDER_JS, arg=[handle, "4-digit code"], timeout=30_000)
+    shot("login-code-field")
+    mails = shared_sandbox.outbox()[codes_before:]
+    assert len(mails) == 1, "one code was sent"
+    page.keyboard.type(str(mails[0]["code"]))
+    page.keyboard.press("Enter")
+    expect(cell["login"].locator(".freddy-status")).to_contain_text("Connected", timeout=30_000)
+    expect(cell["login"].locator("input")).to_have_count(0)
+
+    server.shutdown_kernels()
+    assert_no_canary([server.tmp], shared_sandbox.password)
