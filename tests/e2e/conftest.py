@@ -16,7 +16,6 @@ from .lab import (
     TOKEN,
     Lab,
     Server,
-    free_port,
     require_chromium,
 )
 
@@ -93,7 +92,6 @@ def _jupyter(tmp, shared_sandbox, module, app):
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
         HOME=str(tmp),
     )
-    port = free_port()
     server = Server(
         [
             sys.executable,
@@ -103,8 +101,10 @@ def _jupyter(tmp, shared_sandbox, module, app):
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
+            "--ServerApp.port=0",
+            # Kernels on Unix sockets next to their connection files: no TCP port picked free can
+            # be taken by another process before the kernel binds it.
+            "--KernelManager.transport=ipc",
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
             f"--{app}.expose_app_in_browser=True",
@@ -118,9 +118,8 @@ def _jupyter(tmp, shared_sandbox, module, app):
         cwd=root,
         log_path=tmp / "server.log",
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        server.wait_ready(f"{url}/api/status?token={TOKEN}")
+        url = server.wait_ready(f"/api/status?token={TOKEN}")
         yield Lab(url=url, token=TOKEN, tmp=tmp, root=root, settings=settings, ipython_dir=ipython_dir)
     finally:
         server.stop()

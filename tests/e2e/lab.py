@@ -9,7 +9,7 @@ through ``FREDDY_BASE_URL``; no key and no ``FREDDY_SANDBOX`` is in their enviro
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import threading
@@ -68,14 +68,12 @@ def require_chromium():
     pytest.skip(reason)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # Jupyter Server logs this when its event loop is about to start; the port is bound on that loop.
 READY = "Use Control-C to stop this server"
+# Started with port 0, the server picks a free port itself, a moment before binding it, and logs
+# its URLs before the ready line. A port picked here and passed in would stay open to any other
+# process for the seconds the server takes to start.
+BASE_URL = re.compile(r"(http://127\.0\.0\.1:[1-9]\d*)/")
 
 
 class Server:
@@ -83,6 +81,7 @@ class Server:
 
     def __init__(self, argv, *, env, cwd, log_path):
         self.lines = []
+        self.base_url = None
         self.said_ready = threading.Event()
         self.exited = threading.Event()
         self.log_path = log_path
@@ -98,24 +97,27 @@ class Server:
                 log.write(line)
                 log.flush()
                 self.lines.append(line)
+                found = self.base_url is None and BASE_URL.search(line)
+                if found:
+                    self.base_url = found.group(1)
                 if READY in line:
                     self.said_ready.set()
         self.exited.set()
         self.said_ready.set()
 
-    def wait_ready(self, url, timeout=60):
-        """Wait for the ready line, then for ``url`` to answer.
+    def wait_ready(self, path, timeout=60):
+        """Wait for the ready line, then for ``path`` to answer; return the server's base URL.
 
         Nothing announces the port bind that follows the ready line, so the last step polls,
         and stops at once if the server exits.
         """
         deadline = time.monotonic() + timeout
-        if self.said_ready.wait(timeout) and not self.exited.is_set():
+        if self.said_ready.wait(timeout) and not self.exited.is_set() and self.base_url:
             while time.monotonic() < deadline:
                 try:
-                    with urllib.request.urlopen(url, timeout=10) as response:
+                    with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
                         if response.status == 200:
-                            return
+                            return self.base_url
                 except OSError:  # not bound yet
                     pass
                 if self.exited.wait(0.05):

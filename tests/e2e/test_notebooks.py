@@ -22,7 +22,7 @@ import pytest
 from freddy_magic._display import CURSOR
 
 from .demo import RUN_PY, run_py
-from .lab import Server, free_port
+from .lab import Server
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
@@ -298,12 +298,12 @@ def _venv_seeing_this_environment(venv):
 def test_make_demo_starts_as_root_without_the_news_pop_up(tmp_path):
     venv, config = tmp_path / "venv", tmp_path / "config"
     _venv_seeing_this_environment(venv)
-    port, token = free_port(), "make-demo-test"
+    token = "make-demo-test"
     config.mkdir()
     (config / "jupyter_server_config.json").write_text(
         json.dumps(
             {
-                "ServerApp": {"port": port, "port_retries": 0, "open_browser": False},
+                "ServerApp": {"port": 0, "open_browser": False},
                 "IdentityProvider": {"token": token},
             }
         )
@@ -314,9 +314,8 @@ def test_make_demo_starts_as_root_without_the_news_pop_up(tmp_path):
     server = Server(
         ["make", "--no-print-directory", "demo", f"VENV={venv}"], env=env, cwd=REPO, log_path=tmp_path / "make.log"
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        server.wait_ready(f"{base}/api/status?token={token}")
+        base = server.wait_ready(f"/api/status?token={token}")
         with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=30) as response:
             page = response.read().decode()
         with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=30) as response:
@@ -384,7 +383,7 @@ def test_run_py_execute_reports_failures_and_keeps_history_off(tmp_path):
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_run_py_lab_serves_the_notebooks_with_the_history_off_kernel(tmp_path):
-    port, token = free_port(), "run-py-test"
+    token = "run-py-test"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FREDDY_", "JUPYTER"))}
     env.update(HOME=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
     server = Server(
@@ -394,17 +393,15 @@ def test_run_py_lab_serves_the_notebooks_with_the_history_off_kernel(tmp_path):
             "lab",
             "--no-browser",
             "--allow-root",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
+            "--ServerApp.port=0",
             f"--IdentityProvider.token={token}",
         ],
         env=env,
         cwd=tmp_path,
         log_path=tmp_path / "server.log",
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        server.wait_ready(f"{base}/api/status?token={token}")
+        base = server.wait_ready(f"/api/status?token={token}")
         with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}", timeout=30) as response:
             specs = json.load(response)
         with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=30) as response:
