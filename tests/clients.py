@@ -76,6 +76,17 @@ def signed_in(sandbox, client=None, **kw):
     return client
 
 
+def sandbox_tokens(sandbox):
+    """``(access, refresh)`` of a sign-in made outside the kernel, as a user would hold them in a
+    variable or paste them; the session stays valid server-side (only logout revokes it)."""
+    client = signed_in(sandbox)
+    headers = {}
+    client.credential.authorize(headers)
+    access, refresh = headers["Authorization"].split(" ", 1)[1], client.credential.session_token()
+    client.close()
+    return str(access), str(refresh)
+
+
 def outcome(client, call):
     """``(result, None)`` or ``(None, error)`` for ``call(client)``: our typed errors only, each
     without a library exception chained to it."""

@@ -17,6 +17,7 @@ from ipywidgets.widgets import widget as widget_module
 
 from freddy_magic.testing import Canary
 
+from .clients import sandbox_tokens
 from .hostile import HostileServer, Reply, forward
 
 HOSTED = (
@@ -481,18 +482,6 @@ def test_k2_an_organization_list_of_the_wrong_shape_still_connects(ip, shared_sa
 
 
 # tokens from the environment: a JWT is a bearer token, a refresh token a renewing session -------
-def _sandbox_tokens(sandbox):
-    from freddy_magic._client import FreddyClient
-
-    client = FreddyClient(sandbox.url)
-    challenge = client.login(sandbox.email, sandbox.password)
-    code = [m["code"] for m in sandbox.outbox() if m["email_key"] == challenge.email_key][-1]
-    client.verify(challenge, code)
-    headers = {}
-    client.credential.authorize(headers)
-    access, refresh = headers["Authorization"].split(" ", 1)[1], client.credential.session_token()
-    client.close()  # its credential stays valid server-side: only logout revokes it
-    return str(access), str(refresh)
 
 
 def _everything_shown(ip, shown, status, caplog_records):
@@ -504,7 +493,7 @@ def _everything_shown(ip, shown, status, caplog_records):
 def test_a_jwt_in_the_named_variable_is_sent_as_a_bearer_token(
     magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
 ):
-    access, _ = _sandbox_tokens(shared_sandbox)
+    access, _ = sandbox_tokens(shared_sandbox)
     monkeypatch.setenv("MY_JWT", access)
     status = ip.run_line_magic("freddy_auth", "--env MY_JWT")
     cred = magics.session.client.credential
@@ -519,7 +508,7 @@ def test_a_jwt_in_the_named_variable_is_sent_as_a_bearer_token(
 
 @pytest.mark.security
 def test_a_jwt_pasted_into_the_key_widget_is_sent_as_a_bearer_token(magics, ip, shared_sandbox, shown, debug_logs):
-    access, _ = _sandbox_tokens(shared_sandbox)
+    access, _ = sandbox_tokens(shared_sandbox)
     ip.run_line_magic("config", "FreddyMagics.key_prompt = 'widget'")
     ip.run_line_magic("freddy_auth", "")
     box = displayed_widget(shown)
@@ -536,7 +525,7 @@ def test_a_jwt_pasted_into_the_key_widget_is_sent_as_a_bearer_token(magics, ip, 
 def test_a_refresh_token_typed_at_the_getpass_prompt_gives_a_renewing_session(
     magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
 ):
-    access, refresh = _sandbox_tokens(shared_sandbox)
+    access, refresh = sandbox_tokens(shared_sandbox)
     magics.terminal = True
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": refresh)
     status = ip.run_line_magic("freddy_auth", "")
@@ -552,7 +541,7 @@ def test_a_refresh_token_typed_at_the_getpass_prompt_gives_a_renewing_session(
 
 def test_a_jwt_near_expiry_warns_before_it_expires(ip, make_connected, monkeypatch):
     _, own = make_connected(token_lifetime=600.0)
-    access, _ = _sandbox_tokens(own)
+    access, _ = sandbox_tokens(own)
     monkeypatch.setenv("MY_JWT", access)
     status = ip.run_line_magic("freddy_auth", "--env MY_JWT")
     assert "expires in 10 min" in status["notice"]
@@ -562,7 +551,7 @@ def test_a_jwt_near_expiry_warns_before_it_expires(ip, make_connected, monkeypat
 def test_a_refresh_token_in_the_environment_gives_a_renewing_session(
     magics, ip, shared_sandbox, shown, debug_logs, monkeypatch
 ):
-    access, refresh = _sandbox_tokens(shared_sandbox)
+    access, refresh = sandbox_tokens(shared_sandbox)
     monkeypatch.setenv("FREDDY_REFRESH_TOKEN", refresh)
     codes_sent = len(shared_sandbox.outbox())
     status = ip.run_line_magic("freddy_auth", "")
@@ -581,7 +570,7 @@ def test_a_refresh_token_in_the_environment_gives_a_renewing_session(
 
 
 def test_an_api_key_still_wins_over_a_refresh_token(magics, ip, shared_sandbox, monkeypatch):
-    _, refresh = _sandbox_tokens(shared_sandbox)
+    _, refresh = sandbox_tokens(shared_sandbox)
     monkeypatch.setenv("FREDDY_REFRESH_TOKEN", refresh)
     monkeypatch.setenv("FREDDY_API_KEY", shared_sandbox.api_key)
     ip.run_line_magic("freddy_auth", "")

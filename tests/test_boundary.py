@@ -21,6 +21,8 @@ from freddy_magic._subcommands import SUBCOMMANDS, Subcommand
 from freddy_magic.sandbox import Fault
 from freddy_magic.testing import find_canary
 
+from .clients import sandbox_tokens
+
 pytestmark = pytest.mark.security
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
@@ -78,18 +80,6 @@ def _sign_in(magics, sandbox):
     magics.session.finish_login(str(code))
 
 
-def _access_token(sandbox):
-    """A bearer token signed in elsewhere, as a user would hold one in ``FREDDY_API_KEY``."""
-    from freddy_magic._client import FreddyClient
-
-    client = FreddyClient(sandbox.url)
-    client.verify(client.login(sandbox.email, sandbox.password), str(sandbox.outbox()[-1]["code"]))
-    headers = {}
-    client.credential.authorize(headers)
-    client.close()
-    return headers["Authorization"].split(" ", 1)[1]
-
-
 def _press_when_held(ctrl_c, sandbox, method, path):
     """Arm a slow fault on ``path`` and press Ctrl-C as soon as the sandbox holds the request."""
     before = sandbox.calls(path, method)
@@ -122,7 +112,7 @@ def test_f3_f4_ctrl_c_at_every_call_site_leaves_one_line_and_no_secret(
     if setup == "env":
         monkeypatch.setenv("FREDDY_API_KEY", sandbox.api_key)
     elif setup == "env-token-unlisted":
-        token = _access_token(sandbox)
+        token = sandbox_tokens(sandbox)[0]
         monkeypatch.setenv("FREDDY_API_KEY", token)
         sandbox.faults.add(Fault(method="GET", path="/v1/organizations", kind="status", status=403, code="FORBIDDEN"))
     elif setup == "key":

@@ -21,6 +21,7 @@ import pytest
 
 from freddy_magic.sandbox import Fault
 
+from ..clients import sandbox_tokens
 from .sweep_steps import DEBUG_COMMANDS, describe, evidence, inspect_memory, leaks_in
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow, pytest.mark.security]
@@ -124,7 +125,7 @@ def test_ctrl_c_at_every_call_site_of_a_key_session(kernel_sweep, sandbox):
             _look_around(k)
 
         # A signed-in user's profile is asked only when the organization list is refused.
-        token = _access_token(sandbox)
+        token = sandbox_tokens(sandbox)[0]
         dotenv.write_text(f"FREDDY_API_KEY={token}\n")
         sandbox.faults.add(Fault(method="GET", path="/v1/organizations", kind="status", status=403, code="FORBIDDEN"))
         message = _one_line(_interrupted_cell(k, sandbox, "%freddy_auth --env", "GET", "/v1/user/me"))
@@ -192,18 +193,6 @@ def test_ctrl_c_at_every_call_site_of_a_key_session(kernel_sweep, sandbox):
     print(f"\n{len(sites)} call sites interrupted in the key session: {sites}")
     assert len(sites) == 10
     _assert_nothing_anywhere(k, notebook, [sandbox.api_key, token], ignore_files=[dotenv])
-
-
-def _access_token(sandbox):
-    """A bearer token signed in outside the kernel, as a user would put one in ``.env``."""
-    from freddy_magic._client import FreddyClient
-
-    client = FreddyClient(sandbox.url)
-    client.verify(client.login(sandbox.email, sandbox.password), str(sandbox.outbox()[-1]["code"]))
-    headers = {}
-    client.credential.authorize(headers)
-    client.close()
-    return headers["Authorization"].split(" ", 1)[1]
 
 
 def _comm_said(k, msg_id, words):
