@@ -98,16 +98,24 @@ class Ran:
 
     @property
     def text(self):
-        """Everything a user would read in the output area, joined."""
-        parts = []
+        """Everything a user would read in the output area, joined. A print may reach IOPub in
+        several stream messages (the kernel flushes on a timer); the output area runs them
+        together, and so does this."""
+        parts, last_stream = [], None
         for msg in self.iopub:
             content = msg["content"]
             if msg["msg_type"] == "stream":
-                parts.append(content["text"])
+                if last_stream == content["name"]:
+                    parts[-1] += content["text"]
+                else:
+                    parts.append(content["text"])
+                last_stream = content["name"]
             elif msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
                 parts.append(json.dumps(content.get("data", {})))
+                last_stream = None
             elif msg["msg_type"] == "error":
                 parts.append(content["ename"] + ": " + content["evalue"] + "\n" + "\n".join(content["traceback"]))
+                last_stream = None
         return "\n".join(parts)
 
 
