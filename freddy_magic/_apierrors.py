@@ -150,16 +150,18 @@ def error_from_response(status, headers, body, *, method, path, auth_method=None
                 "Insufficient permissions: check that your key has access to this endpoint"
             )
         return PermissionDenied(_join(advice, server, tag), **kw)
+    wait = retry_after
+    if wait is None and isinstance(details, dict):
+        wait = details.get("retry_after")
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < float("inf"):
+        wait = None
     if status == 429:
-        wait = retry_after
-        if wait is None and isinstance(details, dict):
-            wait = details.get("retry_after")
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < float("inf"):
-            wait = None
         when = f"; retry in {wait:.0f} s" if wait is not None else ""
         return RateLimited(_join(f"Rate limited{when}", server, tag), retry_after=wait, **kw)
     what = f"{method} {path} failed"
-    return APIError(_join(what, server, tag), **kw)
+    error = APIError(_join(what, server, tag), **kw)
+    error.retry_after = wait
+    return error
 
 
 def _join(advice, server, tag):

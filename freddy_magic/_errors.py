@@ -12,7 +12,7 @@ chosen by class and ``code``::
     ├── AuthError                401: key or token rejected, expired, missing; refresh failed
     ├── PermissionDenied         403: never refreshed, never retried
     ├── RateLimited              429 whose wait is over the cap, or attempts exhausted; has retry_after
-    ├── APIError                 any other error status: status, code, trace_id
+    ├── APIError                 any other error status: status, code, trace_id, retry_after
     ├── TransportError           the request never produced a usable HTTP answer
     │   ├── ConnectionFailed     DNS, refused, reset, TLS failure
     │   └── Timeout              connect/read timeout or the overall deadline
@@ -80,7 +80,10 @@ class RateLimited(FreddyError):
 
 
 class APIError(FreddyError):
-    """The API answered with an error status not covered by a more specific class."""
+    """The API answered with an error status not covered by a more specific class;
+    ``retry_after`` is the wait it asked for (``Retry-After`` on a 503), when it did."""
+
+    retry_after: float | None = None
 
 
 class TransportError(FreddyError):

@@ -5,12 +5,12 @@ The client never repeats a POST that may have reached the server: an LLM call co
 could be answered twice, and a plain script must not get that surprise. A notebook batch is
 different: the user asked for an answer on every row, and a row lost to a 503 or a dropped
 connection is a hole in their table. So ``--over`` repeats such a row itself, up to
-``FreddyMagics.max_retries`` times with jittered backoff, and counts the repeats in the row's
-``retries``. Only failures that say nothing about the request are repeated: an error status of
-5xx, a connection lost or refused, a read timeout (in a batch nothing is streamed, so no text
-was shown). A 4xx, a TLS failure or a call that ran out its overall deadline is final. The price
-is that a row whose request the server did process before the connection dropped may be billed
-twice; the README says so.
+``FreddyMagics.max_retries`` times, after the wait a 503 asks for or else a jittered backoff,
+and counts the repeats in the row's ``retries``. Only failures that say nothing about the
+request are repeated: an error status of 5xx, a connection lost or refused, a read timeout (in
+a batch nothing is streamed, so no text was shown). A 4xx, a TLS failure or a call that ran out
+its overall deadline is final. The price is that a row whose request the server did process
+before the connection dropped may be billed twice; the README says so.
 
 ``%%freddy --over rows --only-failed`` takes the result of an earlier ``--over`` run instead of
 the input table. Each row that is not ``ok`` is sent again with its own model and its prompt
@@ -48,19 +48,22 @@ def transient(error: FreddyError) -> bool:
 
 @dataclass(frozen=True)
 class RowRetry:
-    """How a batch row is repeated: at most ``budget`` times, after a jittered backoff.
+    """How a batch row is repeated: at most ``budget`` times, after the wait the server asked
+    for (``Retry-After`` on a 503, up to ``max_wait``), else a jittered backoff.
 
     ``rng`` is the jitter's seam (tests fix it); waits end at once when the batch stops.
     """
 
     budget: int
     rng: Callable[[], float] = field(default=random.random, repr=False)
+    max_wait: float = 60.0  # as the client's own max_retry_after: a longer ask gets the backoff
 
     def again(self, error: FreddyError, retried: int, stop: threading.Event | None) -> bool:
         """Whether to repeat after ``error``, having repeated ``retried`` times; waits first."""
         if retried >= self.budget or not transient(error):
             return False
-        wait = backoff_delay(retried + 1, self.rng)
+        asked = getattr(error, "retry_after", None)
+        wait = asked if asked is not None and asked <= self.max_wait else backoff_delay(retried + 1, self.rng)
         if stop is None:
             time.sleep(wait)
             return True

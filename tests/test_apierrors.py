@@ -93,6 +93,20 @@ def test_echo_and_html_faults_are_redacted_one_liners(shared_sandbox):
     assert info.value.status == 502 and "\n" not in str(info.value) and "<" not in str(info.value)
 
 
+def test_a_503_carries_the_wait_it_asked_for(shared_sandbox):
+    client = client_for(shared_sandbox.url, shared_sandbox.api_key)
+    shared_sandbox.faults.add(
+        Fault(method="POST", path="/v1/model/response", kind="status", status=503, retry_after=2, times=1)
+    )
+    with pytest.raises(APIError) as info:
+        client.create_response("hi")  # a POST is not repeated by the client: the error reaches the caller
+    assert info.value.status == 503 and info.value.retry_after == 2
+    shared_sandbox.faults.add(Fault(method="POST", path="/v1/model/response", kind="status", status=503, times=1))
+    with pytest.raises(APIError) as info:
+        client.create_response("hi")
+    assert info.value.retry_after is None
+
+
 @pytest.mark.security
 def test_f7_error_body_echoing_our_headers_is_redacted_and_short(canary):
     """Our key is redacted by value; a bearer token we never registered by its position."""

@@ -67,6 +67,29 @@ def test_row_retry_keeps_its_budget_and_stops_with_the_batch():
     assert not waiting.again(busy, 0, stop)
 
 
+class _Stop(threading.Event):
+    """A batch's stop event that records each wait instead of waiting."""
+
+    def __init__(self):
+        super().__init__()
+        self.waits = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return False
+
+
+def test_a_row_waits_what_a_503_asks_for_up_to_the_cap_else_backs_off():
+    retry, stop = RowRetry(3, rng=lambda: 1.0, max_wait=60.0), _Stop()
+    asked = APIError("x", status=503)
+    asked.retry_after = 7.0
+    too_long = APIError("x", status=503)
+    too_long.retry_after = 3600.0
+    for error in (asked, too_long, APIError("x", status=503)):
+        assert retry.again(error, 0, stop)
+    assert stop.waits == [7.0, 0.5, 0.5]  # the backoff of a first repeat with the jitter at its top
+
+
 # --over repeats transient failures -------------------------------------------------------------
 @pytest.mark.parametrize("fault", ["status=503 times=6", "reset times=3", "status=502 times=2"])
 def test_over_repeats_transient_failures_and_counts_them_in_retries(own, ip, fault):
