@@ -134,13 +134,12 @@ class _Prompt:
 
         # With a display id, the outcome can replace the prompt's output by plain output later.
         if self._inputs:
-            # Typing goes to the first field at once, no click needed. The bundled JupyterLab /
-            # Notebook 7 extension focuses the field with this class when its view first appears;
-            # focus() is for other front ends, which drop it when it overtakes the view's render.
+            # Typing goes to the first field at once, no click needed: the bundled JupyterLab /
+            # Notebook 7 extension focuses the field with this class when its view first appears,
+            # unless the user is writing in a cell. No focus() is sent from here: it would land
+            # whenever the view happens to render, over whatever the user is typing.
             self._inputs[0].add_class(FOCUS_CLASS)
         self._handle = display(self.box, display_id=True)
-        if self._inputs:
-            self._inputs[0].focus()
 
     def _say(self, text: str, *, error: bool = False, details: str = "") -> None:
         # JupyterLab's error colour keeps AA contrast in the dark theme too; the fallback is for others

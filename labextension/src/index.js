@@ -5,9 +5,10 @@
 //   cells use) instead of Python. The notebook sets every code cell's mime type when the cell is
 //   created and again whenever the kernel's language changes; each such change is answered by
 //   putting the cell's own mime type back, and the source is followed as it is edited.
-// - The key prompt's first field is focused when it first appears. A focus() sent from the kernel
-//   is dropped by ipywidgets when it arrives before the view has rendered; here the view's own
-//   element is seen as it is added. The Python widgets mark the field with FOCUS_CLASS.
+// - The key prompt's first field is focused when it first appears, unless the user is writing in
+//   a cell. A focus() sent from the kernel is dropped by ipywidgets when it arrives before the
+//   view has rendered; here the view's own element is seen as it is added. The Python widgets
+//   mark the field with FOCUS_CLASS.
 import { INotebookTracker } from '@jupyterlab/notebook';
 
 const MARKDOWN_MIME = 'text/x-ipythongfm';
@@ -78,6 +79,18 @@ const highlight = {
   }
 };
 
+/**
+ * True while the keyboard is in a cell that holds text: the user is writing there (a prompt that
+ * renders during Run All, say), and their next keystrokes must not land in a key field. An empty
+ * cell is the one Shift+Enter just added below the last cell: the prompt takes the focus from it.
+ */
+function userIsWriting() {
+  const active = document.activeElement;
+  const editor = active && active.closest ? active.closest('.cm-editor') : null;
+  const content = editor ? editor.querySelector('.cm-content') : null;
+  return !!content && content.textContent.trim() !== '';
+}
+
 const focus = {
   id: 'freddy-magic:focus',
   description: 'Focuses the first field of a freddy_magic prompt once, when it is first shown.',
@@ -94,7 +107,9 @@ const focus = {
           : element.querySelector('input, textarea');
         if (field && !focused.has(element)) {
           focused.add(element);
-          field.focus();
+          if (!userIsWriting()) {
+            field.focus();
+          }
         }
       }
     };

@@ -221,3 +221,35 @@ def test_signing_in_takes_no_click_the_code_field_is_focused_when_it_appears(
 
     server.shutdown_kernels()
     assert_no_canary([server.tmp], shared_sandbox.password)
+
+
+@pytest.mark.parametrize("front", FRONT_ENDS)
+@in_the_browser
+def test_a_prompt_that_appears_while_the_user_writes_in_a_cell_leaves_the_keyboard_there(
+    page, request, tmp_path, front
+):
+    server = request.getfixturevalue(front)
+    go = tmp_path / "go"
+    cell = _open(
+        page,
+        server,
+        front,
+        {
+            # the prompt appears only when the test says so, while the user is writing elsewhere
+            "auth": "%load_ext freddy_magic\nimport os, time\n"
+            f"while not os.path.exists({str(go)!r}): time.sleep(0.02)\n%freddy_auth --key",
+            "notes": "notes = 'draft'",
+        },
+    )
+    _run(page, cell["auth"])
+    _edit(page, cell["notes"])
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" one")
+    go.touch()
+    expect(cell["auth"].locator("input[type=password]")).to_be_visible(timeout=30_000)
+    page.keyboard.type(" two")
+    expect(cell["notes"].locator(".cm-content")).to_have_text("notes = 'draft' one two")
+    assert cell["auth"].locator("input[type=password]").input_value() == ""
+    cell["auth"].locator("button.widget-button", has_text="Cancel").click()
+    expect(cell["auth"].locator(".jp-Cell-outputArea")).to_contain_text("Cancelled")
+    server.shutdown_kernels()
