@@ -35,7 +35,7 @@ from ._payloads import (
     optional_text,
 )
 from ._ratelimit import RateLimiter, RateLimitStatus
-from ._retry import RetryPolicy
+from ._retry import MAX_RETRY_AFTER, RetryPolicy
 from ._sender import ERROR_BODY_CAP, Sender
 from ._sse import MAX_LINE
 from ._stream import ResponseStream
@@ -59,7 +59,7 @@ class FreddyClient:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float, str], object] | None = None,
         max_retries: int = 2,
-        max_retry_after: float = 60.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
         ca_bundle: str | None = None,
         max_body: int = MAX_BODY,
     ) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ._calls import Job, fill_placeholders
 from ._errors import APIError, ConfigError, FreddyError, TransportError
 from ._results import ROW_COLUMNS, SERVER_DEFAULT, Row, Rows
-from ._retry import Phase, backoff_delay
+from ._retry import MAX_RETRY_AFTER, Phase, backoff_delay
 
 if TYPE_CHECKING:
     from argparse import Namespace
@@ -56,7 +56,7 @@ class RowRetry:
 
     budget: int
     rng: Callable[[], float] = field(default=random.random, repr=False)
-    max_wait: float = 60.0  # as the client's own max_retry_after: a longer ask gets the backoff
+    max_wait: float = MAX_RETRY_AFTER  # as the client's own: a longer ask gets the backoff
 
     def again(self, error: FreddyError, retried: int, stop: threading.Event | None) -> bool:
         """Whether to repeat after ``error``, having repeated ``retried`` times; waits first."""

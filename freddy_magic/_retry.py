@@ -36,6 +36,7 @@ from ._errors import ConfigError
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
+MAX_RETRY_AFTER = 60.0  # the longest wait a server may ask for before a retry (seconds)
 NEVER_RETRIED = frozenset({401, 403})
 
 
@@ -123,7 +124,7 @@ class RetryPolicy:
     """
 
     max_retries: int = 2
-    max_retry_after: float = 60.0
+    max_retry_after: float = MAX_RETRY_AFTER
     backoff_base: float = BACKOFF_BASE
     backoff_cap: float = BACKOFF_CAP
     idempotent_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"})

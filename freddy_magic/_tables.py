@@ -114,11 +114,17 @@ def _hidden_input(name: str, rows: Sequence[Mapping[str, Any]]) -> bool:
     return all(isinstance(row.get(name), str) and len(row[name]) > 200 for row in rows if row.get(name) is not None)
 
 
-def _input_columns(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    """The input columns shown, and those left out for room (the value still holds them)."""
+def _columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, None]:
+    """Every column of ``rows``, in the order first seen (a dict keeps it, and answers ``in`` fast)."""
     seen: dict[str, None] = {}
     for row in rows:
         seen.update(dict.fromkeys(row))
+    return seen
+
+
+def _input_columns(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The input columns shown, and those left out for room (the value still holds them)."""
+    seen = _columns_of(rows)
     inputs = [c for c in seen if c not in _CALL_HIDDEN and not _hidden_input(c, rows)]
     return inputs[:MAX_INPUT_COLUMNS], inputs[MAX_INPUT_COLUMNS:]
 
@@ -131,9 +137,7 @@ def _call_columns(rows: Sequence[Mapping[str, Any]], inputs: list[str]) -> list[
 
 
 def _other_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for row in rows:
-        seen.update(dict.fromkeys(row))
+    seen = _columns_of(rows)
     known = [c for c in _CATALOG_COLUMNS if c in seen]
     if known:
         return known

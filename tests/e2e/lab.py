@@ -57,6 +57,26 @@ DIRTY_JS = """([path, wanted]) => {
 }"""
 
 
+def open_notebook(page, server, path, cells, front="lab"):
+    """Write ``cells`` (id -> source) as the notebook ``path`` under the server's root (with a
+    kernelspec and no language_info, so the kernel's arrives after opening), open it in JupyterLab
+    or Notebook 7 and wait for its idle kernel; the cells' locators, by id."""
+    import nbformat
+    from playwright.sync_api import expect
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in cells.items()]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (server.root / path).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, server.root / path)
+    where = f"lab/tree/{path}?reset&" if front == "lab" else f"notebooks/{path}?"
+    page.goto(f"{server.url}/{where}token={server.token}")
+    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    located = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
+    expect(located).to_have_count(len(cells))
+    return {ident: located.nth(i) for i, ident in enumerate(cells)}
+
+
 def require_chromium():
     """Skip with a reason, or in CI fail: the browser tests may never vanish silently there."""
     if CHROMIUM.exists():

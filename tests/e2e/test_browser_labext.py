@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from freddy_magic._redaction import fingerprint
 from freddy_magic.testing import assert_no_canary
 
-from .lab import KERNEL_STATUS_JS
+from .lab import open_notebook
 from .test_browser import _run, _shotter, _wait_done, in_the_browser
 from .test_browser_tables import _set_theme
 
@@ -75,21 +75,11 @@ PLUGINS_JS = """() => ['freddy-magic:highlight', 'freddy-magic:focus']
 
 
 def _open(page, server, front, cells):
-    """A notebook of ``cells`` (id -> source) without language_info, so the kernel's arrives later."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in cells.items()]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    """A notebook of ``cells`` opened in ``front``, with the extension's plugins checked active."""
     path = f"labext-{front}-{len(list(server.root.glob('labext-*')))}.ipynb"
-    nbformat.write(nb, server.root / path)
-    where = f"lab/tree/{path}?reset&" if front == "lab" else f"notebooks/{path}?"
-    page.goto(f"{server.url}/{where}token={server.token}")
-    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    cell = open_notebook(page, server, path, cells, front)
     assert page.evaluate(PLUGINS_JS) == [True, True], "the freddy-magic extension is not loaded"
-    located = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
-    expect(located).to_have_count(len(cells))
-    return {ident: located.nth(i) for i, ident in enumerate(cells)}
+    return cell
 
 
 def _expect_highlight(page, cell, want):

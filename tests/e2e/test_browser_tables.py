@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from freddy_magic.sandbox import Fault
 
-from .lab import DIRTY_JS, KERNEL_STATUS_JS
+from .lab import DIRTY_JS, open_notebook
 from .test_browser import RECORD_JS, _run, _shotter, _wait_done, in_the_browser
 
 # WCAG 2.x contrast of an element's text colour against the first opaque background behind it.
@@ -74,23 +74,9 @@ def _set_theme(page, theme):
 
 @in_the_browser
 def test_batch_tables_are_compact_bounded_and_readable_in_light_and_dark(page, lab, screenshots):
-    import nbformat
-
     page.set_viewport_size({"width": 1024, "height": 768})
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in CELLS.items()]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    folder = lab.root / "tables"
-    folder.mkdir()
-    nbformat.write(nb, folder / "tables.ipynb")
-    path = "tables/tables.ipynb"
     shot = _shotter(page, screenshots, "tables")
-
-    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
-    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
-    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
-    expect(cells).to_have_count(len(CELLS))
-    cell = {ident: cells.nth(i) for i, ident in enumerate(CELLS)}
+    cell = open_notebook(page, lab, "tables/tables.ipynb", CELLS)
     _set_theme(page, "light")
     for ident in CELLS:
         _run(page, cell[ident])
@@ -186,23 +172,11 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     """Connect in the key widget: the prompt becomes a plain status card. An answer first says what
     it waits for, then ends with its footer; a cut-off one says so. Saved and reopened, the card
     and the footers are still there (no widget is needed to show them)."""
-    import nbformat
-
     page.set_viewport_size({"width": 1024, "height": 768})
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in ANSWER_CELLS.items()]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    folder = lab.root / "card"
-    folder.mkdir()
-    nbformat.write(nb, folder / "card.ipynb")
     path = "card/card.ipynb"
     shot = _shotter(page, screenshots, "card")
-
-    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
-    page.wait_for_function(KERNEL_STATUS_JS, arg=[path, "idle"], timeout=60_000)
+    cell = open_notebook(page, lab, path, ANSWER_CELLS)
     _set_theme(page, "light")
-    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
-    cell = {ident: cells.nth(i) for i, ident in enumerate(ANSWER_CELLS)}
     _run(page, cell["auth"])
     field = cell["auth"].locator(".jupyter-widgets input[type=password]")
     expect(field).to_be_visible()
@@ -243,7 +217,7 @@ def test_status_card_waiting_line_and_footer_survive_save_and_reopen(page, lab, 
     page.keyboard.press("Control+s")
     page.wait_for_function(DIRTY_JS, arg=[path, False])
     lab.shutdown_kernels()
-    saved = (folder / "card.ipynb").read_text()
+    saved = (lab.root / path).read_text()
     assert "widget-view+json" not in saved and "freddy-status" in saved
     page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
     cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
@@ -266,20 +240,9 @@ NB7_CELLS = {
 def test_notebook_7_key_widget_streamed_answer_and_batch_table(page, notebook7, shared_sandbox, screenshots):
     """The same in Jupyter Notebook 7: the key widget connects, an answer streams in (seen half
     written) and ends with its footer, and a batch shows the compact table."""
-    import nbformat
-
     page.set_viewport_size({"width": 1024, "height": 768})
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code, id=ident) for ident, code in NB7_CELLS.items()]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, notebook7.root / "nb7.ipynb")
     shot = _shotter(page, screenshots, "notebook7")
-
-    page.goto(f"{notebook7.url}/notebooks/nb7.ipynb?token={notebook7.token}")
-    page.wait_for_function(KERNEL_STATUS_JS, arg=["nb7.ipynb", "idle"], timeout=60_000)
-    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-    expect(cells).to_have_count(len(NB7_CELLS))
-    cell = {ident: cells.nth(i) for i, ident in enumerate(NB7_CELLS)}
+    cell = open_notebook(page, notebook7, "nb7.ipynb", NB7_CELLS, front="notebook7")
     _run(page, cell["auth"])
     field = cell["auth"].locator(".jupyter-widgets input[type=password]")
     expect(field).to_be_visible()
